@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs everything xbuild's build, examples, tests and benchmarks need on Debian 12,
+# mounts binfmt_misc and registers qemu-user-static. Idempotent: a second run only checks.
+# Run as root (CI and the README's commands do).
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: error: run as root (it calls apt-get and mounts binfmt_misc)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+build_pkgs=(
+  build-essential pkg-config meson ninja-build git ca-certificates
+  libboost1.81-dev libboost-filesystem1.81-dev libboost-json1.81-dev
+  libtomlplusplus-dev libarchive-dev libssl-dev libcurl4-openssl-dev libzstd-dev
+  doctest-dev libcli11-dev libfmt-dev
+)
+tool_pkgs=(
+  g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu
+  clang lld cmake make golang-go rustc
+  qemu-user-static binfmt-support file zstd
+  skopeo umoci oci-image-tool docker-registry apache2-utils openssl
+  mmdebstrap openssh-server openssh-client rsync python3 procps
+)
+foreign_pkgs=(libstd-rust-dev:arm64)
+
+missing=()
+for p in "${build_pkgs[@]}" "${tool_pkgs[@]}" "${foreign_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
+  apt-get update -qq
+  # docker-registry and openssh-server try to start services on install; the tests start
+  # their own instances on loopback ports, so keep the packaged ones from starting.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+# binfmt_misc: mount it if needed, then let binfmt-support register the qemu handlers
+# (qemu-user-static ships them with the F flag, so they work inside chroots).
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  update-binfmts --enable >/dev/null 2>&1 || true
+  for f in /usr/share/binfmts/qemu-*; do
+    update-binfmts --import "$(basename "$f")" >/dev/null 2>&1 || true
+  done
+fi
+for a in aarch64 arm riscv64; do
+  if ! grep -q enabled "/proc/sys/fs/binfmt_misc/qemu-$a" 2>/dev/null; then
+    echo "setup.sh: error: binfmt handler qemu-$a is not registered;" \
+         "try: update-binfmts --enable qemu-$a" >&2
+    exit 1
+  fi
+done
+echo "setup.sh: ready"

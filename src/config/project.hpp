@@ -1,0 +1,82 @@
+#pragma once
+// The project: a directory with xbuild.toml. This is the only place that reads it; toml++
+// stays behind this header. Every error names file:line:column and what was expected.
+
+#include "platform/platform.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xb {
+
+/// How a build or test command is given: an argv (placeholders expanded per element) or a
+/// script run by `sh -c` (placeholders expanded, values exported as XBUILD_* variables too).
+struct CommandSpec {
+  std::vector<std::string> argv;  ///< set when given as an array
+  std::string script;             ///< set when given as a string
+  bool empty() const { return argv.empty() && script.empty(); }
+};
+
+/// One collected output placed in the image: `from` is relative to the platform's output
+/// dir, `to` is an absolute path inside the image rootfs.
+struct ImageFile {
+  std::string from;
+  std::string to;
+};
+
+/// The [image] section.
+struct ImageSection {
+  std::string base = "scratch";                 ///< "scratch", "oci:DIR[:TAG]" or a registry ref
+  std::vector<ImageFile> files;                  ///< where outputs go; default: /<output>
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;                  ///< "K=V"
+  std::string workdir;
+  std::string user;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> exposed_ports;        ///< "8080/tcp"
+  std::string compression = "gzip";              ///< gzip | zstd | none
+  std::vector<std::string> tags;                 ///< default tags when -t is not given
+};
+
+/// The [emulate] section: how to build when no cross toolchain serves a platform.
+struct EmulateSection {
+  std::string rootfs;                            ///< dir, tarball, oci:..., or "" for auto (mmdebstrap)
+  std::vector<std::string> packages = {"gcc", "make", "libc6-dev"};  ///< for an auto rootfs
+  std::optional<std::chrono::seconds> timeout;   ///< per-platform build timeout
+};
+
+/// One [[runner]] entry: a native machine for some platforms, reached over SSH.
+struct RunnerSection {
+  std::string platform;                          ///< e.g. linux/arm64
+  std::string host;                              ///< user@host
+  int port = 22;
+  std::string identity;                          ///< private key file ("" = ssh default)
+  std::string workdir = "/tmp/xbuild-runner";
+};
+
+/// A parsed xbuild.toml.
+struct Project {
+  std::filesystem::path dir;                     ///< absolute project directory
+  std::filesystem::path file;                    ///< its xbuild.toml
+  std::string name;
+  std::string language;                          ///< c | cxx | go | rust | custom
+  std::vector<Platform> platforms;               ///< default platforms
+  CommandSpec build;
+  CommandSpec test;                              ///< run per platform by `xbuild test`
+  std::vector<std::string> outputs;              ///< paths relative to the output dir
+  std::map<std::string, std::string> env;        ///< extra build environment
+  std::map<std::string, std::string> strategy;   ///< platform -> forced strategy
+  ImageSection image;
+  EmulateSection emulate;
+  std::vector<RunnerSection> runners;
+};
+
+/// Loads DIR/xbuild.toml. Throws Error (Exit::usage) with file:line:column on bad input.
+Project load_project(const std::filesystem::path& dir);
+
+}  // namespace xb
