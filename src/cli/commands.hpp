@@ -1,0 +1,35 @@
+#pragma once
+// Each subcommand lives in its own cmd_<name>.cpp and registers itself on the app here.
+// main.cpp owns the global flags and the single place where errors become exit codes.
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <string>
+
+namespace xb::cli {
+
+/// Flags every subcommand shares.
+struct GlobalOptions {
+  std::filesystem::path dir = ".";   ///< -C DIR: the project directory
+  bool no_color = false;             ///< NO_COLOR or --no-color
+  bool verbose = false;              ///< -v
+};
+
+/// The global options, filled by main before a subcommand's callback runs.
+GlobalOptions& globals();
+
+void register_build(CLI::App& app);
+void register_plan(CLI::App& app);
+void register_toolchains(CLI::App& app);
+void register_inspect(CLI::App& app);
+void register_push(CLI::App& app);
+void register_merge(CLI::App& app);
+void register_doctor(CLI::App& app);
+void register_run(CLI::App& app);
+void register_test(CLI::App& app);
+void register_bench(CLI::App& app);
+void register_rootfs(CLI::App& app);
+void register_matrix(CLI::App& app);
+
+}  // namespace xb::cli

@@ -1,0 +1,58 @@
+// xbuild's entry point: global flags, subcommand registration, and the one place where an
+// Error becomes "xbuild: error: ..." and an exit code (see README.md, "Exit codes").
+
+#include "cli/commands.hpp"
+#include "util/error.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace xb::cli {
+
+GlobalOptions& globals() {
+  static GlobalOptions g;
+  return g;
+}
+
+}  // namespace xb::cli
+
+int main(int argc, char** argv) {
+  using namespace xb;
+  CLI::App app{"xbuild: build one project for many platforms and ship one multi-arch OCI image"};
+  app.set_version_flag("--version", std::string("xbuild ") + XBUILD_VERSION);
+  app.require_subcommand(1);
+  auto& g = cli::globals();
+  g.no_color = std::getenv("NO_COLOR") != nullptr;
+  app.add_option("-C,--directory", g.dir, "Project directory (holds xbuild.toml)")->capture_default_str();
+  app.add_flag("--no-color", g.no_color, "Plain output (NO_COLOR is honoured too)");
+  app.add_flag("-v,--verbose", g.verbose, "Say more");
+
+  cli::register_build(app);
+  cli::register_plan(app);
+  cli::register_toolchains(app);
+  cli::register_inspect(app);
+  cli::register_push(app);
+  cli::register_merge(app);
+  cli::register_doctor(app);
+  cli::register_run(app);
+  cli::register_test(app);
+  cli::register_bench(app);
+  cli::register_rootfs(app);
+  cli::register_matrix(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(Exit::usage);
+  } catch (const Error& e) {
+    fmt::print(stderr, "xbuild: error: {}\n", e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "xbuild: error: {}\n", e.what());
+    return static_cast<int>(Exit::build_failed);
+  }
+  return 0;
+}

@@ -1,0 +1,50 @@
+"""Shared fixtures for the integration tests: the xbuild binary, the example projects, and
+a helper that runs a command and returns its result. Every test runs real tools; a tool
+that is missing is a failure (run scripts/setup.sh), never a quiet skip."""
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECTS = REPO / "tests" / "projects"
+
+
+def xbuild_bin() -> Path:
+    return Path(os.environ.get("XBUILD_BIN", REPO / "build" / "xbuild")).resolve()
+
+
+@pytest.fixture(scope="session")
+def xbuild():
+    b = xbuild_bin()
+    assert b.exists(), f"{b} not built: run meson setup build && ninja -C build"
+    return b
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    assert path, f"required tool '{tool}' is not installed: run scripts/setup.sh"
+    return path
+
+
+def run(args, check=True, **kw):
+    """Runs argv (no shell), captures text output, and on unexpected failure shows it."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 900)
+    p = subprocess.run([str(a) for a in args], **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{args} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """Copies an example project into a fresh temp dir (so builds never touch the tree)."""
+    def copy(name: str) -> Path:
+        dst = tmp_path / name
+        shutil.copytree(PROJECTS / name, dst, ignore=shutil.ignore_patterns(".xbuild"))
+        return dst
+    return copy
