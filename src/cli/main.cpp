@@ -32,15 +32,8 @@ int main(int argc, char** argv) {
   cli::register_build(app);
   cli::register_plan(app);
   cli::register_toolchains(app);
-  cli::register_inspect(app);
-  cli::register_push(app);
-  cli::register_merge(app);
-  cli::register_doctor(app);
-  cli::register_run(app);
-  cli::register_test(app);
-  cli::register_bench(app);
-  cli::register_rootfs(app);
   cli::register_matrix(app);
+  // Further subcommands register here (one line each).
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,69 @@
+#pragma once
+// Resolution: for each target platform, pick a strategy (native > cross > runner > emulate,
+// unless forced) and a toolchain, and compute the exact environment and command. Planning
+// runs nothing but toolchain probes; `xbuild plan` prints this, `xbuild build` executes it.
+
+#include "config/project.hpp"
+#include "config/toolchain.hpp"
+#include "exec/command.hpp"
+#include "platform/platform.hpp"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xb {
+
+enum class Strategy { native, cross, emulate, runner, none };
+
+/// "native", "cross", ...
+std::string_view to_string(Strategy s);
+/// Parses a strategy name (auto -> nullopt). Throws Error(usage) when unknown.
+std::optional<Strategy> parse_strategy(std::string_view s);
+
+/// Where a platform's files go, all under <project>/.xbuild/ by default.
+struct PlatformPaths {
+  std::filesystem::path build;     ///< scratch build dir ({build})
+  std::filesystem::path out;       ///< the build writes outputs here ({out})
+  std::filesystem::path log;       ///< full log of the platform's build
+  std::filesystem::path cmake_toolchain;  ///< generated CMake toolchain file
+  std::filesystem::path meson_cross;      ///< generated Meson cross file
+};
+
+/// The state directory: <project>/.xbuild (or `override` when not empty).
+std::filesystem::path state_dir(const Project& project);
+/// The paths for `p` under `root` (default: state_dir(project)).
+PlatformPaths platform_paths(const std::filesystem::path& root, const Platform& p);
+
+/// The resolved plan for one platform.
+struct PlatformPlan {
+  Platform platform;
+  Strategy strategy = Strategy::none;
+  std::optional<Toolchain> toolchain;            ///< for native/cross
+  const RunnerSection* runner = nullptr;         ///< for runner
+  std::string problem;                           ///< why strategy is none: what to install/configure
+  std::map<std::string, std::string> env;        ///< TARGET*, BUILD*, toolchain, project env
+  Command command;                               ///< the build command, placeholders expanded
+  PlatformPaths paths;
+  int jobs = 1;                                  ///< parallel jobs the build may use
+};
+
+/// Options that shape a plan.
+struct PlanOptions {
+  std::vector<Platform> platforms;                      ///< empty = project defaults, else host
+  std::map<std::string, Strategy> forced;               ///< platform str (or "all") -> strategy
+  std::filesystem::path state_root;                     ///< "" = state_dir(project)
+  int slots = 0;                                        ///< -j (0 = cores)
+};
+
+/// Resolves every platform. Never throws for a platform it cannot serve: that plan gets
+/// Strategy::none and a problem; the caller decides whether that is fatal.
+std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<Toolchain>& toolchains,
+                                    const PlanOptions& options);
+
+/// Writes the generated CMake toolchain file and Meson cross file for a plan.
+void write_toolchain_files(const PlatformPlan& plan);
+
+}  // namespace xb
