@@ -2,6 +2,8 @@
 // Each subcommand lives in its own cmd_<name>.cpp and registers itself on the app here.
 // main.cpp owns the global flags and the single place where errors become exit codes.
 
+#include "util/error.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <filesystem>

@@ -70,7 +70,8 @@ struct Project {
   CommandSpec test;                              ///< run per platform by `xbuild test`
   std::vector<std::string> outputs;              ///< paths relative to the output dir
   std::map<std::string, std::string> env;        ///< extra build environment
-  std::map<std::string, std::string> strategy;   ///< platform -> forced strategy
+  std::map<std::string, std::string> strategy;   ///< platform (or "all") -> forced strategy
+  std::string toolchain;                         ///< preferred toolchain name ("" = best usable)
   ImageSection image;
   EmulateSection emulate;
   std::vector<RunnerSection> runners;

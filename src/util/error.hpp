@@ -45,7 +45,7 @@ template <typename... Args>
 template <typename T>
 class Result {
 public:
-  Result(T value) : m_v(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   static Result failure(std::string message) { return Result(Tag{}, std::move(message)); }
 
   bool ok() const { return m_v.index() == 0; }

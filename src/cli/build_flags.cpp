@@ -1,0 +1,50 @@
+#include "cli/build_flags.hpp"
+
+#include "cli/commands.hpp"
+#include "util/error.hpp"
+
+namespace xb::cli {
+
+void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
+  cmd.add_option("--platform,--platforms", flags.platforms,
+                 "Target platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7 (default: xbuild.toml's, else the host)");
+  cmd.add_option("--strategy", flags.strategies,
+                 "Force a strategy: auto|native|cross|emulate|runner for all, or PLATFORM=STRATEGY (repeatable)");
+  cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::PositiveNumber);
+}
+
+PlanOptions to_plan_options(const PlanFlags& flags) {
+  PlanOptions o;
+  try {
+    o.platforms = parse_platforms(flags.platforms);
+  } catch (const Error& e) {
+    throw Error(fmt::format("--platform: {}", e.what()), Exit::usage);
+  }
+  for (const auto& s : flags.strategies) {
+    auto eq = s.find('=');
+    std::string key = "all", value = s;
+    if (eq != std::string::npos) {
+      try {
+        key = Platform::parse(s.substr(0, eq)).str();
+      } catch (const Error& e) {
+        throw Error(fmt::format("--strategy {}: {}", s, e.what()), Exit::usage);
+      }
+      value = s.substr(eq + 1);
+    }
+    try {
+      if (auto st = parse_strategy(value)) o.forced[key] = *st;
+    } catch (const Error& e) {
+      throw Error(fmt::format("--strategy {}: {}", s, e.what()), Exit::usage);
+    }
+  }
+  o.slots = flags.jobs;
+  return o;
+}
+
+std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains() {
+  Project project = load_project(globals().dir);
+  auto toolchains = load_toolchains(toolchain_dirs(project.dir));
+  return {std::move(project), std::move(toolchains)};
+}
+
+}  // namespace xb::cli

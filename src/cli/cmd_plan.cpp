@@ -1,0 +1,78 @@
+// `xbuild plan`: what `xbuild build` would do, per platform, without running anything.
+
+#include "cli/build_flags.hpp"
+#include "cli/commands.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace xb::cli {
+
+namespace {
+
+boost::json::object plan_json(const PlatformPlan& p) {
+  boost::json::object env;
+  for (const auto& [k, v] : p.env) env[k] = v;
+  boost::json::array argv;
+  for (const auto& a : p.command.argv) argv.push_back(boost::json::value(a));
+  boost::json::object o{
+    {"platform", p.platform.str()},
+    {"strategy", std::string(to_string(p.strategy))},
+    {"toolchain", p.toolchain ? boost::json::value(p.toolchain->name) : boost::json::value(nullptr)},
+    {"jobs", p.jobs},
+    {"env", env},
+    {"command", argv},
+    {"cwd", p.command.cwd.string()},
+    {"out", p.paths.out.string()},
+    {"log", p.paths.log.string()},
+    {"cmake_toolchain", p.paths.cmake_toolchain.string()},
+    {"meson_cross", p.paths.meson_cross.string()},
+  };
+  if (p.runner) o["runner"] = p.runner->host;
+  if (!p.problem.empty()) o["problem"] = p.problem;
+  return o;
+}
+
+}  // namespace
+
+void register_plan(CLI::App& app) {
+  struct Opts {
+    PlanFlags flags;
+    bool json = false;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("plan", "Show the strategy, toolchain, environment and command per platform; runs nothing");
+  add_plan_flags(*cmd, opts->flags);
+  cmd->add_flag("--json", opts->json, "Machine-readable output");
+  cmd->callback([opts] {
+    auto [project, toolchains] = load_project_and_toolchains();
+    auto plans = make_plan(project, toolchains, to_plan_options(opts->flags));
+    bool unresolved = false;
+    if (opts->json) {
+      boost::json::array arr;
+      for (const auto& p : plans) arr.push_back(plan_json(p));
+      boost::json::object root{{"project", project.name}, {"language", project.language},
+                               {"host", host_platform().str()}, {"platforms", arr}};
+      fmt::print("{}\n", boost::json::serialize(root));
+    } else {
+      fmt::print("project {} ({}) on {}\n", project.name, project.language, host_platform().str());
+      for (const auto& p : plans) {
+        fmt::print("\n{}\n  strategy:  {}\n", p.platform.str(), to_string(p.strategy));
+        if (!p.problem.empty()) {
+          fmt::print("  problem:   {}\n", p.problem);
+          continue;
+        }
+        if (p.toolchain) fmt::print("  toolchain: {} ({})\n", p.toolchain->name, p.toolchain->file.string());
+        if (p.runner) fmt::print("  runner:    {}:{}\n", p.runner->host, p.runner->port);
+        fmt::print("  jobs:      {}\n  command:   {}\n  cwd:       {}\n  outputs:   {}\n", p.jobs,
+                   p.command.display(), p.command.cwd.string(), p.paths.out.string());
+        fmt::print("  env:\n");
+        for (const auto& [k, v] : p.env) fmt::print("    {}={}\n", k, v);
+      }
+    }
+    for (const auto& p : plans) unresolved = unresolved || p.strategy == Strategy::none;
+    if (unresolved) throw Error("some platforms have no way to build (see 'problem' above)", Exit::environment);
+  });
+}
+
+}  // namespace xb::cli

@@ -1,0 +1,175 @@
+// Reads xbuild.toml into a Project. Every key is typed and every unknown key is an error with
+// its position, because a typo in a build file that is silently ignored costs an afternoon.
+
+#include "config/project.hpp"
+
+#include "config/toml_reader.hpp"
+#include "util/strings.hpp"
+
+#include <algorithm>
+
+namespace xb {
+
+namespace {
+
+using config::TableReader;
+
+const std::vector<std::string> k_languages = {"c", "cxx", "go", "rust", "custom"};
+const std::vector<std::string> k_strategies = {"auto", "native", "cross", "emulate", "runner"};
+
+CommandSpec read_command(TableReader& r, const std::string& key) {
+  CommandSpec spec;
+  const toml::node* n = r.node(key);
+  if (!n) return spec;
+  if (n->is_string()) {
+    spec.script = *n->value<std::string>();
+    if (trim(spec.script).empty()) r.error_at(*n, fmt::format("'{}' is empty", r.full_key(key)));
+    return spec;
+  }
+  spec.argv = *r.strings(key);
+  if (spec.argv.empty()) r.error_at(*n, fmt::format("'{}' is an empty array; give the command to run", r.full_key(key)));
+  return spec;
+}
+
+std::chrono::seconds parse_duration(TableReader& r, const std::string& key) {
+  const toml::node* n = r.node(key);
+  if (n->is_integer()) {
+    auto v = *n->value<long long>();
+    if (v <= 0) r.error_at(*n, fmt::format("'{}' must be positive", r.full_key(key)));
+    return std::chrono::seconds(v);
+  }
+  if (n->is_string()) {
+    std::string s = *n->value<std::string>();
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    std::string unit = end ? std::string(end) : "";
+    long long mult = unit == "" || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+    if (end == s.c_str() || mult < 0 || v <= 0)
+      r.error_at(*n, fmt::format("'{}' must be a duration such as 90, \"90s\", \"30m\" or \"2h\" (got \"{}\")", r.full_key(key), s));
+    return std::chrono::seconds(v * mult);
+  }
+  r.error_at(*n, fmt::format("'{}' must be seconds (integer) or a string such as \"30m\"", r.full_key(key)));
+}
+
+void read_image(TableReader& r, ImageSection& image) {
+  if (auto v = r.string("base")) image.base = *v;
+  if (auto v = r.strings("entrypoint", true)) image.entrypoint = *v;
+  if (auto v = r.strings("cmd", true)) image.cmd = *v;
+  if (auto v = r.strings("env")) image.env = *v;
+  if (auto v = r.string("workdir")) image.workdir = *v;
+  if (auto v = r.string("user")) image.user = *v;
+  if (auto v = r.string_map("labels")) image.labels = *v;
+  if (auto v = r.strings("ports")) image.exposed_ports = *v;
+  if (auto v = r.strings("tags")) image.tags = *v;
+  if (const toml::node* n = r.node("compression")) {
+    image.compression = r.string("compression").value();
+    if (image.compression != "gzip" && image.compression != "zstd" && image.compression != "none")
+      r.error_at(*n, fmt::format("'image.compression' must be \"gzip\", \"zstd\" or \"none\" (got \"{}\")", image.compression));
+  }
+  if (auto files = r.string_map("files")) {
+    for (const auto& [from, to] : *files) image.files.push_back(ImageFile{from, to});
+  }
+  for (const auto& e : image.env) {
+    if (e.find('=') == std::string::npos)
+      r.error_at(*r.node("env"), fmt::format("'image.env' entries must be KEY=VALUE (got \"{}\")", e));
+  }
+  r.reject_unknown({});
+}
+
+}  // namespace
+
+Project load_project(const std::filesystem::path& dir_in) {
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(dir_in, ec).lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();
+  auto file = dir / "xbuild.toml";
+  if (!std::filesystem::exists(file)) {
+    fail(Exit::usage, "{} not found: run xbuild in a project directory or pass -C DIR (see README: \"xbuild.toml\")",
+         file.string());
+  }
+  toml::table root = config::parse_toml_file(file);
+  TableReader r(root, file);
+
+  Project p;
+  p.dir = dir;
+  p.file = file;
+  p.name = r.string("name").value_or(dir.filename().string());
+  p.language = r.string("language").value_or("custom");
+  if (std::find(k_languages.begin(), k_languages.end(), p.language) == k_languages.end()) {
+    r.error_at(*r.node("language"), fmt::format("'language' must be one of {} (got \"{}\")", join(k_languages, ", "), p.language));
+  }
+  if (auto v = r.strings("platforms")) {
+    try {
+      p.platforms = parse_platforms(*v);
+    } catch (const Error& e) {
+      r.error_at(*r.node("platforms"), e.what());
+    }
+  }
+  p.build = read_command(r, "build");
+  if (p.build.empty()) {
+    fail(Exit::usage, "{}: missing 'build': the command that builds the project, e.g. build = [\"make\", \"OUT={{out}}\"]",
+         file.string());
+  }
+  p.test = read_command(r, "test");
+  if (auto v = r.strings("outputs")) p.outputs = *v;
+  if (p.outputs.empty()) {
+    fail(Exit::usage, "{}: missing 'outputs': the files the build writes into {{out}}, e.g. outputs = [\"hello\"]",
+         file.string());
+  }
+  for (const auto& o : p.outputs) {
+    std::filesystem::path op(o);
+    bool escapes = op.is_absolute() || std::any_of(op.begin(), op.end(), [](const auto& part) { return part == ".."; });
+    if (escapes) r.error_at(*r.node("outputs"), fmt::format("output \"{}\" must be a path relative to {{out}} without \"..\"", o));
+  }
+  if (auto v = r.string_map("env")) p.env = *v;
+  if (auto v = r.string("toolchain")) p.toolchain = *v;
+  if (auto v = r.string_map("strategy")) {
+    for (const auto& [plat, strat] : *v) {
+      const toml::node* n = r.table("strategy")->get(plat);
+      if (std::find(k_strategies.begin(), k_strategies.end(), strat) == k_strategies.end())
+        r.error_at(*n, fmt::format("strategy for {} must be one of {} (got \"{}\")", plat, join(k_strategies, ", "), strat));
+      std::string key = plat;
+      if (plat != "all") {
+        try {
+          key = Platform::parse(plat).str();
+        } catch (const Error& e) {
+          r.error_at(*n, e.what());
+        }
+      }
+      p.strategy[key] = strat;
+    }
+  }
+  if (const toml::table* t = r.table("image")) {
+    TableReader ir(*t, file, "image");
+    read_image(ir, p.image);
+  }
+  if (const toml::table* t = r.table("emulate")) {
+    TableReader er(*t, file, "emulate");
+    if (auto v = er.string("rootfs")) p.emulate.rootfs = *v;
+    if (auto v = er.strings("packages")) p.emulate.packages = *v;
+    if (er.node("timeout")) p.emulate.timeout = parse_duration(er, "timeout");
+    er.reject_unknown({});
+  }
+  for (const toml::table* t : r.tables("runner")) {
+    TableReader rr(*t, file, "runner");
+    RunnerSection s;
+    auto plat = rr.string("platform");
+    auto host = rr.string("host");
+    if (!plat || !host) rr.error_at(*t, "each [[runner]] needs 'platform' and 'host'");
+    try {
+      s.platform = Platform::parse(*plat).str();
+    } catch (const Error& e) {
+      rr.error_at(*rr.node("platform"), e.what());
+    }
+    s.host = *host;
+    if (auto v = rr.integer("port")) s.port = static_cast<int>(*v);
+    if (auto v = rr.string("identity")) s.identity = *v;
+    if (auto v = rr.string("workdir")) s.workdir = *v;
+    rr.reject_unknown({});
+    p.runners.push_back(std::move(s));
+  }
+  r.reject_unknown({});
+  return p;
+}
+
+}  // namespace xb

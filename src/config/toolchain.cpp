@@ -1,0 +1,172 @@
+// Loads toolchain descriptors and answers "does this one serve that platform here?". A
+// descriptor is data, not code: adding a compiler family is a new TOML file, no rebuild.
+
+#include "config/toolchain.hpp"
+
+#include "config/toml_reader.hpp"
+#include "exec/subprocess.hpp"
+#include "util/strings.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+
+#ifndef XBUILD_TOOLCHAIN_DIR
+#define XBUILD_TOOLCHAIN_DIR "/usr/local/share/xbuild/toolchains"
+#endif
+#ifndef XBUILD_SOURCE_TOOLCHAIN_DIR
+#define XBUILD_SOURCE_TOOLCHAIN_DIR ""
+#endif
+
+namespace xb {
+
+namespace {
+
+std::string upper_env(std::string_view s) {
+  std::string out;
+  for (char c : s) out.push_back(c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return out;
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  std::size_t pos = 0;
+  while ((pos = s.find(from, pos)) != std::string::npos) {
+    s.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return s;
+}
+
+}  // namespace
+
+bool Toolchain::serves(const Platform& p, const std::string& language) const {
+  std::string lang = language == "custom" ? "c" : language;
+  if (std::find(languages.begin(), languages.end(), lang) == languages.end()) return false;
+  if (native_only) return p == host_platform();
+  return std::find(platforms.begin(), platforms.end(), p) != platforms.end();
+}
+
+std::string Toolchain::expand(const std::string& s, const Platform& p) const {
+  const auto& t = p.traits();
+  std::string out = s;
+  out = replace_all(out, "{triple}", t.gnu_triple);
+  out = replace_all(out, "{arch}", p.arch);
+  out = replace_all(out, "{variant}", p.variant);
+  out = replace_all(out, "{goarch}", t.goarch);
+  out = replace_all(out, "{goarm}", t.goarm);
+  out = replace_all(out, "{rust_target_env}", upper_env(t.rust_target));
+  out = replace_all(out, "{rust_target}", t.rust_target);
+  out = replace_all(out, "{debian_arch}", t.debian_arch);
+  out = replace_all(out, "{qemu}", t.qemu);
+  out = replace_all(out, "{sysroot}", sysroot.empty() ? "" : replace_all(sysroot, "{triple}", t.gnu_triple));
+  return out;
+}
+
+std::map<std::string, std::string> Toolchain::env_for(const Platform& p) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : env) {
+    std::string value = expand(v, p);
+    if (!value.empty()) out[expand(k, p)] = value;  // GOARM="" on non-arm: leave unset
+  }
+  return out;
+}
+
+std::string Toolchain::probe_problem(const Platform& p) const {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::string> cache;
+  std::vector<std::string> argv;
+  for (const auto& a : probe) argv.push_back(expand(a, p));
+  if (argv.empty()) return "";
+  std::string key = join(argv, "\x1f");
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  std::string problem;
+  int rc = run_status(Command{argv, {}, {}});
+  if (rc != 0) {
+    problem = fmt::format("probe `{}` failed{}; install with: {}", Command{argv, {}, {}}.display(),
+                          rc == 127 ? " (not found)" : fmt::format(" (exit {})", rc), expand(install_hint, p));
+  }
+  std::lock_guard lock(mu);
+  cache[key] = problem;
+  return problem;
+}
+
+std::vector<std::filesystem::path> toolchain_dirs(const std::filesystem::path& project_dir) {
+  std::vector<std::filesystem::path> dirs;
+  if (const char* env = std::getenv("XBUILD_SHIPPED_TOOLCHAINS")) {
+    dirs.emplace_back(env);
+  } else if (std::filesystem::is_directory(XBUILD_TOOLCHAIN_DIR)) {
+    dirs.emplace_back(XBUILD_TOOLCHAIN_DIR);
+  } else if (std::string(XBUILD_SOURCE_TOOLCHAIN_DIR).size() && std::filesystem::is_directory(XBUILD_SOURCE_TOOLCHAIN_DIR)) {
+    dirs.emplace_back(XBUILD_SOURCE_TOOLCHAIN_DIR);  // running from the build tree
+  }
+  if (const char* env = std::getenv("XBUILD_TOOLCHAIN_PATH")) {
+    for (const auto& d : split(env, ':')) dirs.emplace_back(d);
+  }
+  if (!project_dir.empty() && std::filesystem::is_directory(project_dir / "toolchains"))
+    dirs.push_back(project_dir / "toolchains");
+  return dirs;
+}
+
+Toolchain load_toolchain(const std::filesystem::path& file) {
+  toml::table root = config::parse_toml_file(file);
+  config::TableReader r(root, file);
+  Toolchain tc;
+  tc.name = file.stem().string();
+  tc.file = file;
+  tc.description = r.string("description").value_or("");
+  tc.languages = r.strings("languages").value_or(std::vector<std::string>{});
+  if (tc.languages.empty()) {
+    fail(Exit::usage, "{}: missing 'languages' (any of c, cxx, go, rust)", file.string());
+  }
+  for (const auto& l : tc.languages) {
+    if (l != "c" && l != "cxx" && l != "go" && l != "rust")
+      r.error_at(*r.node("languages"), fmt::format("unknown language \"{}\"; expected c, cxx, go or rust", l));
+  }
+  tc.native_only = r.boolean("native").value_or(false);
+  if (auto v = r.strings("platforms")) {
+    try {
+      tc.platforms = parse_platforms(*v);
+    } catch (const Error& e) {
+      r.error_at(*r.node("platforms"), e.what());
+    }
+  }
+  if (tc.platforms.empty() && !tc.native_only) {
+    fail(Exit::usage, "{}: give 'platforms' (the targets it serves) or native = true", file.string());
+  }
+  tc.priority = static_cast<int>(r.integer("priority").value_or(0));
+  tc.env = r.string_map("env").value_or(std::map<std::string, std::string>{});
+  tc.probe = r.strings("probe").value_or(std::vector<std::string>{});
+  tc.install_hint = r.string("install").value_or("");
+  tc.sysroot = r.string("sysroot").value_or("");
+  tc.c_flags = r.strings("cflags").value_or(std::vector<std::string>{});
+  tc.ld_flags = r.strings("ldflags").value_or(std::vector<std::string>{});
+  r.reject_unknown({});
+  return tc;
+}
+
+std::vector<Toolchain> load_toolchains(const std::vector<std::filesystem::path>& dirs) {
+  std::vector<Toolchain> out;
+  for (const auto& dir : dirs) {
+    if (!std::filesystem::is_directory(dir)) {
+      fail(Exit::usage, "toolchain directory {} does not exist (from XBUILD_TOOLCHAIN_PATH?)", dir.string());
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().extension() == ".toml") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      Toolchain tc = load_toolchain(f);
+      auto same = std::find_if(out.begin(), out.end(), [&](const Toolchain& t) { return t.name == tc.name; });
+      if (same != out.end()) *same = std::move(tc);
+      else out.push_back(std::move(tc));
+    }
+  }
+  return out;
+}
+
+}  // namespace xb

@@ -1,0 +1,250 @@
+#include "exec/scheduler.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace xb {
+
+std::vector<JobResult> run_jobs(const std::vector<Job>& jobs, CommandRunner& runner, bool keep_going) {
+  std::vector<JobResult> results(jobs.size());
+  std::vector<bool> started(jobs.size(), false);
+  bool stopping = false;
+  auto settled = [&](std::size_t i) { return results[i].status != JobStatus::pending; };
+
+  while (true) {
+    // Cancel jobs whose dependencies did not succeed.
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        if (started[i] || settled(i)) continue;
+        for (std::size_t d : jobs[i].deps) {
+          if (settled(d) && results[d].status != JobStatus::ok) {
+            results[i].status = JobStatus::cancelled;
+            results[i].message = fmt::format("not run: {} did not succeed", jobs[d].name);
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+    if (!stopping) {
+      for (std::size_t i = 0; i < jobs.size() && runner.can_run_more(); ++i) {
+        if (started[i] || settled(i)) continue;
+        bool ready = std::all_of(jobs[i].deps.begin(), jobs[i].deps.end(),
+                                 [&](std::size_t d) { return results[d].status == JobStatus::ok; });
+        if (!ready) continue;
+        started[i] = true;
+        runner.start(i, jobs[i]);
+      }
+    }
+    if (runner.running() == 0) break;
+    auto [id, result] = runner.wait_for_one();
+    results[id] = std::move(result);
+    JobStatus st = results[id].status;
+    if (st == JobStatus::interrupted || (st != JobStatus::ok && !keep_going)) {
+      if (!stopping) runner.abort_all();
+      stopping = true;
+    }
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (!settled(i)) {
+      results[i].status = JobStatus::cancelled;
+      results[i].message = "not run: the build stopped after a failure (use --keep-going to finish the others)";
+    }
+  }
+  return results;
+}
+
+namespace {
+
+std::atomic<int> g_signal{0};
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+  if (g_signal_pipe[1] >= 0) {
+    char c = 1;
+    [[maybe_unused]] auto n = ::write(g_signal_pipe[1], &c, 1);
+  }
+}
+
+}  // namespace
+
+struct SubprocessRunner::Running {
+  std::size_t id;
+  const Job* job;
+  Subprocess proc;
+  std::FILE* log = nullptr;
+  std::string partial;
+  std::chrono::steady_clock::time_point started;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  JobStatus forced = JobStatus::pending;  // set when we killed it
+  std::string forced_message;
+  int pidfd = -1;                         // readable when the leader exits (Linux >= 5.3)
+};
+
+SubprocessRunner::SubprocessRunner(int slots, LineSink sink) : m_slots(std::max(1, slots)), m_sink(std::move(sink)) {
+  g_signal = 0;
+  if (g_signal_pipe[0] < 0) ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
+}
+
+SubprocessRunner::~SubprocessRunner() {
+  kill_all(JobStatus::cancelled, "");
+  for (auto& r : m_running) {
+    r->proc.wait();
+    if (r->log) std::fclose(r->log);
+  }
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGHUP, SIG_DFL);
+}
+
+bool SubprocessRunner::can_run_more() const {
+  return static_cast<int>(m_running.size()) < m_slots && g_signal == 0;
+}
+
+std::size_t SubprocessRunner::running() const { return m_running.size(); }
+
+bool SubprocessRunner::interrupted() const { return g_signal != 0; }
+
+void SubprocessRunner::start(std::size_t id, const Job& job) {
+  auto r = std::make_unique<Running>(Running{id, &job, Subprocess::start(job.command), nullptr, {}, {}, {}, {}, {}});
+  ::fcntl(r->proc.fd(), F_SETFL, O_NONBLOCK);
+  r->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, r->proc.pid(), 0));
+  if (!job.log.empty()) {
+    std::filesystem::create_directories(job.log.parent_path());
+    r->log = std::fopen(job.log.c_str(), "w");
+    if (r->log) std::fprintf(r->log, "$ %s\n", job.command.display().c_str());
+  }
+  r->started = std::chrono::steady_clock::now();
+  if (job.timeout) r->deadline = r->started + *job.timeout;
+  m_running.push_back(std::move(r));
+}
+
+void SubprocessRunner::kill_all(JobStatus status, const std::string& message) {
+  for (auto& r : m_running) {
+    if (r->forced == JobStatus::pending) {
+      r->forced = status;
+      r->forced_message = message;
+    }
+    r->proc.signal_group(SIGTERM);
+  }
+  // Give groups a moment to exit cleanly, then make sure.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (auto& r : m_running) {
+    ExitInfo ignored;
+    while (std::chrono::steady_clock::now() < until) {
+      if (::kill(-r->proc.pid(), 0) != 0) break;
+      ::usleep(20000);
+    }
+    r->proc.signal_group(SIGKILL);
+    (void)ignored;
+  }
+}
+
+void SubprocessRunner::abort_all() {
+  kill_all(JobStatus::cancelled, "cancelled: another platform failed (use --keep-going to finish the others)");
+}
+
+std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
+  auto emit = [&](Running& r, std::string_view data, bool flush) {
+    if (r.log) std::fwrite(data.data(), 1, data.size(), r.log);
+    r.partial.append(data);
+    std::size_t pos;
+    while ((pos = r.partial.find('\n')) != std::string::npos) {
+      m_sink(*r.job, std::string_view(r.partial).substr(0, pos));
+      r.partial.erase(0, pos + 1);
+    }
+    if (flush && !r.partial.empty()) {
+      m_sink(*r.job, r.partial);
+      r.partial.clear();
+    }
+  };
+  auto drain = [&](Running& r) {
+    char buf[16384];
+    while (r.proc.fd() >= 0) {
+      ssize_t n = ::read(r.proc.fd(), buf, sizeof buf);
+      if (n > 0) {
+        emit(r, std::string_view(buf, static_cast<std::size_t>(n)), false);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) r.proc.close_fd();
+      break;
+    }
+  };
+
+  while (true) {
+    if (g_signal != 0) {
+      char c;
+      while (::read(g_signal_pipe[0], &c, 1) > 0) {}
+      kill_all(JobStatus::interrupted, fmt::format("interrupted by {}", sigabbrev_np(g_signal) ? std::string("SIG") + sigabbrev_np(g_signal) : "a signal"));
+    }
+    auto now = std::chrono::steady_clock::now();
+    for (auto& r : m_running) {
+      if (r->deadline && now >= *r->deadline && r->forced == JobStatus::pending) {
+        r->forced = JobStatus::timed_out;
+        r->forced_message = fmt::format("timed out after {}s; its process group was killed", r->job->timeout->count());
+        r->proc.signal_group(SIGKILL);
+      }
+    }
+    for (std::size_t i = 0; i < m_running.size(); ++i) {
+      Running& r = *m_running[i];
+      drain(r);
+      ExitInfo info;
+      if (!r.proc.try_wait(info)) continue;
+      // The leader exited: kill what it left behind in its group, then take the rest of
+      // the output.
+      ::kill(-r.proc.pid(), SIGKILL);
+      drain(r);
+      emit(r, "", true);
+      r.proc.close_fd();
+      JobResult res;
+      res.exit = info;
+      res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count();
+      if (r.forced != JobStatus::pending) {
+        res.status = r.forced;
+        res.message = r.forced_message;
+      } else if (info.ok()) {
+        res.status = JobStatus::ok;
+      } else {
+        res.status = JobStatus::failed;
+        res.message = fmt::format("`{}` failed ({})", r.job->command.display(), info.describe());
+        if (info.exit_code == 127) res.message += "; command not found? check PATH and the toolchain (xbuild toolchains)";
+      }
+      if (r.log) {
+        std::fprintf(r.log, "# %s after %.1fs\n", res.status == JobStatus::ok ? "ok" : res.message.c_str(), res.wall_seconds);
+        std::fclose(r.log);
+      }
+      if (r.pidfd >= 0) ::close(r.pidfd);
+      std::size_t id = r.id;
+      m_running.erase(m_running.begin() + static_cast<std::ptrdiff_t>(i));
+      return {id, std::move(res)};
+    }
+    std::vector<pollfd> fds;
+    for (auto& r : m_running) {
+      if (r->proc.fd() >= 0) fds.push_back(pollfd{r->proc.fd(), POLLIN, 0});
+      if (r->pidfd >= 0) fds.push_back(pollfd{r->pidfd, POLLIN, 0});
+    }
+    fds.push_back(pollfd{g_signal_pipe[0], POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 100);
+  }
+}
+
+}  // namespace xb
