@@ -26,6 +26,7 @@ struct ArchTraits {
   std::string_view rust_target;   ///< Rust target triple
   std::string_view debian_arch;   ///< dpkg architecture
   std::string_view uname_machine; ///< what `uname -m` prints on it
+  std::string_view cpu_family;    ///< Meson cpu_family / CMAKE_SYSTEM_PROCESSOR
 };
 
 /// The table of every supported linux architecture, in display order.
