@@ -111,7 +111,9 @@ void TableReader::reject_unknown(const std::vector<std::string>& known) const {
     std::string key(k.str());
     if (all.count(key)) continue;
     std::vector<std::string> names(all.begin(), all.end());
-    error_at(v, fmt::format("unknown key '{}'; expected one of: {}", full_key(key), join(names, ", ")));
+    const auto& pos = k.source().begin;
+    fail(Exit::usage, "{}:{}:{}: unknown key '{}'; expected one of: {}", m_file.string(), pos.line, pos.column,
+         full_key(key), join(names, ", "));
   }
 }
 

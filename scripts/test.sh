@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what is needed, builds xbuild, runs the unit
+# tests and the integration tests. Works on a fresh Debian 12 machine as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release
+fi
+ninja -C build
+echo "== unit tests"
+meson test -C build --print-errorlogs
+echo "== integration tests"
+export XBUILD_BIN="$PWD/build/xbuild"
+exec /usr/bin/python3 -m pytest -ra -p no:cacheprovider tests/integration "$@"
