@@ -58,13 +58,14 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
   return s;
 }
 
-/// The placeholder values for a plan.
+/// The placeholder values for a plan. A runner build sees the paths it has on the runner.
 std::map<std::string, std::string> placeholders(const Project& project, const PlatformPlan& plan) {
   const auto& t = plan.platform.traits();
+  auto where = [&](const fs::path& local) { return plan.runner ? runner_path(*plan.runner, local) : local; };
   return {
-    {"{src}", project.dir.string()},
-    {"{out}", plan.paths.out.string()},
-    {"{build}", plan.paths.build.string()},
+    {"{src}", where(project.dir).string()},
+    {"{out}", where(plan.paths.out).string()},
+    {"{build}", where(plan.paths.build).string()},
     {"{jobs}", std::to_string(plan.jobs)},
     {"{platform}", plan.platform.str()},
     {"{os}", plan.platform.os},
@@ -111,6 +112,10 @@ bool binfmt_registered(const Platform& p) {
 }
 
 }  // namespace
+
+fs::path runner_path(const RunnerSection& runner, const fs::path& local) {
+  return fs::path(runner.workdir) / local.relative_path();
+}
 
 std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<Toolchain>& toolchains,
                                     const PlanOptions& options) {
@@ -211,9 +216,10 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     plan.env["BUILDVARIANT"] = host.variant;
     plan.env["XBUILD_JOBS"] = std::to_string(jobs);
     plan.env["CMAKE_BUILD_PARALLEL_LEVEL"] = std::to_string(jobs);
-    plan.env["XBUILD_OUT"] = plan.paths.out.string();
-    plan.env["XBUILD_BUILD"] = plan.paths.build.string();
-    plan.env["XBUILD_SRC"] = project.dir.string();
+    auto values = placeholders(project, plan);
+    plan.env["XBUILD_OUT"] = values.at("{out}");
+    plan.env["XBUILD_BUILD"] = values.at("{build}");
+    plan.env["XBUILD_SRC"] = values.at("{src}");
     plan.env["XBUILD_TRIPLE"] = std::string(p.traits().gnu_triple);
     plan.env["XBUILD_CMAKE_TOOLCHAIN"] = plan.paths.cmake_toolchain.string();
     plan.env["XBUILD_MESON_CROSS"] = plan.paths.meson_cross.string();
@@ -232,7 +238,6 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
       plan.env["CC"] = "gcc";
       plan.env["CXX"] = "g++";
     }
-    auto values = placeholders(project, plan);
     for (const auto& [k, v] : project.env) plan.env[k] = expand(v, values);
 
     if (!project.build.argv.empty()) {
@@ -241,7 +246,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
       plan.command.argv = {"sh", "-ec", expand(project.build.script, values)};
     }
     plan.command.env = plan.env;
-    plan.command.cwd = project.dir;
+    plan.command.cwd = plan.runner ? runner_path(*plan.runner, project.dir) : project.dir;
     plans.push_back(std::move(plan));
   }
   return plans;

@@ -63,6 +63,10 @@ struct PlanOptions {
 std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<Toolchain>& toolchains,
                                     const PlanOptions& options);
 
+/// Where a local absolute path lives on a runner: its workdir + the local path, so that
+/// several projects and platforms never collide there (even when the runner is this host).
+std::filesystem::path runner_path(const RunnerSection& runner, const std::filesystem::path& local);
+
 /// Writes the generated CMake toolchain file and Meson cross file for a plan.
 void write_toolchain_files(const PlatformPlan& plan);
 
