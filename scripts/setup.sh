@@ -22,7 +22,7 @@ tool_pkgs=(
   clang lld cmake make golang-go rustc
   qemu-user-static binfmt-support file zstd
   skopeo umoci oci-image-tool docker-registry apache2-utils openssl
-  mmdebstrap openssh-server openssh-client rsync python3 procps
+  mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 procps
   python3-pytest python3-cryptography
 )
 foreign_pkgs=(libstd-rust-dev:arm64)

@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
   cli::register_toolchains(app);
   cli::register_matrix(app);
   // Further subcommands register here (one line each).
+  cli::register_doctor(app);
+  cli::register_run(app);
+  cli::register_test(app);
+  cli::register_bench(app);
+  cli::register_rootfs(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,133 @@
+// `xbuild bench`: the same project built once per available strategy and platform (native
+// where the host matches, cross, emulate), each build clean, one at a time so they do not
+// compete for the cores, each with the same job count. Each strategy gets its own state
+// root, so the binaries stay side by side and each is checked with the project's test.
+// Results: a console table, and on request JSON, Markdown and an SVG chart.
+
+#include "cli/build_flags.hpp"
+#include "cli/commands.hpp"
+#include "emulate/bench_report.hpp"
+#include "emulate/project_test.hpp"
+#include "pipeline/build.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+#include <fmt/format.h>
+
+namespace xb::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct BenchCmd {
+  std::vector<std::string> platforms;
+  std::string strategies = "native,cross,emulate";
+  std::string json;
+  std::string report_dir;
+  int timeout = 0;
+};
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchCmd>();
+  auto* cmd = app.add_subcommand("bench", "Time clean builds per strategy (native, cross, emulate) and compare them");
+  cmd->add_option("--platform,--platforms", o->platforms, "Platforms to bench, e.g. linux/arm64,linux/riscv64 (default: xbuild.toml's)");
+  cmd->add_option("--strategies", o->strategies, "Strategies to compare, among native,cross,emulate")->capture_default_str();
+  cmd->add_option("--json", o->json, "Write the results as JSON to FILE ('-' = stdout)");
+  cmd->add_option("--report-dir", o->report_dir, "Write bench.md, bench.svg and bench.json into DIR");
+  cmd->add_option("--timeout", o->timeout, "Per-build timeout in seconds")->check(CLI::PositiveNumber);
+  cmd->callback([o] {
+    auto [project, toolchains] = load_project_and_toolchains();
+    std::vector<Platform> platforms;
+    try {
+      platforms = parse_platforms(o->platforms);
+    } catch (const Error& e) {
+      throw Error(fmt::format("--platform: {}", e.what()), Exit::usage);
+    }
+    if (platforms.empty()) platforms = project.platforms;
+    if (platforms.empty()) platforms = {host_platform()};
+    std::vector<Strategy> strategies;
+    for (const auto& s : split(o->strategies, ',')) {
+      auto st = parse_strategy(s);
+      if (!st || (*st != Strategy::native && *st != Strategy::cross && *st != Strategy::emulate))
+        fail(Exit::usage, "--strategies {}: expected a list of native, cross, emulate", o->strategies);
+      strategies.push_back(*st);
+    }
+
+    Platform host = host_platform();
+    emulate::BenchReport report;
+    report.project = project.name.empty() ? project.dir.filename().string() : project.name;
+    report.machine = emulate::machine_description();
+    fs::path bench_root = state_dir(project) / "bench";
+    bool bad = false;  // a build that ran and failed, or a failed test (skipped strategies are fine)
+
+    for (const Platform& p : platforms) {
+      for (Strategy s : strategies) {
+        if (s == Strategy::native && p != host) continue;
+        if (s == Strategy::emulate && p == host) continue;
+        emulate::BenchRow row;
+        row.platform = p.str();
+        row.strategy = std::string(to_string(s));
+        PlanOptions popts;
+        popts.platforms = {p};
+        popts.forced[p.str()] = s;
+        popts.state_root = bench_root / row.strategy;
+        popts.slots = 1;
+        auto plans = make_plan(project, toolchains, popts);
+        PlatformPlan& plan = plans.front();
+        report.jobs = std::max(report.jobs, plan.jobs);
+        if (plan.strategy == Strategy::none) {
+          row.note = plan.problem;
+          fmt::print(stderr, "xbuild bench: {} {}: skipped: {}\n", row.platform, row.strategy, row.note);
+          report.rows.push_back(row);
+          continue;
+        }
+        fmt::print(stderr, "xbuild bench: building {} with {} (clean, {} jobs)...\n", row.platform, row.strategy, plan.jobs);
+        BuildOptions bopts;
+        bopts.slots = 1;
+        bopts.clean = true;
+        bopts.progress = globals().verbose ? Progress::plain : Progress::quiet;
+        if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
+        auto results = run_builds(project, plans, bopts);
+        const PlatformResult& r = results.front();
+        row.built = r.ok;
+        row.wall_seconds = r.wall_seconds;
+        row.cpu_seconds = r.cpu_seconds;
+        if (!r.ok) row.note = r.error;
+        bad = bad || !r.ok;
+        if (r.ok && !project.test.empty()) {
+          auto outcome = emulate::run_tests(project, {{p, plan.paths, {}}}, 1).front();
+          row.test_ok = outcome.ok;
+          if (!outcome.ok) row.note = "test: " + outcome.error;
+          bad = bad || !outcome.ok;
+        }
+        fmt::print(stderr, "xbuild bench: {} {}: {}\n", row.platform, row.strategy,
+                   row.built ? fmt::format("{:.2f}s wall, {:.2f}s CPU", row.wall_seconds, row.cpu_seconds) : "failed: " + row.note);
+        report.rows.push_back(row);
+      }
+    }
+
+    fmt::print("{}", emulate::bench_table(report));
+    for (const auto& p : report.platforms())
+      if (auto q = report.ratio(p)) fmt::print("{}: emulation is {:.1f}x slower than cross-compiling\n", p, *q);
+    std::fflush(stdout);
+    if (!o->json.empty()) {
+      if (o->json == "-") fmt::print("{}", emulate::bench_json(report));
+      else write_file_atomic(o->json, emulate::bench_json(report));
+    }
+    if (!o->report_dir.empty()) {
+      fs::path dir = o->report_dir;
+      fs::create_directories(dir);
+      write_file_atomic(dir / "bench.md", emulate::bench_markdown(report));
+      write_file_atomic(dir / "bench.svg", emulate::bench_svg(report));
+      write_file_atomic(dir / "bench.json", emulate::bench_json(report));
+      fmt::print(stderr, "xbuild bench: wrote {}/bench.md, bench.svg, bench.json\n", dir.string());
+    }
+    if (bad) throw Error("a benchmarked build or its test failed (see the table)", Exit::build_failed);
+  });
+}
+
+}  // namespace xb::cli

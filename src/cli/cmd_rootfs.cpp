@@ -1,0 +1,75 @@
+// `xbuild rootfs create|list`: target root filesystems for emulated builds, made once with
+// mmdebstrap and cached (CI runs `rootfs create` as its first step). Also the hidden
+// `__exec-in-rootfs` helper that emulated build commands are rewritten to call: it lives
+// in the xbuild binary so the build needs no other setuid or helper program.
+
+#include "cli/commands.hpp"
+#include "emulate/rootfs.hpp"
+#include "emulate/sandbox.hpp"
+#include "util/error.hpp"
+#include "util/strings.hpp"
+
+#include <fmt/format.h>
+
+namespace xb::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RootfsCmd {
+  std::string platform;
+  std::string packages = "gcc,make,libc6-dev";
+  std::string suite;
+  bool force = false;
+};
+
+}  // namespace
+
+void register_rootfs(CLI::App& app) {
+  auto o = std::make_shared<RootfsCmd>();
+  auto* cmd = app.add_subcommand("rootfs", "Create and list cached target root filesystems for emulated builds");
+  cmd->require_subcommand(1);
+
+  auto* create = cmd->add_subcommand("create", "Create (or reuse) a cached rootfs with mmdebstrap; prints its path");
+  create->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required();
+  create->add_option("--packages", o->packages, "Comma-separated Debian packages to include")->capture_default_str();
+  create->add_option("--suite", o->suite, "Debian suite (default: this machine's, e.g. bookworm)");
+  create->add_flag("--force", o->force, "Recreate even when cached");
+  create->callback([o] {
+    Platform p = Platform::parse(o->platform);
+    emulate::CreateOptions opts;
+    opts.suite = o->suite;
+    opts.force = o->force;
+    fs::path dir = emulate::ensure_rootfs(p, split(o->packages, ','), opts);
+    fmt::print("{}\n", dir.string());
+  });
+
+  auto* list = cmd->add_subcommand("list", "List the cached root filesystems");
+  list->callback([] {
+    fs::path cache = emulate::rootfs_cache_dir();
+    std::error_code ec;
+    if (!fs::is_directory(cache, ec)) {
+      fmt::print(stderr, "no rootfs cache at {} yet\n", cache.string());
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(cache, ec)) {
+      std::string n = e.path().filename().string();
+      if (e.is_directory() && n.find(".tmp-") == std::string::npos && n.find(".layout") == std::string::npos)
+        names.push_back(e.path().string());
+    }
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) fmt::print("{}\n", n);
+  });
+
+  auto* exec = app.add_subcommand("__exec-in-rootfs", "");
+  exec->group("");  // hidden: called by emulated build commands
+  exec->prefix_command();
+  exec->allow_extras();
+  exec->callback([exec] {
+    emulate::exec_in_rootfs(emulate::parse_exec_args(exec->remaining()));
+  });
+}
+
+}  // namespace xb::cli

@@ -1,0 +1,87 @@
+// `xbuild run --platform P -- ARGS`: runs the program last built for P from the state
+// dir, natively, through binfmt, or under qemu-<arch> -L <sysroot>. xbuild execs it
+// (replacing itself), so stdin, the terminal, signals and the exit code are the program's.
+
+#include "cli/commands.hpp"
+#include "config/project.hpp"
+#include "emulate/qemu.hpp"
+#include "plan/plan.hpp"
+#include "platform/elf.hpp"
+#include "util/error.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace xb::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunCmd {
+  std::string platform;
+  std::string program;
+  std::string sysroot;
+  std::vector<std::string> args;
+};
+
+Platform pick_platform(const Project& project, const std::string& flag) {
+  if (!flag.empty()) return Platform::parse(flag);
+  if (project.platforms.size() == 1) return project.platforms.front();
+  Platform host = host_platform();
+  for (const auto& p : project.platforms)
+    if (p == host) return p;
+  if (project.platforms.empty()) return host;
+  fail(Exit::usage, "xbuild run: --platform is required ({} builds for several platforms)", project.file.string());
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto o = std::make_shared<RunCmd>();
+  auto* cmd = app.add_subcommand("run", "Run the built program for a platform (under qemu-user when foreign)");
+  cmd->add_option("--platform", o->platform, "Which platform's build to run (default: the host's, or the only one)");
+  cmd->add_option("--program", o->program, "Output to run, relative to the output dir (default: the first output)");
+  cmd->add_option("--sysroot", o->sysroot, "Loader and libraries for dynamic foreign binaries (default: /usr/<triple>)");
+  cmd->add_option("args", o->args, "Arguments for the program (after --)");
+  cmd->callback([o] {
+    Project project = load_project(globals().dir);
+    Platform p = pick_platform(project, o->platform);
+    std::string name = o->program;
+    if (name.empty()) {
+      if (project.outputs.empty())
+        fail(Exit::usage, "{} lists no outputs; name the program with --program", project.file.string());
+      name = project.outputs.front();
+    }
+    fs::path out = platform_paths(state_dir(project), p).out;
+    fs::path prog = out / name;
+    std::error_code ec;
+    if (!fs::is_regular_file(prog, ec))
+      fail(Exit::usage, "{} is not built for {} ({} does not exist): run `xbuild build --platform {}` first", name, p.str(),
+           prog.string(), p.str());
+    if (auto elf = read_elf(prog); elf && !elf_matches(*elf, p))
+      fail(Exit::build_failed, "{} is {}, not a {} binary", prog.string(), describe(*elf), p.str());
+
+    fs::path sysroot = o->sysroot.empty() ? emulate::default_sysroot(p) : fs::path(o->sysroot);
+    Command c;
+    c.argv = {prog.string()};
+    c.argv.insert(c.argv.end(), o->args.begin(), o->args.end());
+    emulate::RunMode mode;
+    c = emulate::foreign_command(p, std::move(c), sysroot, &mode);
+    if (globals().verbose) fmt::print(stderr, "xbuild: running {}\n", c.display());
+    for (const auto& [k, v] : c.env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::fflush(stdout);
+    std::vector<char*> argv;
+    for (auto& a : c.argv) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    fail(Exit::environment, "cannot run {}: {}", c.argv[0], std::strerror(errno));
+  });
+}
+
+}  // namespace xb::cli

@@ -1,0 +1,34 @@
+#pragma once
+// Running a command inside a root filesystem, the way `xbuild __exec-in-rootfs` does it:
+// a private mount namespace (so nothing leaks to the host and nothing needs unmounting:
+// the mounts die with the last process), the project and state dirs bind-mounted at the
+// same absolute paths, /proc, /dev and a fresh /tmp, the static qemu bound where a
+// binfmt handler without the F flag looks for it, then chroot and exec. There is no
+// fork: the command replaces the helper, so it stays in the process group the scheduler
+// kills on timeout or Ctrl-C. Without root it first enters a user namespace.
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace xb::emulate {
+
+/// What to run inside which rootfs.
+struct RootfsExec {
+  std::filesystem::path rootfs;                   ///< the root filesystem directory
+  std::vector<std::filesystem::path> binds;       ///< host dirs visible at the same path
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> files;  ///< host file -> path inside
+  std::filesystem::path cwd;                      ///< working directory inside ("" = /)
+  std::vector<std::string> argv;                  ///< the command, looked up on the rootfs PATH
+};
+
+/// The arguments of the hidden subcommand that performs `e` (after the program name).
+std::vector<std::string> exec_args(const RootfsExec& e);
+/// Parses what exec_args produced. Throws Error(usage) on malformed arguments.
+RootfsExec parse_exec_args(const std::vector<std::string>& args);
+/// Enters the namespace, mounts, chroots and execs `e.argv`. Returns only by throwing
+/// Error(environment) that names the step that failed and what to do.
+[[noreturn]] void exec_in_rootfs(const RootfsExec& e);
+
+}  // namespace xb::emulate

@@ -1,0 +1,340 @@
+// Emulation pieces that need no qemu run: binfmt_misc parsing against fake proc dirs (the
+// same override XBUILD_BINFMT_DIR the integration tests use), the rootfs cache key, path
+// resolution inside a rootfs, the exec-in-rootfs argument round trip, the choice of how a
+// foreign command runs, and the bench report formats.
+
+#include "emulate/bench_report.hpp"
+#include "emulate/binfmt.hpp"
+#include "emulate/project_test.hpp"
+#include "emulate/qemu.hpp"
+#include "emulate/rootfs.hpp"
+#include "emulate/sandbox.hpp"
+#include "util/error.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace xb;
+using namespace xb::emulate;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "xbuild-emu-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+void write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+
+/// Sets an environment variable for the scope.
+struct EnvVar {
+  std::string name;
+  std::optional<std::string> old;
+  EnvVar(std::string n, const std::string& v) : name(std::move(n)) {
+    if (const char* o = std::getenv(name.c_str())) old = o;
+    ::setenv(name.c_str(), v.c_str(), 1);
+  }
+  ~EnvVar() {
+    if (old) ::setenv(name.c_str(), old->c_str(), 1);
+    else ::unsetenv(name.c_str());
+  }
+};
+
+const char* k_debian_aarch64 =
+    "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\n"
+    "magic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
+
+std::string handler_text(const std::string& interp, const std::string& flags, bool enabled = true) {
+  return std::string(enabled ? "enabled" : "disabled") + "\ninterpreter " + interp + "\nflags: " + flags +
+         "\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
+}
+
+bool has_problem(const BinfmtStatus& st, const std::string& what_part, const std::string& fix_part, bool fatal) {
+  for (const auto& p : st.problems)
+    if (p.what.find(what_part) != std::string::npos && p.fix.find(fix_part) != std::string::npos && p.fatal == fatal)
+      return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("emulate::parse_binfmt_handler") {
+  BinfmtHandler h = parse_binfmt_handler(k_debian_aarch64);
+  CHECK(h.enabled);
+  CHECK(h.interpreter == "/usr/libexec/qemu-binfmt/aarch64-binfmt-P");
+  CHECK(h.flags == "PF");
+  CHECK(h.fix_binary());  // "PF" is P (preserve argv0) plus F (fix binary)
+  CHECK(h.magic == "7f454c460201010000000000000000000200b700");
+  CHECK(h.offset == "0");
+  BinfmtHandler d = parse_binfmt_handler("disabled\ninterpreter /x\nflags: P\n");
+  CHECK_FALSE(d.enabled);
+  CHECK_FALSE(d.fix_binary());
+  CHECK(parse_binfmt_handler("").interpreter.empty());
+}
+
+TEST_CASE("emulate::check_binfmt against fake proc dirs") {
+  TempDir t;
+  Platform arm64 = Platform::parse("linux/arm64");
+  const std::string qemu_static = "/usr/bin/qemu-aarch64-static";
+  REQUIRE_MESSAGE(fs::exists(qemu_static), "qemu-user-static is missing: run scripts/setup.sh");
+
+  SUBCASE("not mounted") {
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK_FALSE(st.mounted);
+    CHECK_FALSE(st.usable());
+    CHECK(has_problem(st, "not mounted", "mount -t binfmt_misc binfmt_misc " + t.path.string(), true));
+    CHECK(st.advice().find("fix: mount -t binfmt_misc") != std::string::npos);
+  }
+  SUBCASE("mounted, no handler") {
+    write(t.path / "status", "enabled\n");
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK(st.mounted);
+    CHECK_FALSE(st.handler);
+    CHECK_FALSE(st.usable());
+    CHECK(has_problem(st, "no binfmt handler qemu-aarch64", "qemu-aarch64", true));
+  }
+  SUBCASE("globally disabled") {
+    write(t.path / "status", "disabled\n");
+    write(t.path / "qemu-aarch64", handler_text(qemu_static, "PF"));
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK_FALSE(st.usable());
+    CHECK(has_problem(st, "globally disabled", "echo 1 > " + (t.path / "status").string(), true));
+  }
+  SUBCASE("handler disabled") {
+    write(t.path / "status", "enabled\n");
+    write(t.path / "qemu-aarch64", handler_text(qemu_static, "PF", false));
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK_FALSE(st.usable());
+    CHECK(has_problem(st, "disabled", "update-binfmts --enable qemu-aarch64", true));
+  }
+  SUBCASE("interpreter missing") {
+    write(t.path / "status", "enabled\n");
+    write(t.path / "qemu-aarch64", handler_text("/nonexistent/qemu-aarch64", "PF"));
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK_FALSE(st.usable());
+    CHECK(has_problem(st, "does not exist", "apt-get install --reinstall qemu-user-static", true));
+  }
+  SUBCASE("dynamic interpreter") {
+    write(t.path / "status", "enabled\n");
+    write(t.path / "qemu-aarch64", handler_text("/bin/sh", "PF"));
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK_FALSE(st.interpreter_static);
+    CHECK_FALSE(st.usable());
+    CHECK(has_problem(st, "dynamically linked", "qemu-user-static", true));
+  }
+  SUBCASE("no F flag: usable, with a warning and the re-register command") {
+    write(t.path / "status", "enabled\n");
+    write(t.path / "qemu-aarch64", handler_text(qemu_static, "P"));
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK(st.usable());
+    CHECK(st.interpreter_static);
+    REQUIRE(st.problems.size() == 1);
+    CHECK_FALSE(st.problems[0].fatal);
+    CHECK(st.problems[0].what.find("no F flag") != std::string::npos);
+    const std::string& fix = st.problems[0].fix;
+    CHECK(fix.find("echo -1 > " + (t.path / "qemu-aarch64").string()) == 0);
+    CHECK(fix.find(":qemu-aarch64:M:0:\\x7f\\x45\\x4c\\x46\\x02") != std::string::npos);
+    CHECK(fix.find(":" + qemu_static + ":PF'") != std::string::npos);
+    CHECK(fix.find("> " + (t.path / "register").string()) != std::string::npos);
+  }
+  SUBCASE("all good") {
+    write(t.path / "status", "enabled\n");
+    write(t.path / "qemu-aarch64", handler_text(qemu_static, "POCF"));
+    BinfmtStatus st = check_binfmt(arm64, t.path);
+    CHECK(st.usable());
+    CHECK(st.problems.empty());
+    CHECK(st.interpreter_real == fs::path(qemu_static));
+  }
+}
+
+TEST_CASE("emulate::elf_is_static") {
+  CHECK(elf_is_static("/usr/bin/qemu-aarch64-static"));
+  CHECK_FALSE(elf_is_static("/bin/sh"));
+  TempDir t;
+  write(t.path / "text", "#!/bin/sh\n");
+  CHECK_FALSE(elf_is_static(t.path / "text"));
+  CHECK_FALSE(elf_is_static(t.path / "missing"));
+}
+
+TEST_CASE("emulate::rootfs_key") {
+  Platform arm64 = Platform::parse("linux/arm64");
+  std::string a = rootfs_key(arm64, {"gcc", "make"}, "bookworm");
+  CHECK(a.rfind("linux_arm64-bookworm-", 0) == 0);
+  CHECK(a.size() == std::string("linux_arm64-bookworm-").size() + 12);
+  CHECK(a == rootfs_key(arm64, {"make", "gcc", "make"}, "bookworm"));
+  CHECK(a != rootfs_key(arm64, {"gcc", "make", "libc6-dev"}, "bookworm"));
+  CHECK(a != rootfs_key(arm64, {"gcc", "make"}, "trixie"));
+  CHECK(rootfs_key(Platform::parse("linux/riscv64"), {"gcc", "make"}, "bookworm").rfind("linux_riscv64-", 0) == 0);
+}
+
+TEST_CASE("emulate::rootfs_cache_dir honours XBUILD_ROOTFS_CACHE") {
+  EnvVar e("XBUILD_ROOTFS_CACHE", "/somewhere/cache");
+  CHECK(rootfs_cache_dir() == fs::path("/somewhere/cache"));
+}
+
+TEST_CASE("emulate::ensure_rootfs rejects bad package names before running anything") {
+  TempDir t;
+  EnvVar e("XBUILD_ROOTFS_CACHE", t.path.string());
+  CHECK_THROWS_WITH_AS(ensure_rootfs(Platform::parse("linux/arm64"), {"gcc", "make; rm -rf /"}),
+                       doctest::Contains("bad package name"), Error);
+  CHECK(fs::is_empty(t.path));
+}
+
+TEST_CASE("emulate::path_in_root keeps symlinks inside the root") {
+  TempDir t;
+  fs::path root = t.path / "root";
+  write(root / "usr/bin/gcc-12", "#!/bin/sh\n");
+  fs::permissions(root / "usr/bin/gcc-12", fs::perms::owner_all);
+  fs::create_directory_symlink("usr/bin", root / "bin");
+  fs::create_symlink("/etc/alternatives/cc", root / "usr/bin/cc");  // absolute: must stay in root
+  fs::create_directories(root / "etc/alternatives");
+  fs::create_symlink("/usr/bin/gcc-12", root / "etc/alternatives/cc");
+  fs::create_symlink("../../../../../../etc/passwd", root / "usr/bin/escape");
+
+  CHECK(path_in_root(root, "/usr/bin/cc") == root / "usr/bin/gcc-12");
+  CHECK(path_in_root(root, "/bin/gcc-12") == root / "usr/bin/gcc-12");
+  CHECK_FALSE(path_in_root(root, "/usr/bin/escape"));  // /etc/passwd does not exist in root
+  CHECK_FALSE(path_in_root(root, "/usr/bin/missing"));
+  CHECK(find_program_in_root(root, "cc") == root / "usr/bin/gcc-12");
+  CHECK_FALSE(find_program_in_root(root, "make"));
+
+  fs::create_symlink("loop", root / "loop");
+  CHECK_FALSE(path_in_root(root, "/loop"));
+}
+
+TEST_CASE("emulate::exec_args round trip and errors") {
+  RootfsExec e;
+  e.rootfs = "/var/cache/xbuild/rootfs/linux_arm64-x";
+  e.binds = {"/work/project", "/tmp/state dir"};
+  e.files = {{"/usr/bin/qemu-aarch64-static", "/usr/libexec/qemu-binfmt/aarch64-binfmt-P"}};
+  e.cwd = "/work/project";
+  e.argv = {"make", "-C", "/work/project", "--", "--bind"};
+  RootfsExec back = parse_exec_args(exec_args(e));
+  CHECK(back.rootfs == e.rootfs);
+  CHECK(back.binds == e.binds);
+  CHECK(back.files == e.files);
+  CHECK(back.cwd == e.cwd);
+  CHECK(back.argv == e.argv);
+
+  CHECK_THROWS_AS(parse_exec_args({}), Error);
+  CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--bind", "/a"}), doctest::Contains("no command"), Error);
+  CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--bind", "rel", "--", "sh"}), doctest::Contains("not absolute"), Error);
+  CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--file", "nohost", "--", "sh"}), doctest::Contains("HOST=INSIDE"), Error);
+  CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--what", "x", "--", "sh"}), doctest::Contains("unknown option"), Error);
+}
+
+TEST_CASE("emulate::foreign_command") {
+  TempDir t;
+  Platform arm64 = Platform::parse("linux/arm64");
+  // A file with an aarch64 ELF header is enough for the choice (it is never run).
+  fs::path prog = t.path / "hello";
+  {
+    std::string hdr(64, '\0');
+    const unsigned char ident[] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+    std::copy(ident, ident + 7, hdr.begin());
+    hdr[16] = 2;                      // ET_EXEC
+    hdr[18] = static_cast<char>(183); // EM_AARCH64
+    std::ofstream(prog, std::ios::binary) << hdr;
+    fs::permissions(prog, fs::perms::owner_all);
+  }
+
+  SUBCASE("native platform: unchanged") {
+    RunMode mode = RunMode::binfmt;
+    Command c = foreign_command(host_platform(), Command{{"/bin/true"}, {}, {}}, "/sysroot", &mode);
+    CHECK(mode == RunMode::native);
+    CHECK(c.argv == std::vector<std::string>{"/bin/true"});
+    CHECK(c.env.empty());
+  }
+  SUBCASE("binfmt registered: argv unchanged, QEMU_LD_PREFIX set") {
+    write(t.path / "binfmt/status", "enabled\n");
+    write(t.path / "binfmt/qemu-aarch64", handler_text("/usr/bin/qemu-aarch64-static", "PF"));
+    EnvVar e("XBUILD_BINFMT_DIR", (t.path / "binfmt").string());
+    RunMode mode = RunMode::native;
+    Command c = foreign_command(arm64, Command{{prog.string(), "x"}, {}, {}}, "/usr/aarch64-linux-gnu", &mode);
+    CHECK(mode == RunMode::binfmt);
+    CHECK(c.argv == std::vector<std::string>{prog.string(), "x"});
+    CHECK(c.env.at("QEMU_LD_PREFIX") == "/usr/aarch64-linux-gnu");
+  }
+  SUBCASE("no binfmt: qemu -L sysroot explicitly") {
+    fs::create_directories(t.path / "nobinfmt");
+    EnvVar e("XBUILD_BINFMT_DIR", (t.path / "nobinfmt").string());
+    RunMode mode = RunMode::native;
+    Command c = foreign_command(arm64, Command{{prog.string(), "x"}, {}, {}}, "/usr/aarch64-linux-gnu", &mode);
+    CHECK(mode == RunMode::explicit_qemu);
+    REQUIRE(c.argv.size() == 5);
+    CHECK(fs::path(c.argv[0]).filename().string().rfind("qemu-aarch64", 0) == 0);
+    CHECK(c.argv[1] == "-L");
+    CHECK(c.argv[2] == "/usr/aarch64-linux-gnu");
+    CHECK(c.argv[3] == prog.string());
+    CHECK(c.argv[4] == "x");
+  }
+  SUBCASE("no binfmt, no qemu: the fix is named") {
+    fs::create_directories(t.path / "nobinfmt");
+    EnvVar e("XBUILD_BINFMT_DIR", (t.path / "nobinfmt").string());
+    EnvVar path("PATH", t.path.string());
+    CHECK_THROWS_WITH_AS(foreign_command(arm64, Command{{prog.string()}, {}, {}}, "", nullptr),
+                         doctest::Contains("apt-get install qemu-user-static"), Error);
+  }
+  SUBCASE("no binfmt, a shell command: needs binfmt, says how") {
+    fs::create_directories(t.path / "nobinfmt");
+    EnvVar e("XBUILD_BINFMT_DIR", (t.path / "nobinfmt").string());
+    CHECK_THROWS_WITH_AS(foreign_command(arm64, Command{{"sh", "-c", "x"}, {}, {}}, "", nullptr),
+                         doctest::Contains("mount -t binfmt_misc"), Error);
+  }
+}
+
+TEST_CASE("emulate::expand_placeholders") {
+  std::map<std::string, std::string> v{{"{out}", "/o"}, {"{arch}", "arm64"}};
+  CHECK(expand_placeholders("{out}/hello-{arch} {out}", v) == "/o/hello-arm64 /o");
+  CHECK(expand_placeholders("{unknown}", v) == "{unknown}");
+}
+
+TEST_CASE("emulate::bench report formats") {
+  BenchReport r;
+  r.project = "hello-c";
+  r.machine = "test machine";
+  r.jobs = 2;
+  r.rows = {{"linux/arm64", "cross", true, 2.0, 3.0, true, ""},
+            {"linux/arm64", "emulate", true, 30.0, 29.0, true, ""},
+            {"linux/riscv64", "cross", false, 0, 0, std::nullopt, "no toolchain"},
+            {"linux/riscv64", "emulate", true, 40.0, 39.0, false, "test: exit 1"}};
+  REQUIRE(r.ratio("linux/arm64"));
+  CHECK(*r.ratio("linux/arm64") == doctest::Approx(15.0));
+  CHECK_FALSE(r.ratio("linux/riscv64"));
+  CHECK(r.platforms() == std::vector<std::string>{"linux/arm64", "linux/riscv64"});
+
+  std::string table = bench_table(r);
+  CHECK(table.find("15.0x") != std::string::npos);
+  CHECK(table.find("FAIL") != std::string::npos);
+
+  std::string md = bench_markdown(r);
+  CHECK(md.find("| linux/arm64 | emulate | 30.00 | 29.00 | 15.0x | pass |") != std::string::npos);
+  CHECK(md.find("| linux/riscv64 | cross | - | - | | not built: no toolchain |") != std::string::npos);
+  CHECK(md.find("test machine") != std::string::npos);
+
+  auto doc = boost::json::parse(bench_json(r)).as_object();
+  CHECK(doc.at("results").as_array().size() == 4);
+  CHECK(doc.at("emulate_over_cross").as_object().at("linux/arm64").as_double() == doctest::Approx(15.0));
+  CHECK(doc.at("results").as_array()[2].as_object().at("test").is_null());
+
+  std::string svg = bench_svg(r);
+  CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  std::size_t bars = 0;
+  for (std::size_t pos = 0; (pos = svg.find("<rect x=", pos)) != std::string::npos; ++pos) ++bars;
+  CHECK(bars == 3);  // three builds succeeded
+  CHECK(svg.find("30.0 s (15.0x cross)") != std::string::npos);
+  CHECK(svg.find("not built") != std::string::npos);
+}
