@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 
 namespace xb {
 
@@ -84,25 +85,26 @@ std::string expand(std::string s, const std::map<std::string, std::string>& valu
   return s;
 }
 
-/// Usable toolchains serving `p`, best first; `problems` collects why others are not usable.
-std::vector<const Toolchain*> candidates(const Project& project, const std::vector<Toolchain>& toolchains,
-                                         const Platform& p, bool native, std::vector<std::string>& problems) {
-  std::vector<const Toolchain*> usable;
+/// The best usable toolchain serving `p`, or nullptr; `problems` collects why better ones are
+/// not usable. Probes run in priority order and stop at the first that works: each probe is a
+/// process, and planning should cost milliseconds.
+const Toolchain* best_toolchain(const Project& project, const std::vector<Toolchain>& toolchains,
+                                const Platform& p, bool native, std::vector<std::string>& problems) {
+  std::vector<const Toolchain*> serving;
   for (const auto& tc : toolchains) {
     if (!tc.serves(p, project.language)) continue;
     if (!project.toolchain.empty() && tc.name != project.toolchain) continue;
     if (tc.native_only && !native) continue;
-    std::string problem = tc.probe_problem(p);
-    if (problem.empty()) usable.push_back(&tc);
-    else problems.push_back(fmt::format("{}: {}", tc.name, problem));
+    serving.push_back(&tc);
   }
-  std::stable_sort(usable.begin(), usable.end(), [&](const Toolchain* a, const Toolchain* b) {
-    // For the host, a native toolchain beats a cross one of equal priority.
-    int pa = a->priority + (native && a->native_only ? 100 : 0);
-    int pb = b->priority + (native && b->native_only ? 100 : 0);
-    return pa > pb;
-  });
-  return usable;
+  auto rank = [&](const Toolchain* t) { return t->priority + (native && t->native_only ? 100 : 0); };
+  std::stable_sort(serving.begin(), serving.end(), [&](const Toolchain* a, const Toolchain* b) { return rank(a) > rank(b); });
+  for (const Toolchain* tc : serving) {
+    std::string problem = tc->probe_problem(p);
+    if (problem.empty()) return tc;
+    problems.push_back(fmt::format("{}: {}", tc->name, problem));
+  }
+  return nullptr;
 }
 
 bool binfmt_registered(const Platform& p) {
@@ -130,6 +132,21 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
   int concurrent = std::max(1, std::min<int>(slots, static_cast<int>(platforms.size())));
   int jobs = std::max(1, cores / concurrent);
 
+  // Warm the probe cache in parallel with each platform's likeliest toolchain: probes are
+  // processes, and run one after another they would be most of plan's time.
+  {
+    std::vector<std::future<std::string>> warm;
+    for (const Platform& p : platforms) {
+      const Toolchain* top = nullptr;
+      for (const auto& tc : toolchains) {
+        if (!tc.serves(p, project.language) || (!project.toolchain.empty() && tc.name != project.toolchain)) continue;
+        int rank = tc.priority + (tc.native_only ? 100 : 0);
+        if (!top || rank > top->priority + (top->native_only ? 100 : 0)) top = &tc;
+      }
+      if (top) warm.push_back(std::async(std::launch::async, [top, p] { return top->probe_problem(p); }));
+    }
+  }
+
   std::vector<PlatformPlan> plans;
   for (const Platform& p : platforms) {
     PlatformPlan plan;
@@ -148,10 +165,10 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     auto runner = std::find_if(project.runners.begin(), project.runners.end(),
                                [&](const RunnerSection& r) { return r.platform == p.str(); });
     auto try_toolchain = [&](Strategy s) {
-      auto usable = candidates(project, toolchains, p, s == Strategy::native, problems);
-      if (usable.empty()) return false;
+      const Toolchain* tc = best_toolchain(project, toolchains, p, s == Strategy::native, problems);
+      if (!tc) return false;
       plan.strategy = s;
-      plan.toolchain = *usable.front();
+      plan.toolchain = *tc;
       return true;
     };
 
