@@ -1,0 +1,63 @@
+// `xbuild push LAYOUT[:TAG] REF...`: pushes an image from an OCI layout to one or more
+// registry references. The registry flags are defined here once (add_push_flags) so that
+// `xbuild build --push` and `xbuild merge` accept exactly the same ones.
+
+#include "cli/commands.hpp"
+#include "registry/push.hpp"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+namespace xb::registry {
+
+void add_push_flags(CLI::App& cmd, PushOptions& options) {
+  cmd.add_option("--creds", options.creds,
+                 "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");
+  cmd.add_option("--insecure-registry", options.insecure_registries,
+                 "Allow plain http and unverified TLS for this registry host (repeatable)");
+  cmd.add_option("--ca-file", options.ca_file, "Extra CA certificates (PEM) to trust for registries")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--push-jobs", options.jobs, "Parallel blob uploads")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd.add_option("--chunk-size", options.chunk_size, "Upload blobs larger than this many bytes in chunks of this size")
+      ->capture_default_str()
+      ->check(CLI::Range(static_cast<std::uint64_t>(1024), static_cast<std::uint64_t>(1ull << 40)));
+  cmd.add_option("--retries", options.max_attempts, "Attempts per blob or manifest on 5xx and broken connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
+}
+
+}  // namespace xb::registry
+
+namespace xb::cli {
+
+namespace {
+
+struct PushCmd {
+  std::string layout;
+  std::vector<std::string> refs;
+  registry::PushOptions options;
+};
+
+}  // namespace
+
+void register_push(CLI::App& app) {
+  auto o = std::make_shared<PushCmd>();
+  auto* cmd = app.add_subcommand("push", "Push an image from an OCI layout to registry references");
+  cmd->add_option("layout", o->layout, "OCI layout directory, optionally with :TAG (oci:DIR[:TAG] works too)")->required();
+  cmd->add_option("refs", o->refs, "REGISTRY/REPO:TAG to push to (one or more)")->required();
+  cmd->add_flag("--json", o->options.json, "Print the result as JSON");
+  registry::add_push_flags(*cmd, o->options);
+  cmd->callback([o] {
+    o->options.verbose = globals().verbose;
+    std::string arg = o->layout.rfind("oci:", 0) == 0 ? o->layout.substr(4) : o->layout;
+    auto [dir, tag] = registry::split_layout_arg(arg);
+    if (!std::filesystem::is_directory(dir))
+      fail(Exit::usage, "{} is not a directory: give an OCI layout, e.g. xbuild build --output type=oci,dest=DIR",
+           dir.string());
+    auto results = registry::push_layout(dir, tag, o->refs, o->options);
+    registry::print_push_results(results, o->options.json);
+  });
+}
+
+}  // namespace xb::cli

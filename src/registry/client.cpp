@@ -1,0 +1,365 @@
+// Auth follows the distribution spec's token flow: a request without credentials, a 401
+// with WWW-Authenticate, then Basic credentials or a bearer token for the request's scopes,
+// then exactly one retry. A second 401 is a final answer, so a wrong password costs two
+// requests, never a loop. Tokens are cached per scope set until shortly before expiry.
+
+#include "registry/client.hpp"
+
+#include "registry/reference.hpp"
+#include "util/strings.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <thread>
+
+namespace xb::registry {
+namespace {
+
+namespace json = boost::json;
+
+std::string status_reason(long status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 416: return "Range Not Satisfiable";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
+}
+
+std::string describe_errors(const std::vector<RegistryErrorEntry>& errors) {
+  std::vector<std::string> parts;
+  for (const auto& e : errors) parts.push_back(e.message.empty() ? e.code : e.code + ": " + e.message);
+  return join(parts, "; ");
+}
+
+RegistryError from_transport(const TransportError& e, const HttpRequest& req, std::string_view registry) {
+  std::string hint;
+  if (e.kind() == TransportError::Kind::tls_verify)
+    hint = fmt::format(" (the certificate of {} is not trusted: pass --ca-file CA.pem, or --insecure-registry {} "
+                       "to skip verification)", registry, registry);
+  else if (e.kind() == TransportError::Kind::tls_handshake)
+    hint = fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
+                       registry, registry);
+  return RegistryError(fmt::format("no answer from {}: {}{}", registry, e.what(), hint), 0, {}, req.method,
+                       redact_url(req.url), e.retryable());
+}
+
+}  // namespace
+
+RegistryError::RegistryError(std::string summary, long status, std::vector<RegistryErrorEntry> errors,
+                             std::string method, std::string url, bool retryable)
+  : Error(std::move(summary), Exit::registry), m_status(status), m_errors(std::move(errors)),
+    m_method(std::move(method)), m_url(std::move(url)), m_retryable(retryable) {}
+
+bool RegistryError::has_code(std::string_view code) const {
+  return std::any_of(m_errors.begin(), m_errors.end(), [&](const auto& e) { return e.code == code; });
+}
+
+std::vector<RegistryErrorEntry> parse_errors(std::string_view body) {
+  std::vector<RegistryErrorEntry> out;
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) return out;
+  auto it = v.as_object().find("errors");
+  if (it == v.as_object().end() || !it->value().is_array()) return out;
+  for (const auto& e : it->value().as_array()) {
+    if (!e.is_object()) continue;
+    RegistryErrorEntry entry;
+    const auto& o = e.as_object();
+    if (auto c = o.find("code"); c != o.end() && c->value().is_string()) entry.code = std::string(c->value().as_string());
+    if (auto m = o.find("message"); m != o.end() && m->value().is_string())
+      entry.message = std::string(m->value().as_string());
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+RegistryError error_from_response(std::string_view what, const HttpRequest& req, const HttpResponse& resp) {
+  auto errors = parse_errors(resp.body);
+  std::string detail = describe_errors(errors);
+  if (detail.empty() && !resp.body.empty() && resp.body.size() < 300 &&
+      std::all_of(resp.body.begin(), resp.body.end(), [](char c) { return c >= 0x20 || c == '\n'; }))
+    detail = std::string(trim(resp.body));
+  std::string reason = status_reason(resp.status);
+  std::string msg = fmt::format("{}: {} {} answered {}{}{}", what, req.method, redact_url(req.url), resp.status,
+                                reason.empty() ? "" : " " + reason, detail.empty() ? "" : ": " + detail);
+  bool retryable = resp.status >= 500 || resp.status == 429;
+  return RegistryError(std::move(msg), resp.status, std::move(errors), req.method, redact_url(req.url), retryable);
+}
+
+std::string repo_scope(std::string_view repository, bool push) {
+  return fmt::format("repository:{}:{}", repository, push ? "pull,push" : "pull");
+}
+
+Client::Client(std::string registry, ClientOptions options)
+  : m_registry(std::move(registry)), m_options(std::move(options)) {
+  Reference probe;
+  probe.registry = m_registry;
+  m_api_host = probe.api_host();
+  m_transport.ca_file = m_options.ca_file;
+  m_transport.verbose = m_options.verbose;
+  bool insecure = std::find(m_options.insecure_registries.begin(), m_options.insecure_registries.end(),
+                            m_registry) != m_options.insecure_registries.end() ||
+                  std::find(m_options.insecure_registries.begin(), m_options.insecure_registries.end(),
+                            host_without_port(m_registry)) != m_options.insecure_registries.end();
+  m_transport.verify_tls = !insecure;
+  if (!m_options.ca_file.empty() && !std::filesystem::is_regular_file(m_options.ca_file))
+    fail(Exit::usage, "--ca-file {}: no such file", m_options.ca_file.string());
+}
+
+std::unique_ptr<HttpSession> Client::new_session() const { return std::make_unique<HttpSession>(m_transport); }
+
+bool Client::http_allowed() const { return !m_transport.verify_tls || is_loopback_host(host_without_port(m_registry)); }
+
+void Client::backoff(int attempt) const {
+  int ms = m_options.backoff_ms << std::min(attempt - 1, 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+std::string Client::base_url(HttpSession& session) {
+  std::lock_guard lock(m_mutex);
+  if (!m_base_url.empty()) return m_base_url;
+  // Ping /v2/ once: it picks the scheme and tells us the auth challenge up front.
+  auto ping = [&](const std::string& base) {
+    HttpRequest req;
+    req.url = base + "/v2/";
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return session.perform(req);
+      } catch (const TransportError& e) {
+        if (!e.retryable() || attempt >= m_options.max_attempts) throw;
+        backoff(attempt);
+      }
+    }
+  };
+  std::string https = "https://" + m_api_host;
+  HttpResponse resp;
+  try {
+    resp = ping(https);
+    m_base_url = https;
+  } catch (const TransportError& e) {
+    bool fallback = http_allowed() && (e.kind() == TransportError::Kind::tls_handshake ||
+                                       e.kind() == TransportError::Kind::retryable);
+    if (!fallback) {
+      HttpRequest req;
+      req.url = https + "/v2/";
+      throw from_transport(e, req, m_registry);
+    }
+    std::string http = "http://" + m_api_host;
+    try {
+      resp = ping(http);
+    } catch (const TransportError& e2) {
+      HttpRequest req;
+      req.url = http + "/v2/";
+      throw from_transport(e2, req, m_registry);
+    }
+    m_base_url = http;
+  }
+  if (resp.status == 401) {
+    for (const auto& c : parse_www_authenticate(resp.header("www-authenticate"))) {
+      if (c.scheme == "bearer" && c.params.count("realm")) {
+        m_scheme = "bearer";
+        m_realm = c.params.at("realm");
+        m_service = c.params.count("service") ? c.params.at("service") : "";
+        break;
+      }
+      if (c.scheme == "basic") m_scheme = "basic";
+    }
+  } else if (resp.status == 200) {
+    m_scheme = "none";
+  }
+  return m_base_url;
+}
+
+void Client::absorb_challenge(const HttpResponse& resp) {
+  auto challenges = parse_www_authenticate(resp.header("www-authenticate"));
+  std::lock_guard lock(m_mutex);
+  for (const auto& c : challenges) {
+    if (c.scheme == "bearer" && c.params.count("realm")) {
+      m_scheme = "bearer";
+      m_realm = c.params.at("realm");
+      m_service = c.params.count("service") ? c.params.at("service") : "";
+      return;
+    }
+  }
+  for (const auto& c : challenges)
+    if (c.scheme == "basic") m_scheme = "basic";
+}
+
+std::string Client::auth_header(HttpSession& session, const Scopes& scopes, bool force_refresh) {
+  std::unique_lock lock(m_mutex);
+  if (!m_creds_loaded) {
+    m_creds = find_credentials(m_registry, m_options.creds);
+    m_creds_loaded = true;
+  }
+  if (m_scheme == "basic") {
+    if (m_creds.username.empty() && m_creds.secret.empty()) return {};
+    return "Basic " + base64_encode(m_creds.username + ":" + m_creds.secret);
+  }
+  if (m_scheme != "bearer") return {};
+  std::string key = join(scopes, " ");
+  auto now = std::chrono::steady_clock::now();
+  if (!force_refresh) {
+    if (auto it = m_tokens.find(key); it != m_tokens.end() && it->second.expires > now) return "Bearer " + it->second.value;
+  }
+  lock.unlock();
+  std::string token = fetch_token(session, scopes);
+  return "Bearer " + token;
+}
+
+std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
+  std::string realm, service;
+  Credentials creds;
+  {
+    std::lock_guard lock(m_mutex);
+    realm = m_realm;
+    service = m_service;
+    creds = m_creds;
+  }
+  HttpRequest req;
+  std::string who = creds.empty() ? std::string("anonymously")
+                                  : fmt::format("as {} (credentials from {})",
+                                                creds.username.empty() ? "<identity token>" : creds.username,
+                                                creds.source);
+  if (!creds.identity_token.empty()) {
+    // OAuth2 refresh-token grant, as docker does with an identitytoken.
+    std::string form = "grant_type=refresh_token&client_id=xbuild&refresh_token=" + url_escape(creds.identity_token);
+    if (!service.empty()) form += "&service=" + url_escape(service);
+    if (!scopes.empty()) form += "&scope=" + url_escape(join(scopes, " "));
+    req.method = "POST";
+    req.url = realm;
+    req.set_header("Content-Type", "application/x-www-form-urlencoded");
+    req.body = Body::of(form);
+  } else {
+    req.url = realm;
+    if (!service.empty()) req.url = append_query(req.url, "service", service);
+    for (const auto& s : scopes) req.url = append_query(req.url, "scope", s);
+    if (!creds.username.empty() || !creds.secret.empty())
+      req.set_header("Authorization", "Basic " + base64_encode(creds.username + ":" + creds.secret));
+  }
+  HttpResponse resp;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      resp = session.perform(req);
+    } catch (const TransportError& e) {
+      if (!e.retryable() || attempt >= m_options.max_attempts) throw from_transport(e, req, m_registry);
+      backoff(attempt);
+      continue;
+    }
+    if ((resp.status >= 500 || resp.status == 429) && attempt < m_options.max_attempts) {
+      backoff(attempt);
+      continue;
+    }
+    break;
+  }
+  if (resp.status == 401 || resp.status == 403) {
+    auto err = error_from_response(fmt::format("the token server of {} refused to authenticate {} "
+                                               "(wrong username or password?)", m_registry, who),
+                                   req, resp);
+    throw err;
+  }
+  if (resp.status != 200) throw error_from_response(fmt::format("getting a token for {} failed", m_registry), req, resp);
+  std::string token;
+  long expires_in = 60;
+  try {
+    auto v = json::parse(resp.body).as_object();
+    if (auto t = v.find("token"); t != v.end() && t->value().is_string()) token = std::string(t->value().as_string());
+    if (token.empty())
+      if (auto t = v.find("access_token"); t != v.end() && t->value().is_string())
+        token = std::string(t->value().as_string());
+    if (auto e = v.find("expires_in"); e != v.end() && e->value().is_int64()) expires_in = e->value().as_int64();
+  } catch (const std::exception&) {
+  }
+  if (token.empty())
+    throw RegistryError(fmt::format("the token server of {} answered without a token or access_token", m_registry),
+                        resp.status, {}, req.method, redact_url(req.url), false);
+  if (expires_in < 60) expires_in = 60;  // the spec's minimum
+  std::lock_guard lock(m_mutex);
+  // Refresh 10% early so a long upload never starts with a token about to lapse.
+  m_tokens[join(scopes, " ")] = Token{token, std::chrono::steady_clock::now() + std::chrono::seconds(expires_in * 9 / 10)};
+  return token;
+}
+
+HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& scopes) {
+  std::string base = base_url(session);
+  if (!req.url.empty() && req.url.front() == '/') req.url = base + req.url;
+  bool same_origin = url_origin(req.url) == url_origin(base);
+  try {
+    if (same_origin) {
+      std::string auth = auth_header(session, scopes, false);
+      if (!auth.empty()) req.set_header("Authorization", auth);
+    }
+    HttpResponse resp = session.perform(req);
+    if (resp.status != 401 || !same_origin) return resp;
+    absorb_challenge(resp);
+    std::string auth = auth_header(session, scopes, true);
+    std::string scheme;
+    {
+      std::lock_guard lock(m_mutex);
+      scheme = m_scheme;
+    }
+    if (auth.empty())
+      throw RegistryError(fmt::format("{} requires authentication ({}): pass --creds USER:PASSWORD or log in with "
+                                      "docker login / skopeo login",
+                                      m_registry, scheme.empty() ? "no challenge" : scheme),
+                          401, parse_errors(resp.body), req.method, redact_url(req.url), false);
+    req.set_header("Authorization", auth);
+    resp = session.perform(req);
+    if (resp.status == 401) {
+      Credentials creds;
+      {
+        std::lock_guard lock(m_mutex);
+        creds = m_creds;
+      }
+      std::string who = creds.empty() ? "anonymous access" : fmt::format("the credentials from {}", creds.source);
+      std::string what = scheme == "basic"
+                             ? fmt::format("{} rejected {} (wrong username or password?)", m_registry, who)
+                             : fmt::format("{} rejected the token it issued for {} with {} (no access to this "
+                                           "repository?)", m_registry, join(scopes, " "), who);
+      throw error_from_response(what, req, resp);
+    }
+    return resp;
+  } catch (const TransportError& e) {
+    throw from_transport(e, req, m_registry);
+  }
+}
+
+HttpResponse Client::send_idempotent(HttpSession& session, const HttpRequest& req, const Scopes& scopes) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      HttpResponse resp = send(session, req, scopes);
+      if ((resp.status >= 500 || resp.status == 429) && attempt < m_options.max_attempts) {
+        if (m_options.verbose)
+          fmt::print(stderr, "xbuild: registry: {} {} answered {}, retrying ({}/{})\n", req.method,
+                     redact_url(req.url), resp.status, attempt, m_options.max_attempts);
+        backoff(attempt);
+        continue;
+      }
+      return resp;
+    } catch (const RegistryError& e) {
+      if (!e.retryable() || attempt >= m_options.max_attempts) throw;
+      if (m_options.verbose) fmt::print(stderr, "xbuild: registry: {}, retrying\n", e.what());
+      backoff(attempt);
+    }
+  }
+}
+
+Client& ClientPool::get(const std::string& registry) {
+  std::lock_guard lock(m_mutex);
+  auto& c = m_clients[registry];
+  if (!c) c = std::make_unique<Client>(registry, m_options);
+  return *c;
+}
+
+}  // namespace xb::registry

@@ -1,0 +1,333 @@
+// libcurl stays in this file. Each request resets the handle's options (curl_easy_reset
+// keeps live connections and the TLS session cache), so one handle serves any sequence of
+// HEAD/GET/POST/PATCH/PUT without options leaking from one request to the next.
+
+#include "registry/http.hpp"
+
+#include "util/strings.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <mutex>
+
+namespace xb::registry {
+namespace {
+
+std::mutex g_log_mutex;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+struct Transfer {
+  const HttpRequest* request = nullptr;
+  HttpResponse* response = nullptr;
+  CURL* curl = nullptr;
+  int fd = -1;
+  std::uint64_t sent = 0;
+};
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue or a redirect)
+    t->response->headers.clear();
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name = to_lower(trim(line.substr(0, colon)));
+  std::string value(trim(line.substr(colon + 1)));
+  t->response->headers.emplace_back(std::move(name), std::move(value));
+  return size * n;
+}
+
+std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  long code = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+  std::string_view chunk(data, size * n);
+  try {
+    if (t->request->sink && code >= 200 && code < 300) t->request->sink(chunk);
+    else t->response->body.append(chunk);
+  } catch (...) {
+    return 0;  // aborts the transfer; the sink's owner reports its own failure
+  }
+  return size * n;
+}
+
+std::size_t on_read(char* buffer, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const Body& b = t->request->body;
+  std::uint64_t left = b.size() - t->sent;
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, size * n));
+  if (want == 0) return 0;
+  if (b.file.empty()) {
+    std::copy_n(b.bytes.data() + t->sent, want, buffer);
+  } else {
+    ssize_t got = ::pread(t->fd, buffer, want, static_cast<off_t>(b.offset + t->sent));
+    if (got <= 0) return CURL_READFUNC_ABORT;
+    want = static_cast<std::size_t>(got);
+  }
+  t->sent += want;
+  return want;
+}
+
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<std::uint64_t>(offset) > t->request->body.size())
+    return CURL_SEEKFUNC_CANTSEEK;
+  t->sent = static_cast<std::uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+TransportError::Kind classify(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return TransportError::Kind::retryable;
+    case CURLE_SSL_CONNECT_ERROR:
+      return TransportError::Kind::tls_handshake;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return TransportError::Kind::tls_verify;
+    default:
+      return TransportError::Kind::fatal;
+  }
+}
+
+bool is_redirect(long status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+}  // namespace
+
+void HttpRequest::set_header(std::string_view name, std::string value) {
+  remove_header(name);
+  headers.emplace_back(std::string(name), std::move(value));
+}
+
+void HttpRequest::remove_header(std::string_view name) {
+  headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); }),
+                headers.end());
+}
+
+std::string HttpResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return v;
+  return {};
+}
+
+std::vector<std::string> HttpResponse::headers_named(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : headers)
+    if (k == name) out.push_back(v);
+  return out;
+}
+
+HttpSession::HttpSession(TransportOptions options) : m_options(std::move(options)) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  m_curl = curl_easy_init();
+  if (!m_curl) throw TransportError("cannot initialise libcurl", TransportError::Kind::fatal);
+}
+
+HttpSession::~HttpSession() { curl_easy_cleanup(static_cast<CURL*>(m_curl)); }
+
+HttpResponse HttpSession::perform(HttpRequest request) {
+  for (int hop = 0;; ++hop) {
+    HttpResponse resp = perform_once(request);
+    if (!request.follow_redirects || !is_redirect(resp.status)) return resp;
+    std::string location = resp.header("location");
+    if (location.empty() || hop >= 10) return resp;
+    std::string next = resolve_url(request.url, location);
+    if (url_origin(next) != url_origin(request.url)) request.remove_header("Authorization");
+    if (resp.status == 303) {
+      request.method = request.method == "HEAD" ? "HEAD" : "GET";
+      request.body = Body::none();
+    }
+    request.url = std::move(next);
+  }
+}
+
+HttpResponse HttpSession::perform_once(const HttpRequest& request) {
+  CURL* c = static_cast<CURL*>(m_curl);
+  curl_easy_reset(c);
+  HttpResponse resp;
+  Transfer t{&request, &resp, c};
+  struct FdGuard {
+    int& fd;
+    ~FdGuard() { if (fd >= 0) ::close(fd); }
+  } guard{t.fd};
+  if (request.body.present && !request.body.file.empty()) {
+    t.fd = ::open(request.body.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (t.fd < 0)
+      throw TransportError(fmt::format("cannot read {}", request.body.file.string()), TransportError::Kind::fatal);
+  }
+
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);   // a stalled transfer is a broken one
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "xbuild/" XBUILD_VERSION);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (!m_options.ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, m_options.ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_CAPATH, "/etc/ssl/certs");
+  }
+  if (!m_options.verify_tls) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+
+  const std::string& m = request.method;
+  if (m == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (request.body.present) {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m.c_str());
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &t);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
+  } else if (m == "POST") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+  } else if (m == "PUT" || m == "PATCH") {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m.c_str());
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(0));
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &t);
+  } else if (m != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m.c_str());
+  }
+
+  curl_slist* list = nullptr;
+  for (const auto& [k, v] : request.headers) list = curl_slist_append(list, (k + ": " + v).c_str());
+  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(list);
+  if (m_options.verbose) {
+    std::lock_guard lock(g_log_mutex);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (rc == CURLE_OK)
+      fmt::print(stderr, "xbuild: http: {} {} -> {}\n", m, redact_url(request.url), code);
+    else
+      fmt::print(stderr, "xbuild: http: {} {} -> {}\n", m, redact_url(request.url), curl_easy_strerror(rc));
+  }
+  if (rc != CURLE_OK) {
+    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    throw TransportError(fmt::format("{} {}: {}", m, redact_url(request.url), detail), classify(rc));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  resp.url = request.url;
+  return resp;
+}
+
+std::string resolve_url(std::string_view base, std::string_view location) {
+  CURLU* u = curl_url();
+  std::string out;
+  if (curl_url_set(u, CURLUPART_URL, std::string(base).c_str(), 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, std::string(location).c_str(), 0) == CURLUE_OK) {
+    char* s = nullptr;
+    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
+      out = s;
+      curl_free(s);
+    }
+  }
+  curl_url_cleanup(u);
+  if (out.empty()) out = std::string(location);
+  return out;
+}
+
+std::string url_origin(std::string_view url) {
+  CURLU* u = curl_url();
+  std::string out;
+  if (curl_url_set(u, CURLUPART_URL, std::string(url).c_str(), 0) == CURLUE_OK) {
+    char *scheme = nullptr, *host = nullptr, *port = nullptr;
+    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    out = to_lower(fmt::format("{}://{}:{}", scheme ? scheme : "", host ? host : "", port ? port : ""));
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+std::string redact_url(std::string_view url) {
+  std::string s(url);
+  // Drop userinfo: scheme://user:pass@host -> scheme://host
+  if (auto scheme = s.find("://"); scheme != std::string::npos) {
+    auto host_start = scheme + 3;
+    auto path = s.find('/', host_start);
+    auto at = s.find('@', host_start);
+    if (at != std::string::npos && (path == std::string::npos || at < path)) s.erase(host_start, at + 1 - host_start);
+  }
+  auto q = s.find('?');
+  if (q == std::string::npos) return s;
+  // Keep parameter names and the values that identify content (digest, mount, from,
+  // scope, service); hide the rest (upload state, signatures).
+  std::string out = s.substr(0, q + 1);
+  bool first = true;
+  for (const auto& kv : split(std::string_view(s).substr(q + 1), '&')) {
+    auto eq = kv.find('=');
+    std::string name = kv.substr(0, eq);
+    bool keep = name == "digest" || name == "mount" || name == "from" || name == "scope" || name == "service";
+    out += (first ? "" : "&") + name;
+    if (eq != std::string::npos) out += "=" + (keep ? kv.substr(eq + 1) : std::string("..."));
+    first = false;
+  }
+  return out;
+}
+
+std::string url_escape(std::string_view value) {
+  std::string out;
+  for (unsigned char ch : value) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') out += static_cast<char>(ch);
+    else out += fmt::format("%{:02X}", ch);
+  }
+  return out;
+}
+
+std::string append_query(std::string_view url, std::string_view name, std::string_view value) {
+  std::string out(url);
+  out += out.find('?') == std::string::npos ? '?' : '&';
+  out += name;
+  out += '=';
+  out += url_escape(value);
+  return out;
+}
+
+}  // namespace xb::registry

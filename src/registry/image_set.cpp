@@ -1,0 +1,163 @@
+// Reading an OCI image layout exactly as the image-layout spec defines it (oci-layout,
+// index.json, blobs/<alg>/<hex>), so any conforming writer's output can be pushed: xbuild's
+// own, umoci's, skopeo's. Manifest bytes are hashed as read; big layers are only
+// size-checked here because the registry verifies their digest on upload anyway.
+
+#include "registry/image_set.hpp"
+
+#include "oci/media_types.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+#include "util/strings.hpp"
+
+#include <boost/json.hpp>
+
+namespace xb::registry {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string read_blob_checked(const fs::path& layout, const oci::Descriptor& d, std::string_view where) {
+  fs::path p = layout / d.digest.blob_path();
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec))
+    fail(Exit::usage, "{}: {} names blob {} but {} does not exist", layout.string(), where, d.digest.str(), p.string());
+  std::string bytes = read_file(p);
+  if (static_cast<std::int64_t>(bytes.size()) != d.size)
+    fail(Exit::usage, "{}: {} has size {} but its descriptor says {}", layout.string(), p.string(), bytes.size(), d.size);
+  if (oci::Digest::from_sha256_hex(sha256_hex(bytes)) != d.digest)
+    fail(Exit::usage, "{}: {} does not hash to its digest (the layout is corrupt)", layout.string(), p.string());
+  return bytes;
+}
+
+void check_blob_file(const fs::path& layout, const oci::Descriptor& d, std::string_view where) {
+  fs::path p = layout / d.digest.blob_path();
+  std::error_code ec;
+  auto size = fs::file_size(p, ec);
+  if (ec) fail(Exit::usage, "{}: {} names blob {} but {} does not exist", layout.string(), where, d.digest.str(), p.string());
+  if (static_cast<std::int64_t>(size) != d.size)
+    fail(Exit::usage, "{}: {} has size {} but {} says {}", layout.string(), p.string(), size, where, d.size);
+}
+
+json::array index_manifests(const fs::path& layout) {
+  std::error_code ec;
+  if (!fs::is_regular_file(layout / "oci-layout", ec))
+    fail(Exit::usage, "{} is not an OCI image layout (no oci-layout file); build one with xbuild build "
+                      "--output type=oci,dest={}", layout.string(), layout.string());
+  auto index = oci::parse_json_object(read_file(layout / "index.json"), (layout / "index.json").string());
+  auto* m = index.if_contains("manifests");
+  if (!m || !m->is_array()) fail(Exit::usage, "{}: no \"manifests\" array", (layout / "index.json").string());
+  return m->get_array();
+}
+
+std::string ref_name(const oci::Descriptor& d) {
+  auto it = d.annotations.find(std::string(oci::annotation::k_ref_name));
+  return it == d.annotations.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+bool ImageSet::is_index() const { return oci::media::is_index(top.desc.media_type); }
+
+void ImageSet::add_blob(const oci::Descriptor& d, BlobLocation where) {
+  std::string key = d.digest.str();
+  if (locations.count(key)) return;
+  locations.emplace(key, std::move(where));
+  blobs.push_back(d);
+}
+
+std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::string_view where) {
+  auto m = oci::parse_json_object(bytes, where);
+  std::vector<oci::Descriptor> out;
+  const json::value* config = m.if_contains("config");
+  if (!config) fail(Exit::usage, "{}: the manifest has no config", where);
+  out.push_back(oci::descriptor_from_json(*config, fmt::format("{} config", where)));
+  if (const json::value* layers = m.if_contains("layers"); layers && layers->is_array()) {
+    int i = 0;
+    for (const auto& l : layers->get_array()) out.push_back(oci::descriptor_from_json(l, fmt::format("{} layers[{}]", where, i++)));
+  }
+  return out;
+}
+
+std::vector<std::string> layout_tags(const fs::path& layout) {
+  std::vector<std::string> tags;
+  int i = 0;
+  for (const auto& v : index_manifests(layout)) {
+    auto d = oci::descriptor_from_json(v, fmt::format("index.json manifests[{}]", i++));
+    tags.push_back(ref_name(d));
+  }
+  return tags;
+}
+
+std::pair<fs::path, std::string> split_layout_arg(const std::string& arg) {
+  std::error_code ec;
+  if (fs::is_directory(arg, ec)) return {fs::path(arg), ""};
+  auto colon = arg.rfind(':');
+  if (colon != std::string::npos && arg.find('/', colon) == std::string::npos)
+    return {fs::path(arg.substr(0, colon)), arg.substr(colon + 1)};
+  return {fs::path(arg), ""};
+}
+
+ImageSet read_layout_image(const fs::path& layout, const std::string& tag) {
+  auto manifests = index_manifests(layout);
+  std::vector<oci::Descriptor> entries;
+  int i = 0;
+  for (const auto& v : manifests) entries.push_back(oci::descriptor_from_json(v, fmt::format("{}/index.json manifests[{}]", layout.string(), i++)));
+  std::vector<std::string> names;
+  for (const auto& e : entries) names.push_back(ref_name(e).empty() ? "(untagged)" : ref_name(e));
+
+  const oci::Descriptor* chosen = nullptr;
+  if (tag.empty()) {
+    if (entries.size() != 1)
+      fail(Exit::usage, "{} holds {} images ({}); say which one: {}:TAG", layout.string(), entries.size(),
+           join(names, ", "), layout.string());
+    chosen = &entries.front();
+  } else {
+    for (const auto& e : entries) {
+      std::string n = ref_name(e);
+      if (n == tag || (n.size() > tag.size() && n.compare(n.size() - tag.size() - 1, std::string::npos, ":" + tag) == 0)) {
+        chosen = &e;
+        break;
+      }
+    }
+    if (!chosen)
+      fail(Exit::usage, "{} has no image tagged '{}' (it has: {})", layout.string(), tag, join(names, ", "));
+  }
+
+  ImageSet set;
+  set.top.desc = *chosen;
+  set.top.desc.annotations.clear();
+  set.top.bytes = read_blob_checked(layout, *chosen, "index.json");
+  auto add_manifest_blobs = [&](const RawManifest& m, std::string_view where) {
+    for (const auto& b : manifest_blobs(m.bytes, where)) {
+      check_blob_file(layout, b, where);
+      set.add_blob(b, BlobLocation{layout / b.digest.blob_path(), "", ""});
+    }
+  };
+  if (oci::media::is_index(chosen->media_type)) {
+    auto index = oci::parse_json_object(set.top.bytes, "the image index");
+    const json::value* children = index.if_contains("manifests");
+    if (!children || !children->is_array()) fail(Exit::usage, "{}: the image index has no manifests", layout.string());
+    int n = 0;
+    for (const auto& c : children->get_array()) {
+      std::string where = fmt::format("{} index {} manifests[{}]", layout.string(), chosen->digest.short_hex(), n++);
+      RawManifest child;
+      child.desc = oci::descriptor_from_json(c, where);
+      if (oci::media::is_index(child.desc.media_type))
+        fail(Exit::usage, "{}: a nested index is not supported", where);
+      child.bytes = read_blob_checked(layout, child.desc, where);
+      add_manifest_blobs(child, where);
+      set.children.push_back(std::move(child));
+    }
+  } else if (oci::media::is_manifest(chosen->media_type)) {
+    add_manifest_blobs(set.top, fmt::format("{} manifest {}", layout.string(), chosen->digest.short_hex()));
+  } else {
+    fail(Exit::usage, "{}: the entry tagged '{}' has media type {}, not an image index or manifest", layout.string(),
+         tag, chosen->media_type);
+  }
+  return set;
+}
+
+}  // namespace xb::registry

@@ -1,0 +1,53 @@
+#pragma once
+// What a push sends, whatever it came from (a local OCI layout, a registry, or a merge of
+// several): the top manifest or index and each child manifest as the exact bytes that were
+// hashed, plus every config and layer blob with where its bytes can be had. Nothing here
+// re-serialises a manifest; a new index (merge) is serialised once and hashed as written.
+
+#include "oci/descriptor.hpp"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace xb::registry {
+
+/// A manifest or index with its exact bytes.
+struct RawManifest {
+  oci::Descriptor desc;  ///< media type, digest and size of `bytes` (platform for children)
+  std::string bytes;
+};
+
+/// Where a blob's bytes are: a local file, a registry repository, or both.
+struct BlobLocation {
+  std::filesystem::path file;   ///< "" when only remote
+  std::string registry;         ///< Reference::registry form; "" when only local
+  std::string repository;
+};
+
+/// One image (single manifest or index) ready to push or write.
+struct ImageSet {
+  RawManifest top;                                ///< an index, or a single manifest
+  std::vector<RawManifest> children;              ///< the index's manifests (empty for a single manifest)
+  std::vector<oci::Descriptor> blobs;             ///< configs and layers, unique by digest
+  std::map<std::string, BlobLocation> locations;  ///< by digest string, one per blob
+
+  /// True when `top` is an index or manifest list.
+  bool is_index() const;
+  /// Adds a blob once (the first location wins).
+  void add_blob(const oci::Descriptor& d, BlobLocation where);
+};
+
+/// Reads the image tagged `tag` (its org.opencontainers.image.ref.name; "" = the only one)
+/// from an OCI image layout. Manifests are read verbatim and their digests checked; blobs
+/// are checked to exist with the right size. Throws Error (Exit::usage) naming the file.
+ImageSet read_layout_image(const std::filesystem::path& layout, const std::string& tag);
+/// The config and layer descriptors a manifest lists; throws Error naming `where`.
+std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::string_view where);
+/// The tags (ref.name annotations) of a layout's index.json.
+std::vector<std::string> layout_tags(const std::filesystem::path& layout);
+/// Splits "DIR[:TAG]" (the TAG is after the last ':' when that is not part of the path).
+std::pair<std::filesystem::path, std::string> split_layout_arg(const std::string& arg);
+
+}  // namespace xb::registry

@@ -1,0 +1,387 @@
+// Per blob, inside a bounded retry: HEAD (skip when present), cross-repository mount when
+// the blob is known in another repository of the same registry, else an upload: a single
+// POST ?digest= for small blobs (falling back to PUT when the registry answers 202, and
+// remembering that), POST + PUT for the rest, or POST + PATCH chunks + PUT above the chunk
+// size. A retry always starts again from HEAD, and a failed PATCH asks the upload's status
+// (GET, Range) and resumes from there, so no non-idempotent step is ever repeated blindly.
+
+#include "registry/push.hpp"
+
+#include "oci/media_types.hpp"
+#include "registry/remote.hpp"
+#include "util/sha256.hpp"
+#include "util/strings.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace xb::registry {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+constexpr std::uint64_t k_single_post_limit = 1ull << 20;
+
+enum class Outcome { existed, mounted, uploaded };
+
+struct PushContext {
+  ClientPool& pool;
+  Client& client;
+  const Reference& target;
+  const PushOptions& options;
+  std::atomic<int>& single_post;  ///< 1 works, 0 unknown, -1 registry answers 202
+  std::atomic<bool> stop{false};
+  std::atomic<int> uploaded{0}, existing{0}, mounted{0};
+  std::atomic<std::uint64_t> bytes{0};
+};
+
+std::string location_of(const HttpResponse& resp, const HttpRequest& req, std::string_view what) {
+  std::string loc = resp.header("location");
+  if (loc.empty())
+    throw RegistryError(fmt::format("{}: {} {} answered {} without a Location header", what, req.method,
+                                    redact_url(req.url), resp.status),
+                        resp.status, {}, req.method, redact_url(req.url), false);
+  return resolve_url(resp.url, loc);
+}
+
+void check_digest_header(const HttpResponse& resp, const HttpRequest& req, const std::string& expected,
+                         std::string_view what) {
+  std::string got = resp.header("docker-content-digest");
+  if (!got.empty() && got != expected)
+    throw RegistryError(fmt::format("{}: the registry answered Docker-Content-Digest {} but the content's digest is {} "
+                                    "({} {})", what, got, expected, req.method, redact_url(req.url)),
+                        resp.status, {}, req.method, redact_url(req.url), false);
+}
+
+// "0-1234" or "bytes=0-1234" -> bytes received (1235); "0-0" counts as none.
+std::uint64_t received_from_range(const std::string& range) {
+  auto dash = range.rfind('-');
+  if (dash == std::string::npos) return 0;
+  std::uint64_t end = std::strtoull(range.c_str() + dash + 1, nullptr, 10);
+  return end == 0 ? 0 : end + 1;
+}
+
+fs::path local_file_for(PushContext& ctx, HttpSession& /*session*/, const oci::Descriptor& blob, const BlobLocation& loc) {
+  if (!loc.file.empty()) return loc.file;
+  // Only remote: fetch it into the cache first, then upload from there.
+  Client& src = ctx.pool.get(loc.registry);
+  auto session = src.new_session();
+  return fetch_blob(src, *session, loc.repository, blob, cache_dir());
+}
+
+void upload_chunked(PushContext& ctx, HttpSession& session, std::string location, const fs::path& file,
+                    const oci::Descriptor& blob, const Scopes& scopes) {
+  const std::uint64_t size = static_cast<std::uint64_t>(blob.size);
+  const std::uint64_t chunk = std::max<std::uint64_t>(ctx.options.chunk_size, 1);
+  std::uint64_t offset = 0;
+  int resumes = 0;
+  while (offset < size) {
+    std::uint64_t len = std::min(chunk, size - offset);
+    HttpRequest req;
+    req.method = "PATCH";
+    req.url = location;
+    req.set_header("Content-Type", "application/octet-stream");
+    req.set_header("Content-Range", fmt::format("{}-{}", offset, offset + len - 1));
+    req.body = Body::file_range(file, offset, len);
+    bool resume = false;
+    std::string why;
+    try {
+      HttpResponse resp = ctx.client.send(session, req, scopes);
+      if (resp.status == 202 || resp.status == 204) {
+        location = location_of(resp, req, "chunk upload");
+        std::string range = resp.header("range");
+        offset = range.empty() ? offset + len : received_from_range(range);
+        ctx.bytes += len;
+        continue;
+      }
+      if (resp.status != 416 && resp.status < 500) throw error_from_response(fmt::format("uploading a chunk of blob {}", blob.digest.str()), req, resp);
+      why = fmt::format("{} answered {}", req.method, resp.status);
+      resume = true;
+    } catch (const RegistryError& e) {
+      if (!e.retryable()) throw;
+      why = e.what();
+      resume = true;
+    }
+    if (resume) {
+      if (++resumes >= ctx.options.max_attempts)
+        throw RegistryError(fmt::format("uploading blob {} to {}: giving up after {} failed chunks (last: {})",
+                                        blob.digest.str(), ctx.target.name(), resumes, why),
+                            0, {}, "PATCH", redact_url(location), false);
+      if (ctx.options.verbose) fmt::print(stderr, "xbuild: registry: chunk failed ({}); asking the upload's status\n", why);
+      ctx.client.backoff(resumes);
+      HttpRequest status;
+      status.url = location;
+      HttpResponse st = ctx.client.send_idempotent(session, status, scopes);
+      if (st.status != 204 && st.status != 200)
+        throw error_from_response(fmt::format("asking the status of the upload of blob {}", blob.digest.str()), status, st);
+      location = location_of(st, status, "upload status");
+      offset = received_from_range(st.header("range"));
+    }
+  }
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = append_query(location, "digest", blob.digest.str());
+  put.body = Body::of("");
+  HttpResponse resp = ctx.client.send(session, put, scopes);
+  if (resp.status != 201 && resp.status != 204)
+    throw error_from_response(fmt::format("completing the upload of blob {}", blob.digest.str()), put, resp);
+  check_digest_header(resp, put, blob.digest.str(), fmt::format("uploading blob {}", blob.digest.str()));
+}
+
+Outcome push_blob_once(PushContext& ctx, HttpSession& session, const oci::Descriptor& blob, const BlobLocation& loc) {
+  const std::string repo = ctx.target.repository;
+  const std::string digest = blob.digest.str();
+  bool can_mount = !loc.registry.empty() && loc.registry == ctx.target.registry && loc.repository != repo;
+  Scopes scopes = {repo_scope(repo, true)};
+  if (can_mount) scopes.push_back(repo_scope(loc.repository, false));
+
+  HttpRequest head;
+  head.method = "HEAD";
+  head.url = fmt::format("/v2/{}/blobs/{}", repo, digest);
+  HttpResponse h = ctx.client.send(session, head, scopes);
+  if (h.status == 200) return Outcome::existed;
+  if (h.status != 404) throw error_from_response(fmt::format("checking for blob {}", digest), head, h);
+
+  std::string location;
+  if (can_mount) {
+    HttpRequest m;
+    m.method = "POST";
+    m.url = append_query(append_query(fmt::format("/v2/{}/blobs/uploads/", repo), "mount", digest), "from", loc.repository);
+    HttpResponse r = ctx.client.send(session, m, scopes);
+    if (r.status == 201) return Outcome::mounted;
+    if (r.status != 202) throw error_from_response(fmt::format("mounting blob {} from {}", digest, loc.repository), m, r);
+    location = location_of(r, m, "mount");  // not mountable: the answer opened an upload
+  }
+
+  fs::path file = local_file_for(ctx, session, blob, loc);
+  const std::uint64_t size = static_cast<std::uint64_t>(blob.size);
+  if (location.empty()) {
+    if (size <= k_single_post_limit && ctx.single_post.load() >= 0 && size <= ctx.options.chunk_size) {
+      HttpRequest p;
+      p.method = "POST";
+      p.url = append_query(fmt::format("/v2/{}/blobs/uploads/", repo), "digest", digest);
+      p.set_header("Content-Type", "application/octet-stream");
+      p.body = Body::file_range(file, 0, size);
+      HttpResponse r = ctx.client.send(session, p, scopes);
+      if (r.status == 201) {
+        check_digest_header(r, p, digest, fmt::format("uploading blob {}", digest));
+        ctx.single_post = 1;
+        ctx.bytes += size;
+        return Outcome::uploaded;
+      }
+      if (r.status != 202) throw error_from_response(fmt::format("uploading blob {}", digest), p, r);
+      // The registry opened an upload instead of taking the body: PUT it there.
+      ctx.single_post = -1;
+      location = location_of(r, p, "upload");
+    } else {
+      HttpRequest p;
+      p.method = "POST";
+      p.url = fmt::format("/v2/{}/blobs/uploads/", repo);
+      HttpResponse r = ctx.client.send(session, p, scopes);
+      if (r.status != 202) throw error_from_response(fmt::format("starting the upload of blob {}", digest), p, r);
+      location = location_of(r, p, "upload");
+    }
+  }
+
+  if (size > ctx.options.chunk_size) {
+    upload_chunked(ctx, session, location, file, blob, scopes);
+    return Outcome::uploaded;
+  }
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = append_query(location, "digest", digest);
+  put.set_header("Content-Type", "application/octet-stream");
+  put.body = Body::file_range(file, 0, size);
+  HttpResponse r = ctx.client.send(session, put, scopes);
+  if (r.status != 201 && r.status != 204) throw error_from_response(fmt::format("uploading blob {}", digest), put, r);
+  check_digest_header(r, put, digest, fmt::format("uploading blob {}", digest));
+  ctx.bytes += size;
+  return Outcome::uploaded;
+}
+
+Outcome push_blob(PushContext& ctx, HttpSession& session, const oci::Descriptor& blob, const BlobLocation& loc) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return push_blob_once(ctx, session, blob, loc);
+    } catch (const RegistryError& e) {
+      if (!e.retryable() || attempt >= ctx.options.max_attempts || ctx.stop) {
+        if (e.retryable() && attempt >= ctx.options.max_attempts)
+          throw RegistryError(fmt::format("{} (gave up after {} attempts)", e.what(), attempt), e.status(), e.errors(),
+                              e.method(), e.url(), false);
+        throw;
+      }
+      if (ctx.options.verbose)
+        fmt::print(stderr, "xbuild: registry: blob {}: {}; retrying from HEAD ({}/{})\n", blob.digest.short_hex(),
+                   e.what(), attempt, ctx.options.max_attempts);
+      ctx.client.backoff(attempt);
+    }
+  }
+}
+
+void put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, const std::string& ref) {
+  HttpRequest req;
+  req.method = "PUT";
+  req.url = fmt::format("/v2/{}/manifests/{}", ctx.target.repository, ref);
+  req.set_header("Content-Type", m.desc.media_type);
+  req.body = Body::of(m.bytes);
+  HttpResponse r = ctx.client.send_idempotent(session, req, {repo_scope(ctx.target.repository, true)});
+  if (r.status != 201 && r.status != 200 && r.status != 204) {
+    RegistryError e = error_from_response(
+        fmt::format("pushing {} {} to {}", oci::media::is_index(m.desc.media_type) ? "index" : "manifest",
+                    m.desc.digest.str(), ctx.target.name()),
+        req, r);
+    if (e.has_code("MANIFEST_INVALID") && m.desc.media_type == oci::media::k_index)
+      throw RegistryError(fmt::format("{} (this registry does not accept OCI image indexes ({}); push to a registry "
+                                      "that supports the OCI image spec, such as distribution 2.7+)",
+                                      e.what(), oci::media::k_index),
+                          e.status(), e.errors(), e.method(), e.url(), false);
+    throw e;
+  }
+  check_digest_header(r, req, m.desc.digest.str(), fmt::format("pushing manifest to {}", ctx.target.name()));
+}
+
+}  // namespace
+
+ClientOptions PushOptions::client_options() const {
+  ClientOptions c;
+  c.creds = creds;
+  c.insecure_registries = insecure_registries;
+  c.ca_file = ca_file;
+  c.verbose = verbose;
+  c.max_attempts = std::max(1, max_attempts);
+  c.backoff_ms = backoff_ms;
+  return c;
+}
+
+static PushResult push_with_pool(ClientPool& pool, const ImageSet& image, const Reference& target,
+                                 const PushOptions& options) {
+  if (!target.digest.empty() && target.digest != image.top.desc.digest.str())
+    fail(Exit::usage, "{} names digest {} but the image's digest is {}", target.str(), target.digest,
+         image.top.desc.digest.str());
+  Client& client = pool.get(target.registry);
+  PushContext ctx{pool, client, target, options, client.single_post};
+
+  // 1. Blobs, in parallel: each worker has its own session (its own reused connection).
+  std::atomic<std::size_t> next{0};
+  std::mutex errors_mutex;
+  std::vector<std::string> errors;
+  std::exception_ptr first_error;
+  int workers = std::max(1, std::min<int>(options.jobs, static_cast<int>(image.blobs.size())));
+  auto work = [&] {
+    std::unique_ptr<HttpSession> session;
+    try {
+      session = client.new_session();
+    } catch (...) {
+      std::lock_guard lock(errors_mutex);
+      if (!first_error) first_error = std::current_exception();
+      ctx.stop = true;
+      return;
+    }
+    while (!ctx.stop) {
+      std::size_t i = next++;
+      if (i >= image.blobs.size()) break;
+      const auto& blob = image.blobs[i];
+      try {
+        Outcome o = push_blob(ctx, *session, blob, image.locations.at(blob.digest.str()));
+        (o == Outcome::uploaded ? ctx.uploaded : o == Outcome::mounted ? ctx.mounted : ctx.existing)++;
+        if (options.verbose)
+          fmt::print(stderr, "xbuild: registry: blob {} ({} bytes): {}\n", blob.digest.str(), blob.size,
+                     o == Outcome::uploaded ? "uploaded" : o == Outcome::mounted ? "mounted" : "already there");
+      } catch (const std::exception& e) {
+        std::lock_guard lock(errors_mutex);
+        errors.push_back(e.what());
+        if (!first_error) first_error = std::current_exception();
+        // Auth and usage failures will fail every blob the same way: stop the others.
+        auto* re = dynamic_cast<const RegistryError*>(&e);
+        if (!re || re->status() == 401 || re->status() == 403 || re->status() == 0) ctx.stop = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < workers; ++i) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (first_error) {
+    if (errors.size() <= 1) std::rethrow_exception(first_error);
+    throw Error(fmt::format("pushing to {} failed for {} blobs (the tag was not changed):\n  {}", target.str(),
+                            errors.size(), join(errors, "\n  ")),
+                Exit::registry);
+  }
+
+  // 2. Platform manifests by digest, 3. the index (or single manifest) by tag, last.
+  auto session = client.new_session();
+  int manifests = 0;
+  for (const auto& child : image.children) {
+    put_manifest(ctx, *session, child, child.desc.digest.str());
+    ++manifests;
+  }
+  put_manifest(ctx, *session, image.top, target.tag.empty() ? image.top.desc.digest.str() : target.tag);
+  ++manifests;
+
+  PushResult r;
+  r.reference = target.with_digest(image.top.desc.digest.str());
+  r.digest = image.top.desc.digest.str();
+  r.blobs_uploaded = ctx.uploaded;
+  r.blobs_existing = ctx.existing;
+  r.blobs_mounted = ctx.mounted;
+  r.bytes_uploaded = ctx.bytes;
+  r.manifests = manifests;
+  return r;
+}
+
+PushResult push_image(const ImageSet& image, const Reference& target, const PushOptions& options) {
+  ClientPool pool(options.client_options());
+  return push_with_pool(pool, image, target, options);
+}
+
+std::vector<PushResult> push_layout(const fs::path& layout, const std::string& layout_tag,
+                                    const std::vector<std::string>& refs, const PushOptions& options) {
+  if (refs.empty()) fail(Exit::usage, "nothing to push to: give at least one REGISTRY/REPO:TAG");
+  std::vector<Reference> targets;
+  for (const auto& r : refs) targets.push_back(Reference::parse(r));
+  ImageSet image = read_layout_image(layout, layout_tag);
+  ClientPool pool(options.client_options());
+  std::vector<PushResult> results;
+  for (const auto& target : targets) {
+    results.push_back(push_with_pool(pool, image, target, options));
+    // Later refs on the same registry can mount what this one uploaded.
+    for (auto& [digest, loc] : image.locations) {
+      if (loc.registry.empty()) {
+        loc.registry = target.registry;
+        loc.repository = target.repository;
+      }
+    }
+  }
+  return results;
+}
+
+void print_push_results(const std::vector<PushResult>& results, bool as_json) {
+  if (as_json) {
+    json::array arr;
+    for (const auto& r : results) {
+      json::object o;
+      o["reference"] = r.reference;
+      o["digest"] = r.digest;
+      o["blobs_uploaded"] = r.blobs_uploaded;
+      o["blobs_existing"] = r.blobs_existing;
+      o["blobs_mounted"] = r.blobs_mounted;
+      o["bytes_uploaded"] = r.bytes_uploaded;
+      o["manifests"] = r.manifests;
+      arr.push_back(std::move(o));
+    }
+    fmt::print("{}\n", json::serialize(arr));
+    return;
+  }
+  for (const auto& r : results) {
+    fmt::print(stderr, "xbuild: pushed {}: {} blobs uploaded ({} bytes), {} already there, {} mounted, {} manifests\n",
+               r.reference, r.blobs_uploaded, r.bytes_uploaded, r.blobs_existing, r.blobs_mounted, r.manifests);
+    fmt::print("{}\n", r.reference);
+  }
+}
+
+}  // namespace xb::registry

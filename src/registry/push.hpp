@@ -1,0 +1,67 @@
+#pragma once
+// Pushing an image to a registry over the OCI distribution API. The order is the one a
+// registry needs and a reader can trust: every blob (in parallel, bounded by jobs), then
+// each platform manifest by digest, then the index by tag, last, only after everything
+// else succeeded, so a failed push never leaves a tag pointing at an incomplete index.
+
+#include "registry/client.hpp"
+#include "registry/image_set.hpp"
+#include "registry/reference.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace xb::registry {
+
+/// Blobs above this size go up in PATCH chunks of this size (--chunk-size).
+inline constexpr std::uint64_t k_default_chunk_size = 64ull << 20;
+
+/// How to push.
+struct PushOptions {
+  int jobs = 4;                                   ///< parallel blob uploads (--push-jobs)
+  std::string creds;                              ///< "user:pass" from --creds, "" = docker config
+  std::vector<std::string> insecure_registries;   ///< --insecure-registry HOST (repeatable)
+  std::filesystem::path ca_file;                  ///< --ca-file PEM
+  bool json = false;                              ///< --json: machine-readable result
+  bool verbose = false;                           ///< -v: log requests (never credentials)
+  std::uint64_t chunk_size = k_default_chunk_size;  ///< --chunk-size BYTES
+  int max_attempts = 4;                           ///< tries per blob / manifest on 5xx and broken connections
+  int backoff_ms = 200;                           ///< first retry delay, doubled each time
+
+  /// The client settings these imply.
+  ClientOptions client_options() const;
+};
+
+/// What one pushed reference got.
+struct PushResult {
+  std::string reference;   ///< repo@sha256:...  (registry/repository@digest)
+  std::string digest;      ///< the digest of the pushed index (or manifest)
+  int blobs_uploaded = 0;  ///< blobs whose bytes were sent
+  int blobs_existing = 0;  ///< blobs the registry already had (HEAD 200)
+  int blobs_mounted = 0;   ///< blobs mounted from another repository
+  std::uint64_t bytes_uploaded = 0;
+  int manifests = 0;       ///< manifests and index PUT
+};
+
+/// Pushes the image tagged `layout_tag` (its org.opencontainers.image.ref.name in
+/// index.json; "" = the only one) from an OCI layout to each ref in `refs`.
+std::vector<PushResult> push_layout(const std::filesystem::path& layout, const std::string& layout_tag,
+                                    const std::vector<std::string>& refs, const PushOptions& options);
+
+/// Pushes an image set to one reference (the tag, or the digest when the ref has only one).
+PushResult push_image(const ImageSet& image, const Reference& target, const PushOptions& options);
+
+/// Adds --creds, --insecure-registry, --ca-file, --push-jobs and --chunk-size to a
+/// subcommand (defined in src/cli/cmd_push.cpp, so the library needs no CLI11).
+void add_push_flags(CLI::App& cmd, PushOptions& options);
+
+/// Prints results as `name@sha256:...` lines, or as JSON with --json (stdout).
+void print_push_results(const std::vector<PushResult>& results, bool json);
+
+}  // namespace xb::registry

@@ -1,0 +1,353 @@
+// Manifests are fetched with an Accept header naming all four manifest/index types (a GET
+// without the OCI index type gets 404 from distribution 2.8) and kept as the exact bytes
+// received. Blobs stream to a temp file beside their final path while being hashed, and
+// are renamed into place only when digest and size match, so the cache never holds a
+// partial or wrong blob.
+
+#include "registry/remote.hpp"
+
+#include "oci/media_types.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+#include "util/strings.hpp"
+
+#include <boost/json.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace xb::registry {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string media_type_of(const HttpResponse& resp, const std::string& bytes) {
+  boost::system::error_code ec;
+  auto v = json::parse(bytes, ec);
+  if (!ec && v.is_object())
+    if (auto* m = v.as_object().if_contains("mediaType"); m && m->is_string()) return std::string(m->as_string());
+  std::string ct = resp.header("content-type");
+  return std::string(trim(ct.substr(0, ct.find(';'))));
+}
+
+void ensure_layout(const fs::path& root) {
+  fs::create_directories(root / "blobs" / "sha256");
+  if (!fs::exists(root / "oci-layout")) write_file_atomic(root / "oci-layout", oci::media::k_layout_file);
+}
+
+void write_blob(const fs::path& root, const RawManifest& m) {
+  fs::path p = root / m.desc.digest.blob_path();
+  std::error_code ec;
+  if (fs::exists(p, ec) && fs::file_size(p, ec) == m.bytes.size()) return;
+  write_file_atomic(p, m.bytes);
+}
+
+// Adds (or replaces) the entry tagged `tag` in root/index.json, under an flock so that
+// concurrent pulls into the same cache do not lose each other's entries.
+void record_in_index(const fs::path& root, const oci::Descriptor& desc, const std::string& tag) {
+  fs::path lock_path = root / "index.json.lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail(Exit::environment, "cannot create {}", lock_path.string());
+  ::flock(fd, LOCK_EX);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::flock(fd, LOCK_UN); ::close(fd); }
+  } unlock{fd};
+  json::object index;
+  fs::path index_path = root / "index.json";
+  if (fs::exists(index_path)) index = oci::parse_json_object(read_file(index_path), index_path.string());
+  json::array kept;
+  if (auto* m = index.if_contains("manifests"); m && m->is_array()) {
+    for (const auto& e : m->as_array()) {
+      bool same = false;
+      if (auto* a = e.is_object() ? e.as_object().if_contains("annotations") : nullptr; a && a->is_object())
+        if (auto* n = a->as_object().if_contains(oci::annotation::k_ref_name); n && n->is_string() && n->as_string() == tag)
+          same = true;
+      if (!same) kept.push_back(e);
+    }
+  }
+  oci::Descriptor d = desc;
+  d.platform.reset();
+  d.annotations[std::string(oci::annotation::k_ref_name)] = tag;
+  kept.push_back(oci::to_json(d));
+  json::object out;
+  out["schemaVersion"] = 2;
+  out["mediaType"] = oci::media::k_index;
+  out["manifests"] = std::move(kept);
+  write_file_atomic(index_path, json::serialize(out));
+}
+
+// Runs fn(session, i) for i in [0, n) on up to `jobs` threads; rethrows the first failure.
+template <typename Fn>
+void parallel_for(Client& client, int jobs, std::size_t n, Fn fn) {
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex m;
+  std::exception_ptr error;
+  auto work = [&] {
+    try {
+      auto session = client.new_session();
+      while (!stop) {
+        std::size_t i = next++;
+        if (i >= n) break;
+        fn(*session, i);
+      }
+    } catch (...) {
+      std::lock_guard lock(m);
+      if (!error) error = std::current_exception();
+      stop = true;
+    }
+  };
+  std::vector<std::thread> threads;
+  int workers = std::max(1, std::min<int>(jobs, static_cast<int>(n)));
+  for (int i = 1; i < workers; ++i) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+std::string cache_tag(const Reference& ref, const std::vector<Platform>& platforms) {
+  std::string s = ref.str();
+  std::string key = s;
+  for (const auto& p : platforms) key += " " + p.str();
+  std::string tag;
+  for (char c : s) tag += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+  if (tag.size() > 80) tag = tag.substr(0, 80);
+  return tag + "-" + sha256_hex(key).substr(0, 12);
+}
+
+}  // namespace
+
+std::string manifest_accept() {
+  return fmt::format("{}, {}, {}, {}", oci::media::k_index, oci::media::k_manifest, oci::media::k_docker_list,
+                     oci::media::k_docker_manifest);
+}
+
+fs::path cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "xbuild";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "xbuild";
+  fail(Exit::environment, "neither XDG_CACHE_HOME nor HOME is set: cannot place the image cache");
+}
+
+RawManifest fetch_manifest(Client& client, HttpSession& session, const std::string& repository, const std::string& ref) {
+  HttpRequest req;
+  req.url = fmt::format("/v2/{}/manifests/{}", repository, ref);
+  req.set_header("Accept", manifest_accept());
+  HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, false)});
+  std::string name = fmt::format("{}/{}{}{}", client.registry(), repository, valid_digest(ref) ? "@" : ":", ref);
+  if (resp.status == 404)
+    throw RegistryError(fmt::format("{} does not exist: {}", name, error_from_response("GET", req, resp).what()), 404,
+                        parse_errors(resp.body), req.method, redact_url(req.url), false);
+  if (resp.status != 200) throw error_from_response(fmt::format("fetching the manifest of {}", name), req, resp);
+  RawManifest m;
+  m.bytes = std::move(resp.body);
+  m.desc.media_type = media_type_of(resp, m.bytes);
+  m.desc.digest = oci::Digest::of(m.bytes);
+  m.desc.size = static_cast<std::int64_t>(m.bytes.size());
+  if (valid_digest(ref) && m.desc.digest.str() != ref)
+    throw RegistryError(fmt::format("{}: the registry sent a manifest whose digest is {}", name, m.desc.digest.str()),
+                        200, {}, req.method, redact_url(req.url), false);
+  std::string header = resp.header("docker-content-digest");
+  if (!header.empty() && header != m.desc.digest.str())
+    throw RegistryError(fmt::format("{}: Docker-Content-Digest {} does not match the bytes received ({})", name, header,
+                                    m.desc.digest.str()),
+                        200, {}, req.method, redact_url(req.url), false);
+  if (!oci::media::is_index(m.desc.media_type) && !oci::media::is_manifest(m.desc.media_type))
+    throw RegistryError(fmt::format("{} has media type '{}', not an image index or manifest", name, m.desc.media_type),
+                        200, {}, req.method, redact_url(req.url), false);
+  return m;
+}
+
+fs::path fetch_blob(Client& client, HttpSession& session, const std::string& repository, const oci::Descriptor& blob,
+                    const fs::path& root) {
+  ensure_layout(root);
+  fs::path final_path = root / blob.digest.blob_path();
+  std::error_code ec;
+  if (fs::exists(final_path, ec) && static_cast<std::int64_t>(fs::file_size(final_path, ec)) == blob.size) return final_path;
+  fs::create_directories(final_path.parent_path());
+  HttpRequest req;
+  req.url = fmt::format("/v2/{}/blobs/{}", repository, blob.digest.str());
+  for (int attempt = 1;; ++attempt) {
+    fs::path tmp = temp_path_beside(final_path);
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) fail(Exit::environment, "cannot write {}", tmp.string());
+    Sha256 hash;
+    std::uint64_t got = 0;
+    req.sink = [&](std::string_view chunk) {
+      if (std::fwrite(chunk.data(), 1, chunk.size(), f) != chunk.size()) throw Error("write failed");
+      hash.update(chunk);
+      got += chunk.size();
+    };
+    HttpResponse resp;
+    try {
+      resp = client.send(session, req, {repo_scope(repository, false)});
+    } catch (const RegistryError& e) {
+      std::fclose(f);
+      fs::remove(tmp, ec);
+      if (!e.retryable() || attempt >= client.options().max_attempts) throw;
+      client.backoff(attempt);
+      continue;
+    }
+    bool write_ok = std::fflush(f) == 0;
+    std::fclose(f);
+    if (resp.status != 200) {
+      fs::remove(tmp, ec);
+      auto err = error_from_response(fmt::format("downloading blob {} from {}/{}", blob.digest.str(), client.registry(), repository), req, resp);
+      if (!err.retryable() || attempt >= client.options().max_attempts) throw err;
+      client.backoff(attempt);
+      continue;
+    }
+    if (!write_ok) fail(Exit::environment, "cannot write {} (disk full?)", tmp.string());
+    std::string hex = hash.hex();
+    if (static_cast<std::int64_t>(got) != blob.size || "sha256:" + hex != blob.digest.str()) {
+      fs::remove(tmp, ec);
+      throw RegistryError(fmt::format("blob {} from {}/{} arrived with {} bytes and digest sha256:{} (expected {} bytes)",
+                                      blob.digest.str(), client.registry(), repository, got, hex, blob.size),
+                          200, {}, "GET", redact_url(req.url), attempt < client.options().max_attempts);
+    }
+    fs::rename(tmp, final_path);
+    return final_path;
+  }
+}
+
+oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
+                                   const RawManifest& manifest) {
+  auto blobs = manifest_blobs(manifest.bytes, fmt::format("manifest {}", manifest.desc.digest.str()));
+  const auto& config = blobs.front();
+  HttpRequest req;
+  req.url = fmt::format("/v2/{}/blobs/{}", repository, config.digest.str());
+  HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, false)});
+  if (resp.status != 200) throw error_from_response(fmt::format("fetching the config {}", config.digest.str()), req, resp);
+  auto cfg = oci::parse_json_object(resp.body, fmt::format("config {}", config.digest.str()));
+  oci::OciPlatform p;
+  if (auto* v = cfg.if_contains("os"); v && v->is_string()) p.os = std::string(v->as_string());
+  if (auto* v = cfg.if_contains("architecture"); v && v->is_string()) p.architecture = std::string(v->as_string());
+  if (auto* v = cfg.if_contains("variant"); v && v->is_string()) p.variant = std::string(v->as_string());
+  if (p.os.empty() || p.architecture.empty())
+    fail(Exit::usage, "config {} of {}/{} names no os/architecture", config.digest.str(), client.registry(), repository);
+  return p;
+}
+
+ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref) {
+  ImageSet set;
+  set.top = fetch_manifest(client, session, ref.repository, ref.manifest_ref());
+  BlobLocation remote{"", ref.registry, ref.repository};
+  auto add_blobs = [&](const RawManifest& m) {
+    for (const auto& b : manifest_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
+      set.add_blob(b, remote);
+  };
+  if (set.is_index()) {
+    auto index = oci::parse_json_object(set.top.bytes, fmt::format("index of {}", ref.str()));
+    auto* children = index.if_contains("manifests");
+    if (!children || !children->is_array()) fail(Exit::registry, "the index of {} has no manifests", ref.str());
+    int i = 0;
+    for (const auto& c : children->as_array()) {
+      auto desc = oci::descriptor_from_json(c, fmt::format("{} index manifests[{}]", ref.str(), i++));
+      if (oci::media::is_index(desc.media_type)) fail(Exit::registry, "{}: a nested index is not supported", ref.str());
+      RawManifest child = fetch_manifest(client, session, ref.repository, desc.digest.str());
+      child.desc = desc;
+      add_blobs(child);
+      set.children.push_back(std::move(child));
+    }
+  } else {
+    set.top.desc.platform = manifest_platform(client, session, ref.repository, set.top);
+    add_blobs(set.top);
+  }
+  return set;
+}
+
+PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platform>& platforms, const PullOptions& options) {
+  Reference ref = Reference::parse(ref_text);
+  ClientOptions co;
+  co.creds = options.creds;
+  co.insecure_registries = options.insecure_registries;
+  co.ca_file = options.ca_file;
+  co.verbose = options.verbose;
+  Client client(ref.registry, co);
+  auto session = client.new_session();
+  fs::path root = options.cache.empty() ? cache_dir() : options.cache;
+  ensure_layout(root);
+
+  RawManifest top = fetch_manifest(client, *session, ref.repository, ref.manifest_ref());
+  std::vector<RawManifest> chosen;
+  RawManifest recorded = top;  // what index.json will point at
+  if (oci::media::is_index(top.desc.media_type)) {
+    auto index = oci::parse_json_object(top.bytes, fmt::format("index of {}", ref.str()));
+    auto* children = index.if_contains("manifests");
+    if (!children || !children->is_array()) fail(Exit::registry, "the index of {} has no manifests", ref.str());
+    std::vector<std::pair<oci::Descriptor, json::value>> entries;
+    int i = 0;
+    for (const auto& c : children->as_array())
+      entries.emplace_back(oci::descriptor_from_json(c, fmt::format("{} index manifests[{}]", ref.str(), i++)), c);
+    std::vector<std::size_t> picked;
+    if (platforms.empty()) {
+      for (std::size_t k = 0; k < entries.size(); ++k) picked.push_back(k);
+    } else {
+      for (const auto& want : platforms) {
+        std::size_t found = entries.size();
+        for (std::size_t k = 0; k < entries.size(); ++k)
+          if (entries[k].first.platform && entries[k].first.platform->serves(want)) {
+            found = k;
+            break;
+          }
+        if (found == entries.size()) {
+          std::vector<std::string> has;
+          for (const auto& e : entries)
+            if (e.first.platform) has.push_back(e.first.platform->str());
+          fail(Exit::usage, "{} has no image for {} (it has: {})", ref.str(), want.str(), join(has, ", "));
+        }
+        if (std::find(picked.begin(), picked.end(), found) == picked.end()) picked.push_back(found);
+      }
+    }
+    json::array kept;
+    for (auto k : picked) {
+      RawManifest child = fetch_manifest(client, *session, ref.repository, entries[k].first.digest.str());
+      child.desc = entries[k].first;
+      chosen.push_back(std::move(child));
+      kept.push_back(entries[k].second);
+    }
+    if (picked.size() != entries.size()) {
+      // A subset: record a new index listing only what was pulled (serialised once here).
+      json::object sub;
+      sub["schemaVersion"] = 2;
+      sub["mediaType"] = oci::media::k_index;
+      sub["manifests"] = std::move(kept);
+      recorded.bytes = json::serialize(sub);
+      recorded.desc = oci::Descriptor::of(oci::media::k_index, recorded.bytes);
+    }
+  } else {
+    oci::OciPlatform p = manifest_platform(client, *session, ref.repository, top);
+    if (platforms.size() > 1 || (platforms.size() == 1 && !p.serves(platforms.front())))
+      fail(Exit::usage, "{} is a single-platform image for {}; it cannot serve {}", ref.str(), p.str(),
+           platforms.size() == 1 ? platforms.front().str() : std::string("several platforms"));
+    chosen.push_back(top);
+  }
+
+  std::vector<oci::Descriptor> blobs;
+  std::set<std::string> seen;
+  for (const auto& m : chosen)
+    for (const auto& b : manifest_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
+      if (seen.insert(b.digest.str()).second) blobs.push_back(b);
+  parallel_for(client, options.jobs, blobs.size(),
+               [&](HttpSession& s, std::size_t i) { fetch_blob(client, s, ref.repository, blobs[i], root); });
+  for (const auto& m : chosen) write_blob(root, m);
+  write_blob(root, recorded);
+  PulledImage out;
+  out.layout = root;
+  out.tag = cache_tag(ref, platforms);
+  out.digest = top.desc.digest.str();
+  record_in_index(root, recorded.desc, out.tag);
+  return out;
+}
+
+}  // namespace xb::registry

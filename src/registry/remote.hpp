@@ -1,0 +1,63 @@
+#pragma once
+// Reading from a registry: manifests (for inspect, merge and pull) and blobs into a local
+// cache. The cache is itself an OCI image layout, ${XDG_CACHE_HOME:-~/.cache}/xbuild, with
+// blobs/sha256/<hex> stored by digest after verification, so any layout reader (xbuild's
+// base-image code, umoci, skopeo) can use a pulled image directly.
+
+#include "registry/client.hpp"
+#include "registry/image_set.hpp"
+#include "registry/reference.hpp"
+#include "platform/platform.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace xb::registry {
+
+/// The Accept header value naming every manifest and index type xbuild reads.
+std::string manifest_accept();
+/// Fetches a manifest or index by tag or digest with its exact bytes. The digest is the
+/// sha256 of those bytes; when fetched by digest, or when Docker-Content-Digest is sent, it
+/// must match. Throws RegistryError (404 says the tag is not there).
+RawManifest fetch_manifest(Client& client, HttpSession& session, const std::string& repository,
+                           const std::string& ref);
+/// Downloads a blob into `layout_root`/blobs/sha256/<hex> (temp file, verified digest and
+/// size, then renamed) unless it is already there; returns its path.
+std::filesystem::path fetch_blob(Client& client, HttpSession& session, const std::string& repository,
+                                 const oci::Descriptor& blob, const std::filesystem::path& layout_root);
+/// ${XDG_CACHE_HOME:-~/.cache}/xbuild: an OCI layout holding pulled images.
+std::filesystem::path cache_dir();
+/// Reads an image's manifests from a registry; its blobs stay remote (location = ref's repo).
+/// Single manifests get their platform from their config blob.
+ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref);
+/// The platform of a single-platform manifest, read from its config (fetched or local).
+oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
+                                   const RawManifest& manifest);
+
+/// How to pull.
+struct PullOptions {
+  std::string creds;
+  std::vector<std::string> insecure_registries;
+  std::filesystem::path ca_file;
+  bool verbose = false;
+  int jobs = 4;
+  std::filesystem::path cache;  ///< "" = cache_dir()
+};
+
+/// A pulled image in a local layout.
+struct PulledImage {
+  std::filesystem::path layout;  ///< the layout directory (the cache)
+  std::string tag;               ///< its ref.name in the layout's index.json
+  std::string digest;            ///< the registry's digest of what `ref` named
+  /// "oci:LAYOUT:TAG", the form [image] base accepts.
+  std::string oci_ref() const { return "oci:" + layout.string() + ":" + tag; }
+};
+
+/// Pulls `ref` for `platforms` (all when empty) into the cache layout: the index (or
+/// manifest), the matching platform manifests, configs and layers. A platform the image
+/// does not have is an error naming the ones it has. Returns the layout path and the tag
+/// under which a new index listing only the pulled platforms was recorded.
+PulledImage pull_to_layout(const std::string& ref, const std::vector<Platform>& platforms, const PullOptions& options);
+
+}  // namespace xb::registry
