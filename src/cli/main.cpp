@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   cli::register_test(app);
   cli::register_bench(app);
   cli::register_rootfs(app);
+  cli::register_push(app);
 
   try {
     app.parse(argc, argv);
