@@ -71,7 +71,7 @@ bool valid_host(std::string_view h) {
                         })))
     return false;
   if (h.front() == '[') return true;
-  if (host.empty()) return false;
+  if (host.empty() || host.find("..") != std::string_view::npos) return false;
   for (char c : host)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return false;
   return host.front() != '.' && host.front() != '-' && host.back() != '.' && host.back() != '-';

@@ -1,0 +1,285 @@
+// Registry value types and parsers with the odd inputs users type: references, the
+// WWW-Authenticate grammar, base64, URL handling, and credentials from a docker config
+// (with a real credential helper program on PATH).
+
+#include "registry/auth.hpp"
+#include "registry/client.hpp"
+#include "registry/http.hpp"
+#include "registry/reference.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+using xb::registry::Reference;
+namespace reg = xb::registry;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string k_digest = "sha256:" + std::string(64, 'a');
+
+std::string error_of(const std::string& text) {
+  try {
+    Reference::parse(text);
+  } catch (const xb::Error& e) {
+    CHECK(e.code() == xb::Exit::usage);
+    return e.what();
+  }
+  return "";
+}
+
+// Sets an environment variable for one scope.
+struct EnvGuard {
+  std::string name;
+  std::string old;
+  bool had;
+  EnvGuard(std::string n, const std::string& value) : name(std::move(n)) {
+    const char* o = std::getenv(name.c_str());
+    had = o != nullptr;
+    if (had) old = o;
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~EnvGuard() {
+    if (had) setenv(name.c_str(), old.c_str(), 1);
+    else unsetenv(name.c_str());
+  }
+};
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("xbuild-unit-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("Reference::parse: hosts, ports, nested paths, tags and digests") {
+  auto r = Reference::parse("host:5000/a/b/c:tag@" + k_digest);
+  CHECK(r.registry == "host:5000");
+  CHECK(r.repository == "a/b/c");
+  CHECK(r.tag == "tag");
+  CHECK(r.digest == k_digest);
+  CHECK(r.str() == "host:5000/a/b/c:tag@" + k_digest);
+  CHECK(r.manifest_ref() == k_digest);
+  CHECK(r.with_digest(k_digest) == "host:5000/a/b/c@" + k_digest);
+
+  auto d = Reference::parse("127.0.0.1:5000/app");
+  CHECK(d.tag == "latest");
+  CHECK(d.is_loopback());
+  CHECK(d.api_host() == "127.0.0.1:5000");
+
+  auto l = Reference::parse("localhost/team/app:1.0");
+  CHECK(l.registry == "localhost");
+  CHECK(l.is_loopback());
+
+  auto v6 = Reference::parse("[::1]:5000/x:y");
+  CHECK(v6.registry == "[::1]:5000");
+  CHECK(v6.hostname() == "::1");
+  CHECK(v6.is_loopback());
+
+  auto only_digest = Reference::parse("ghcr.io/o/r@" + k_digest);
+  CHECK(only_digest.tag.empty());
+  CHECK(only_digest.manifest_ref() == k_digest);
+  CHECK_FALSE(only_digest.is_loopback());
+
+  CHECK(Reference::parse("Registry.Example.COM/app:v1").registry == "registry.example.com");
+  CHECK(Reference::parse("a.b/x__y/z-w.v:T_1.2-3").repository == "x__y/z-w.v");
+  CHECK(Reference::parse("127.1.2.3:80/x").is_loopback());
+  CHECK_FALSE(Reference::parse("128.0.0.1:80/x").is_loopback());
+  CHECK_FALSE(Reference::parse("localhost.example.com/x").is_loopback());
+}
+
+TEST_CASE("Reference::parse: Docker Hub short names") {
+  auto a = Reference::parse("alpine");
+  CHECK(a.registry == "docker.io");
+  CHECK(a.repository == "library/alpine");
+  CHECK(a.tag == "latest");
+  CHECK(a.api_host() == "registry-1.docker.io");
+  CHECK(Reference::parse("user/app:1").repository == "user/app");
+  CHECK(Reference::parse("docker.io/alpine:3").repository == "library/alpine");
+  CHECK(Reference::parse("index.docker.io/library/alpine").registry == "docker.io");
+  // A first component without '.', ':' or "localhost" is a Docker Hub namespace.
+  CHECK(Reference::parse("myhost/app").registry == "docker.io");
+}
+
+TEST_CASE("Reference::parse: bad input names what is wrong") {
+  CHECK(error_of("").find("empty") != std::string::npos);
+  CHECK(error_of("host:5000/App:1").find("lowercase") != std::string::npos);
+  CHECK(error_of("app@sha256:abc").find("64") != std::string::npos);
+  CHECK(error_of("app@md5:" + std::string(32, 'a')).find("unsupported digest algorithm") != std::string::npos);
+  CHECK(error_of("app@" + std::string(64, 'a')).find("sha256") != std::string::npos);
+  CHECK(error_of("app@sha256:" + std::string(64, 'A')).find("lowercase") != std::string::npos);
+  CHECK(error_of("app:-bad").find("bad tag") != std::string::npos);
+  CHECK(error_of("app:" + std::string(129, 'a')).find("bad tag") != std::string::npos);
+  CHECK(error_of("host:5000/").find("missing") != std::string::npos);
+  CHECK(error_of("host:5000//x").find("empty path component") != std::string::npos);
+  CHECK(error_of("host:5000/a/-b").find("bad path component") != std::string::npos);
+  CHECK(error_of("host:port/x").find("bad registry host") != std::string::npos);
+  CHECK(error_of("host:5000/a b").find("whitespace") != std::string::npos);
+  CHECK(error_of("a..b/c").find("registry host") != std::string::npos);
+  CHECK_FALSE(Reference::valid("./out/layout"));
+  CHECK(Reference::valid("127.0.0.1:5000/x:y"));
+}
+
+TEST_CASE("digest and host helpers") {
+  CHECK(reg::valid_digest(k_digest));
+  CHECK_FALSE(reg::valid_digest("sha256:abc"));
+  CHECK_FALSE(reg::valid_digest("sha512:" + std::string(64, 'a')));
+  CHECK(reg::host_without_port("h:1") == "h");
+  CHECK(reg::host_without_port("[::1]:5000") == "::1");
+  CHECK(reg::is_loopback_host("LOCALHOST"));
+  CHECK_FALSE(reg::is_loopback_host("127.0.0"));
+}
+
+TEST_CASE("parse_www_authenticate") {
+  auto c = reg::parse_www_authenticate(
+      R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push",error="insufficient_scope")");
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].scheme == "bearer");
+  CHECK(c[0].params["realm"] == "https://auth.example.com/token");
+  CHECK(c[0].params["service"] == "registry.example.com");
+  CHECK(c[0].params["scope"] == "repository:a/b:pull,push");
+  CHECK(c[0].params["error"] == "insufficient_scope");
+
+  auto b = reg::parse_www_authenticate(R"(Basic realm="Registry Realm")");
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].scheme == "basic");
+  CHECK(b[0].params["realm"] == "Registry Realm");
+
+  auto two = reg::parse_www_authenticate(R"(Basic realm="a, b", Bearer realm=x,service=y)");
+  REQUIRE(two.size() == 2);
+  CHECK(two[0].params["realm"] == "a, b");
+  CHECK(two[1].scheme == "bearer");
+  CHECK(two[1].params["service"] == "y");
+
+  auto esc = reg::parse_www_authenticate(R"(Bearer realm="a\"b")");
+  CHECK(esc[0].params["realm"] == "a\"b");
+  CHECK(reg::parse_www_authenticate("").empty());
+}
+
+TEST_CASE("base64 round trips") {
+  CHECK(reg::base64_encode("") == "");
+  CHECK(reg::base64_encode("f") == "Zg==");
+  CHECK(reg::base64_encode("fo") == "Zm8=");
+  CHECK(reg::base64_encode("foo") == "Zm9v");
+  CHECK(reg::base64_encode("user:p@ss:word") == "dXNlcjpwQHNzOndvcmQ=");
+  CHECK(reg::base64_decode("dXNlcjpwQHNzOndvcmQ=") == "user:p@ss:word");
+  CHECK(reg::base64_decode("Zm8") == "fo");
+  CHECK_THROWS_AS(reg::base64_decode("!!"), xb::Error);
+}
+
+TEST_CASE("URL handling: relative Locations, queries, redaction") {
+  CHECK(reg::resolve_url("http://h:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u1?_state=x") ==
+        "http://h:5000/v2/a/blobs/uploads/u1?_state=x");
+  CHECK(reg::resolve_url("http://h:5000/v2/a/blobs/uploads/", "https://other/up?x=1") == "https://other/up?x=1");
+  CHECK(reg::resolve_url("http://h:5000/v2/a/blobs/uploads/", "u2") == "http://h:5000/v2/a/blobs/uploads/u2");
+  CHECK(reg::append_query("http://h/u?_state=s", "digest", "sha256:ab") == "http://h/u?_state=s&digest=sha256%3Aab");
+  CHECK(reg::append_query("http://h/u", "digest", "sha256:ab") == "http://h/u?digest=sha256%3Aab");
+  CHECK(reg::url_origin("HTTP://Host:5000/x") == "http://host:5000");
+  CHECK(reg::url_origin("https://host/x") == "https://host:443");
+  CHECK(reg::url_origin("https://host/x") != reg::url_origin("https://other/x"));
+  CHECK(reg::redact_url("https://user:secret@h/v2/?_state=abc&digest=sha256%3Aab") ==
+        "https://h/v2/?_state=...&digest=sha256%3Aab");
+  CHECK(reg::redact_url("https://h/token?service=s&scope=repository:a:pull&password=x") ==
+        "https://h/token?service=s&scope=repository:a:pull&password=...");
+}
+
+TEST_CASE("registry errors keep status, codes and the request") {
+  auto errs = reg::parse_errors(R"({"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":{}},{"code":"X"}]})");
+  REQUIRE(errs.size() == 2);
+  CHECK(errs[0].code == "MANIFEST_INVALID");
+  CHECK(errs[0].message == "manifest invalid");
+  CHECK(errs[1].message.empty());
+  CHECK(reg::parse_errors("not json").empty());
+  CHECK(reg::parse_errors(R"({"errors":"x"})").empty());
+
+  reg::HttpRequest req;
+  req.method = "PUT";
+  req.url = "http://h/v2/a/manifests/t?token=secret";
+  reg::HttpResponse resp;
+  resp.status = 400;
+  resp.body = R"({"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]})";
+  auto e = reg::error_from_response("pushing", req, resp);
+  CHECK(e.status() == 400);
+  CHECK(e.has_code("MANIFEST_INVALID"));
+  CHECK_FALSE(e.retryable());
+  CHECK(e.code() == xb::Exit::registry);
+  CHECK(std::string(e.what()).find("PUT http://h/v2/a/manifests/t?token=... answered 400") != std::string::npos);
+  CHECK(std::string(e.what()).find("secret") == std::string::npos);
+  resp.status = 503;
+  CHECK(reg::error_from_response("x", req, resp).retryable());
+}
+
+TEST_CASE("credentials: --creds, docker config auths, credHelpers, credsStore") {
+  fs::path dir = fresh_dir("creds");
+  EnvGuard config("DOCKER_CONFIG", dir.string());
+
+  SUBCASE("--creds wins and is checked") {
+    auto c = reg::find_credentials("h:1", "u:p:w");
+    CHECK(c.username == "u");
+    CHECK(c.secret == "p:w");
+    CHECK_THROWS_AS(reg::parse_creds_flag("nocolon"), xb::Error);
+    CHECK_THROWS_AS(reg::parse_creds_flag(":x"), xb::Error);
+  }
+  SUBCASE("no config file: nothing") { CHECK(reg::docker_config_credentials("h:1").empty()); }
+  SUBCASE("auths with auth and identitytoken, keys with scheme") {
+    xb::write_file_atomic(dir / "config.json",
+                          R"({"auths":{"https://h:1/v1/":{"auth":")" + reg::base64_encode("alice:s3cret") +
+                              R"("},"docker.io":{"identitytoken":"tok"}}})");
+    auto c = reg::docker_config_credentials("h:1");
+    CHECK(c.username == "alice");
+    CHECK(c.secret == "s3cret");
+    CHECK(reg::docker_config_credentials("docker.io").identity_token == "tok");
+    CHECK(reg::docker_config_credentials("other:2").empty());
+  }
+  SUBCASE("bad auth entry names the file") {
+    xb::write_file_atomic(dir / "config.json", R"({"auths":{"h:1":{"auth":"bm9jb2xvbg=="}}})");
+    try {
+      reg::docker_config_credentials("h:1");
+      FAIL("no error");
+    } catch (const xb::Error& e) {
+      CHECK(std::string(e.what()).find("config.json") != std::string::npos);
+    }
+  }
+  SUBCASE("credential helpers run from PATH") {
+    fs::path bin = dir / "bin";
+    fs::create_directories(bin);
+    // The helper reads the server URL on stdin and answers for h:1 only.
+    xb::write_file_atomic(bin / "docker-credential-unit",
+                          "#!/bin/sh\nread server\nif [ \"$server\" = h:1 ]; then\n"
+                          "  echo '{\"ServerURL\":\"h:1\",\"Username\":\"bob\",\"Secret\":\"pw\"}'\n"
+                          "else\n  echo 'credentials not found in native keychain'; exit 1\nfi\n");
+    fs::permissions(bin / "docker-credential-unit", fs::perms::owner_all);
+    EnvGuard path("PATH", bin.string() + ":" + std::getenv("PATH"));
+    SUBCASE("credHelpers") {
+      xb::write_file_atomic(dir / "config.json", R"({"credHelpers":{"h:1":"unit"}})");
+      auto c = reg::docker_config_credentials("h:1");
+      CHECK(c.username == "bob");
+      CHECK(c.secret == "pw");
+      CHECK(c.source == "docker-credential-unit");
+    }
+    SUBCASE("credsStore, not found is no credentials") {
+      xb::write_file_atomic(dir / "config.json", R"({"credsStore":"unit"})");
+      CHECK(reg::docker_config_credentials("h:1").username == "bob");
+      CHECK(reg::docker_config_credentials("other:1").empty());
+    }
+    SUBCASE("a missing helper is an error naming it") {
+      xb::write_file_atomic(dir / "config.json", R"({"credHelpers":{"h:1":"absent"}})");
+      try {
+        reg::docker_config_credentials("h:1");
+        FAIL("no error");
+      } catch (const xb::Error& e) {
+        CHECK(std::string(e.what()).find("docker-credential-absent") != std::string::npos);
+        CHECK(e.code() == xb::Exit::registry);
+      }
+    }
+  }
+  fs::remove_all(dir);
+}
