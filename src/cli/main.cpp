@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   cli::register_bench(app);
   cli::register_rootfs(app);
   cli::register_push(app);
+  cli::register_inspect(app);
 
   try {
     app.parse(argc, argv);

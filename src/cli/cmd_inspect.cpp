@@ -1,0 +1,57 @@
+// `xbuild inspect [LAYOUT[:TAG]]`: what an OCI layout holds, per image and per platform.
+// Fetching (a BlobSource) and printing (oci/inspect.hpp) are separate so registry
+// references can be added by giving summarize() another source.
+
+#include "cli/commands.hpp"
+#include "oci/inspect.hpp"
+#include "oci/layout.hpp"
+#include "oci/media_types.hpp"
+#include "util/error.hpp"
+#include "util/strings.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace xb::cli {
+
+namespace {
+
+struct InspectCmd {
+  std::string target;
+  bool json = false;
+};
+
+}  // namespace
+
+void register_inspect(CLI::App& app) {
+  auto o = std::make_shared<InspectCmd>();
+  auto* cmd = app.add_subcommand("inspect",
+                                 "Show the images in an OCI layout: index, and per platform the manifest digest, "
+                                 "layer count and size, and the config's os/arch/variant");
+  cmd->add_option("target", o->target,
+                  "LAYOUT[:TAG] (an oci: prefix is accepted). Default: <project>/.xbuild/oci, where `xbuild build` "
+                  "writes when no --output is given");
+  cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->callback([o] {
+    std::filesystem::path dir;
+    std::string tag;
+    if (o->target.empty()) dir = globals().dir / ".xbuild" / "oci";
+    else std::tie(dir, tag) = oci::split_layout_ref(o->target);
+    oci::LayoutSource src(dir);
+    std::vector<oci::ImageSummary> images;
+    std::vector<std::string> refs;
+    for (const auto& e : src.entries()) {
+      auto r = e.annotations.find(std::string(oci::annotation::k_ref_name));
+      std::string ref = r == e.annotations.end() ? "" : r->second;
+      refs.push_back(ref.empty() ? e.digest.str() : ref);
+      if (!tag.empty() && ref != tag) continue;
+      images.push_back(oci::summarize(src, e));
+    }
+    if (!tag.empty() && images.empty())
+      fail(Exit::usage, "{}: no image tagged '{}' (it has: {})", dir.string(), tag, refs.empty() ? "nothing" : join(refs, ", "));
+    if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(dir.string(), images)));
+    else fmt::print("{}", oci::format_text(dir.string(), images));
+  });
+}
+
+}  // namespace xb::cli

@@ -1,0 +1,59 @@
+#pragma once
+// The OCI descriptor and platform object as small value types, each read from and written
+// to JSON in exactly one place (descriptor.cpp). JSON objects keep insertion order, so a
+// descriptor always serialises the same way: mediaType, digest, size, platform, annotations.
+
+#include "oci/digest.hpp"
+#include "platform/platform.hpp"
+
+#include <boost/json/fwd.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace xb::oci {
+
+/// The platform object of an index entry or image config. Plain strings, because a
+/// foreign index may name platforms xbuild does not build for (or "unknown/unknown").
+struct OciPlatform {
+  std::string os;
+  std::string architecture;
+  std::string variant;  ///< "" when none
+
+  /// From xbuild's normalised platform.
+  static OciPlatform from(const Platform& p);
+  /// "linux/arm/v7".
+  std::string str() const;
+  /// Whether an image for this platform serves `target`: os and architecture equal, and
+  /// variants equal after normalising (arm64 "v8" = none; arm with none = v7, as containerd does).
+  bool serves(const Platform& target) const;
+
+  bool operator==(const OciPlatform&) const = default;
+};
+
+/// A content descriptor.
+struct Descriptor {
+  std::string media_type;
+  Digest digest;
+  std::int64_t size = 0;
+  std::optional<OciPlatform> platform;
+  std::map<std::string, std::string> annotations;
+
+  /// A descriptor for `bytes` (digest computed here).
+  static Descriptor of(std::string_view media_type, std::string_view bytes);
+};
+
+/// {"os","architecture","variant"?}.
+boost::json::object to_json(const OciPlatform& p);
+/// Reads a platform object; throws Error naming `where` when a field is missing.
+OciPlatform platform_from_json(const boost::json::value& v, std::string_view where);
+/// The descriptor's JSON object.
+boost::json::object to_json(const Descriptor& d);
+/// Reads a descriptor; throws Error naming `where` (e.g. "index.json manifests[2]") on bad input.
+Descriptor descriptor_from_json(const boost::json::value& v, std::string_view where);
+/// Parses JSON text; throws Error naming `where` on a syntax error or when not an object.
+boost::json::object parse_json_object(std::string_view text, std::string_view where);
+
+}  // namespace xb::oci

@@ -1,0 +1,294 @@
+// export_images in the order the data flows: check everything cheap first (tags,
+// compression, base, destination), then per platform layer -> config -> manifest, then the
+// index, then index.json by rename. An oci-archive is that same layout assembled in a
+// hidden directory beside the archive and packed with the layer writer's deterministic tar.
+
+#include "oci/export.hpp"
+
+#include "oci/base.hpp"
+#include "oci/image.hpp"
+#include "oci/layer.hpp"
+#include "oci/layout.hpp"
+#include "oci/media_types.hpp"
+#include "oci/provenance.hpp"
+#include "util/error.hpp"
+#include "util/strings.hpp"
+
+#include <boost/json.hpp>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+namespace xb::oci {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string ref_name_of(std::string_view name) {
+  if (name.empty()) fail(Exit::usage, "-t: empty image name; expected NAME[:TAG], e.g. hello:1.0");
+  if (name.find('@') != std::string_view::npos)
+    fail(Exit::usage, "-t {}: a digest cannot name an image; use NAME:TAG", name);
+  auto slash = name.rfind('/');
+  auto colon = name.rfind(':');
+  std::string tag = "latest";
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    tag = name.substr(colon + 1);
+    if (colon == 0) fail(Exit::usage, "-t {}: missing the image name before ':'", name);
+  }
+  bool ok = !tag.empty() && tag.size() <= 128 && tag.front() != '.' && tag.front() != '-';
+  for (char c : tag) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+  if (!ok) fail(Exit::usage, "-t {}: invalid tag '{}'; a tag is 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'", name, tag);
+  return tag;
+}
+
+long long source_date_epoch(std::optional<long long> given) {
+  if (given) {
+    if (*given < 0) fail(Exit::usage, "SOURCE_DATE_EPOCH must not be negative (got {})", *given);
+    return *given;
+  }
+  const char* env = std::getenv("SOURCE_DATE_EPOCH");
+  if (!env || !*env) return 0;
+  std::string s(env);
+  if (s.find_first_not_of("0123456789") != std::string::npos || s.size() > 12)
+    fail(Exit::usage, "SOURCE_DATE_EPOCH='{}' is not a number of seconds since 1970", s);
+  return std::stoll(s);
+}
+
+OutputSpec parse_output_spec(std::string_view text) {
+  OutputSpec spec;
+  if (text.find('=') == std::string_view::npos) {
+    spec.type = "local";
+    spec.dest = std::string(text);
+  } else {
+    for (const auto& part : split(text, ',')) {
+      auto eq = part.find('=');
+      if (eq == std::string::npos) fail(Exit::usage, "--output {}: '{}' is not key=value", text, part);
+      std::string k = part.substr(0, eq), v = part.substr(eq + 1);
+      if (k == "type") spec.type = v;
+      else if (k == "dest") spec.dest = v;
+      else fail(Exit::usage, "--output {}: unknown key '{}'; expected type=oci|oci-archive|local,dest=PATH", text, k);
+    }
+  }
+  if (spec.type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|local", text);
+  if (spec.type != "oci" && spec.type != "oci-archive" && spec.type != "local")
+    fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive or local", text, spec.type);
+  if (spec.dest.empty()) fail(Exit::usage, "--output {}: missing dest=PATH", text);
+  return spec;
+}
+
+namespace {
+
+struct Prepared {
+  Compression compression = Compression::gzip;
+  std::vector<std::pair<std::string, std::string>> tags;  // full name, ref name
+  long long epoch = 0;
+  BaseSpec base;
+};
+
+Prepared prepare(const Project& project, const ExportOptions& o) {
+  Prepared p;
+  p.compression = o.compression.empty() ? parse_compression(project.image.compression, "[image] compression in " + project.file.string())
+                                        : parse_compression(o.compression, "compression");
+  std::vector<std::string> names = !o.tags.empty() ? o.tags : project.image.tags;
+  if (names.empty()) names.push_back((project.name.empty() ? std::string("image") : project.name) + ":latest");
+  std::set<std::string> seen;
+  for (const auto& n : names)
+    if (seen.insert(n).second) p.tags.emplace_back(n, ref_name_of(n));
+  p.epoch = source_date_epoch(o.source_date_epoch);
+  p.base = BaseSpec::parse(project.image.base, project.dir);
+  if (o.dest.empty()) fail(Exit::usage, "no output destination given (--output type=oci,dest=DIR)");
+  return p;
+}
+
+/// The relative `from` of an image file must stay inside the output dir.
+fs::path source_in(const fs::path& out_dir, const std::string& from) {
+  fs::path f(from);
+  if (from.empty() || f.is_absolute())
+    fail(Exit::usage, "[image] files: from = \"{}\" must be a path relative to the build's output dir", from);
+  for (const auto& part : f)
+    if (part == "..") fail(Exit::usage, "[image] files: from = \"{}\" must not contain '..'", from);
+  return out_dir / f;
+}
+
+std::vector<LayerFile> layer_files(const Project& project, const fs::path& out_dir) {
+  std::vector<LayerFile> files;
+  if (project.image.files.empty()) {
+    if (project.outputs.empty())
+      fail(Exit::usage, "{}: nothing to put in the image: set outputs = [...] or [image] files", project.file.string());
+    for (const auto& o : project.outputs) {
+      files.push_back({source_in(out_dir, o), normalize_image_path("/" + o, "outputs entry \"" + o + "\"")});
+    }
+  } else {
+    for (const auto& f : project.image.files)
+      files.push_back({source_in(out_dir, f.from), normalize_image_path(f.to, "[image] files: to = \"" + f.to + "\"")});
+  }
+  return files;
+}
+
+/// Fails unless a file could be created at `path` (its nearest existing ancestor is a writable dir).
+void check_creatable(const fs::path& path, std::string_view what) {
+  fs::path p = fs::absolute(path);
+  fs::path dir = p.parent_path();
+  while (!dir.empty() && !fs::exists(dir) && dir != dir.parent_path()) dir = dir.parent_path();
+  if (!fs::is_directory(dir))
+    fail(Exit::usage, "{} '{}': '{}' is not a directory", what, path.string(), dir.string());
+  if (::access(dir.c_str(), W_OK) != 0)
+    fail(Exit::environment, "{} '{}' cannot be written: {} ({}); choose another dest", what, path.string(), std::strerror(errno), dir.string());
+}
+
+void check_dest(const ExportOptions& o) {
+  if (o.type == OutputType::oci) {
+    if (fs::exists(o.dest)) {
+      if (!fs::is_directory(o.dest))
+        fail(Exit::usage, "--output dest '{}' exists and is not a directory; an OCI layout is a directory (type=oci-archive writes a file)", o.dest.string());
+      if (!fs::exists(o.dest / "oci-layout") && !fs::is_empty(o.dest))
+        fail(Exit::usage, "--output dest '{}' is a non-empty directory but not an OCI layout (no oci-layout file); choose another dest or empty it", o.dest.string());
+      if (::access(o.dest.c_str(), W_OK) != 0)
+        fail(Exit::environment, "--output dest '{}' cannot be written: {}; choose another dest", o.dest.string(), std::strerror(errno));
+    }
+    check_creatable(o.dest, "--output dest");
+  } else {
+    if (fs::is_directory(o.dest)) fail(Exit::usage, "--output type=oci-archive,dest={}: dest is a directory; name a .tar file", o.dest.string());
+    check_creatable(o.dest, "--output dest");
+  }
+}
+
+/// Removes a directory tree when it goes out of scope.
+struct TreeGuard {
+  fs::path path;
+  ~TreeGuard() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+void check_export(const Project& project, const std::vector<Platform>& platforms, const ExportOptions& options) {
+  Prepared p = prepare(project, options);
+  layer_files(project, project.dir);  // checks the in-image paths (the sources do not exist yet)
+  check_dest(options);
+  if (!p.base.scratch) {
+    BaseResolver base(p.base);
+    for (const auto& pl : platforms) base.for_platform(pl);
+  }
+}
+
+ExportResult export_images(const Project& project, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options) {
+  Prepared prep = prepare(project, options);
+  if (inputs.empty()) fail(Exit::usage, "no platforms to export");
+  std::set<Platform> seen;
+  for (const auto& in : inputs)
+    if (!seen.insert(in.platform).second) fail(Exit::usage, "platform {} is given twice", in.platform.str());
+  check_dest(options);
+
+  std::optional<BaseResolver> base;
+  if (!prep.base.scratch) base.emplace(prep.base);
+  std::vector<BaseImage> bases;
+  if (base)
+    for (const auto& in : inputs) bases.push_back(base->for_platform(in.platform));  // all missing platforms fail before writing
+  // Every input's files are checked before the first byte is written.
+  std::vector<std::vector<LayerFile>> files;
+  for (const auto& in : inputs) {
+    files.push_back(layer_files(project, in.out_dir));
+    for (const auto& f : files.back())
+      if (!fs::exists(fs::symlink_status(f.source)))
+        fail(Exit::build_failed, "{}: output '{}' does not exist: the build did not produce it (check outputs / [image] files in {})",
+             in.platform.str(), f.source.string(), project.file.string());
+  }
+
+  TreeGuard archive_layout;
+  fs::path layout_dest = options.dest;
+  if (options.type == OutputType::oci_archive) {
+    fs::path abs = fs::absolute(options.dest);
+    layout_dest = abs.parent_path() / fmt::format(".{}.layout-{}", abs.filename().string(), ::getpid());
+    std::error_code ec;
+    fs::remove_all(layout_dest, ec);
+    fs::create_directories(abs.parent_path(), ec);
+    archive_layout.path = layout_dest;
+  }
+  std::vector<std::string> refs;
+  for (const auto& t : prep.tags) refs.push_back(t.second);
+  LayoutWriter writer(layout_dest, refs);
+
+  Provenance prov = read_provenance(project.dir);
+  std::string created = rfc3339(prep.epoch);
+  std::map<std::string, std::string> common;
+  common[std::string(annotation::k_created)] = created;
+  if (!prov.source.empty()) common[std::string(annotation::k_source)] = prov.source;
+  if (!prov.revision.empty()) common[std::string(annotation::k_revision)] = prov.revision;
+
+  ExportResult result;
+  std::vector<Descriptor> manifests;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto& in = inputs[i];
+    fs::path tmp = writer.temp_blob();
+    LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp, options.threads);
+    writer.commit_blob(tmp, layer.descriptor);
+
+    std::vector<Descriptor> layers;
+    std::vector<std::string> diff_ids;
+    json::array history;
+    RuntimeConfig rc;
+    std::map<std::string, std::string> annotations = common;
+    if (base) {
+      const BaseImage& b = bases[i];
+      for (const auto& l : b.layers) writer.put_from(base->source(), l);
+      layers = b.layers;
+      diff_ids = b.diff_ids;
+      history = b.history;
+      rc = RuntimeConfig::from_json(b.config);
+      annotations[std::string(annotation::k_base_name)] = base->name();
+      annotations[std::string(annotation::k_base_digest)] = b.manifest.digest.str();
+    }
+    layers.push_back(layer.descriptor);
+    diff_ids.push_back(layer.diff_id.str());
+    const auto& img = project.image;
+    rc.override_with(img.env, img.entrypoint, img.cmd, img.workdir, img.user, img.labels, img.exposed_ports);
+    bool has_path = false;
+    for (const auto& kv : rc.env) has_path = has_path || kv.rfind("PATH=", 0) == 0;
+    if (!has_path) rc.env.insert(rc.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    json::object h;
+    h["created"] = created;
+    h["created_by"] = "xbuild build";
+    h["comment"] = fmt::format("{} outputs for {}", project.name, in.platform.str());
+    history.push_back(std::move(h));
+
+    Descriptor config = writer.put_bytes(media::k_config, make_config(in.platform, created, rc, diff_ids, history));
+    Descriptor manifest = writer.put_bytes(media::k_manifest, make_manifest(config, layers, annotations));
+    manifest.platform = OciPlatform::from(in.platform);
+    manifests.push_back(manifest);
+    result.manifests.emplace_back(in.platform, manifest.digest.str());
+  }
+
+  Descriptor index = writer.put_bytes(media::k_index, make_index(manifests, common));
+  std::vector<Descriptor> entries;
+  std::set<std::string> written;
+  for (const auto& [name, ref] : prep.tags) {
+    if (!written.insert(ref).second) continue;
+    Descriptor e = index;
+    e.annotations[std::string(annotation::k_ref_name)] = ref;
+    e.annotations["io.containerd.image.name"] = name;
+    e.annotations[std::string(annotation::k_created)] = created;
+    entries.push_back(e);
+    result.ref_names.push_back(ref);
+  }
+  writer.commit(entries);
+
+  if (options.type == OutputType::oci_archive) {
+    fs::path tmp = fs::absolute(options.dest).parent_path() / fmt::format(".{}.tmp-{}", options.dest.filename().string(), ::getpid());
+    TreeGuard tmp_guard{tmp};
+    write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp, 1);
+    if (::rename(tmp.c_str(), options.dest.c_str()) != 0)
+      fail(Exit::environment, "cannot rename {} to {}: {}", tmp.string(), options.dest.string(), std::strerror(errno));
+    tmp_guard.path.clear();
+  }
+  result.index_digest = index.digest.str();
+  result.index_size = index.size;
+  return result;
+}
+
+}  // namespace xb::oci

@@ -1,0 +1,76 @@
+#pragma once
+// The OCI exporter: what `xbuild build` calls once every platform has built. It turns
+// each platform's collected outputs into a layer, an image config and a manifest, ties
+// them together in one index, and writes an OCI image layout directory or an oci-archive
+// tar. The default layout, when no --output is given, is <project>/.xbuild/oci (the caller
+// passes it). See layer.hpp for the determinism rules and layout.hpp for atomicity.
+
+#include "config/project.hpp"
+#include "oci/compress.hpp"
+#include "platform/platform.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace xb::oci {
+
+/// One platform's build result.
+struct PlatformImageInput {
+  Platform platform;
+  std::filesystem::path out_dir;  ///< holds that platform's outputs (project.outputs are relative to it)
+};
+
+/// Where the image goes.
+enum class OutputType { oci, oci_archive };
+
+/// How to export.
+struct ExportOptions {
+  OutputType type = OutputType::oci;
+  std::filesystem::path dest;                  ///< layout dir, or archive file for oci_archive
+  std::vector<std::string> tags;               ///< -t values; empty: project.image.tags, then "<name>:latest"
+  std::string compression;                     ///< "" = project.image.compression; gzip|zstd|none
+  std::optional<long long> source_date_epoch;  ///< nullopt = $SOURCE_DATE_EPOCH, else 0
+  unsigned threads = 0;                        ///< gzip threads (0 = CPUs); output never depends on it
+};
+
+/// What was written.
+struct ExportResult {
+  std::string index_digest;  ///< "sha256:..." of the image index
+  std::int64_t index_size = 0;
+  std::vector<std::pair<Platform, std::string>> manifests;  ///< per platform, the manifest digest
+  std::vector<std::string> ref_names;                        ///< the index.json ref names written
+};
+
+/// Writes the image for `inputs` (in that order in the index). Throws Error naming the file,
+/// flag or base on bad input; nothing is left half-written (the previous layout stays valid).
+ExportResult export_images(const Project& project, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options);
+
+/// Checks everything that can be checked before building: compression, tags, the base
+/// (and that it has every platform), the image paths, and that dest can be written.
+/// Throws the same Errors export_images would, so bad flags fail in a second.
+void check_export(const Project& project, const std::vector<Platform>& platforms, const ExportOptions& options);
+
+/// A parsed --output value.
+struct OutputSpec {
+  std::string type;            ///< "oci", "oci-archive" or "local"
+  std::filesystem::path dest;
+};
+
+/// Parses "type=oci,dest=DIR", "type=oci-archive,dest=F.tar", "type=local,dest=DIR" (a bare
+/// path means type=local). Throws Error (Exit::usage) naming --output on bad input.
+OutputSpec parse_output_spec(std::string_view text);
+
+/// The ref name (tag) for an image name: "hello:1.0" -> "1.0", "host:5000/a/b" -> "latest".
+/// Throws Error (Exit::usage) naming -t for a digest reference or an invalid tag.
+std::string ref_name_of(std::string_view image_name);
+
+/// SOURCE_DATE_EPOCH: `given`, else the environment variable, else 0. Throws Error
+/// (Exit::usage) when the variable is not a non-negative integer.
+long long source_date_epoch(std::optional<long long> given);
+
+}  // namespace xb::oci

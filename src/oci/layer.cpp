@@ -1,0 +1,252 @@
+// Collect, sort, then stream: the file list is gathered and checked first (so a missing
+// output fails before any byte is written), then libarchive writes the tar through a
+// callback that hashes the uncompressed bytes (diff_id) and feeds the compressor, whose
+// sink hashes the compressed bytes (digest) and writes them to the file. No file is read
+// twice and nothing is re-read to compute a digest.
+
+#include "oci/layer.hpp"
+
+#include "util/error.hpp"
+#include "util/sha256.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+namespace xb::oci {
+
+namespace fs = std::filesystem;
+
+std::string normalize_image_path(std::string_view path, std::string_view what) {
+  if (path.empty() || path.front() != '/')
+    fail(Exit::usage, "{}: image path '{}' must be absolute (start with /)", what, path);
+  std::string out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view part = path.substr(i, j - i);
+    if (part == "..")
+      fail(Exit::usage, "{}: image path '{}' contains '..'; paths must stay inside the image rootfs", what, path);
+    if (part == ".") fail(Exit::usage, "{}: image path '{}' contains '.'; write it without", what, path);
+    if (!part.empty()) {
+      out += '/';
+      out += part;
+    }
+    i = j;
+  }
+  return out.empty() ? "/" : out;
+}
+
+namespace {
+
+enum class Kind { dir, file, symlink };
+
+struct Entry {
+  Kind kind = Kind::file;
+  fs::path source;       ///< empty for implied parent directories
+  std::string link;      ///< symlink target
+  std::int64_t size = 0;
+  bool exec = false;
+};
+
+using EntryMap = std::map<std::string, Entry>;  // tar path (no leading '/') -> entry
+
+void add_entry(EntryMap& m, const std::string& path, Entry e, const fs::path& from) {
+  auto [it, inserted] = m.emplace(path, e);
+  if (inserted) return;
+  if (it->second.kind == Kind::dir && e.kind == Kind::dir) {
+    if (it->second.source.empty()) it->second = e;
+    return;
+  }
+  fail(Exit::usage, "image path '/{}' is given twice (second time from {})", path, from.string());
+}
+
+void add_parents(EntryMap& m, const std::string& path) {
+  for (std::size_t p = path.find('/'); p != std::string::npos; p = path.find('/', p + 1))
+    m.emplace(path.substr(0, p), Entry{Kind::dir, {}, {}, 0, true});
+}
+
+Entry stat_entry(const fs::path& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      fail(Exit::build_failed, "output '{}' does not exist: the build did not produce it (check [image] files / outputs in xbuild.toml)", p.string());
+    fail(Exit::build_failed, "cannot read output '{}': {}", p.string(), std::strerror(errno));
+  }
+  Entry e;
+  e.source = p;
+  if (S_ISDIR(st.st_mode)) {
+    e.kind = Kind::dir;
+  } else if (S_ISREG(st.st_mode)) {
+    e.kind = Kind::file;
+    e.size = st.st_size;
+    e.exec = (st.st_mode & 0111) != 0;
+  } else if (S_ISLNK(st.st_mode)) {
+    e.kind = Kind::symlink;
+    e.link = fs::read_symlink(p).string();
+  } else {
+    fail(Exit::build_failed, "output '{}' is not a file, directory or symlink", p.string());
+  }
+  return e;
+}
+
+EntryMap collect(const std::vector<LayerFile>& files) {
+  EntryMap m;
+  for (const auto& f : files) {
+    std::string dest = normalize_image_path(f.dest, f.source.string()).substr(1);  // drop leading '/'
+    Entry top = stat_entry(f.source);
+    if (dest.empty() && top.kind != Kind::dir)
+      fail(Exit::usage, "{}: only a directory can be placed at '/'", f.source.string());
+    if (!dest.empty()) {
+      add_parents(m, dest);
+      add_entry(m, dest, top, f.source);
+    }
+    if (top.kind != Kind::dir) continue;
+    std::vector<fs::path> children;
+    for (auto it = fs::recursive_directory_iterator(f.source); it != fs::recursive_directory_iterator(); ++it)
+      children.push_back(it->path());
+    for (const auto& c : children) {
+      std::string rel = c.lexically_relative(f.source).generic_string();
+      std::string path = dest.empty() ? rel : dest + "/" + rel;
+      add_entry(m, path, stat_entry(c), c);
+    }
+  }
+  return m;
+}
+
+struct Sinks {
+  Sha256 tar_hash;
+  std::int64_t tar_size = 0;
+  Compressor* compressor = nullptr;
+};
+
+la_ssize_t on_write(struct archive*, void* ctx, const void* buf, size_t n) {
+  auto* s = static_cast<Sinks*>(ctx);
+  s->tar_hash.update(buf, n);
+  s->tar_size += static_cast<std::int64_t>(n);
+  s->compressor->write(static_cast<const char*>(buf), n);
+  return static_cast<la_ssize_t>(n);
+}
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct EntryDeleter {
+  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
+};
+
+void check(struct archive* a, int rc, std::string_view what) {
+  if (rc < ARCHIVE_WARN) fail(Exit::build_failed, "writing layer tar ({}): {}", what, archive_error_string(a) ? archive_error_string(a) : "unknown error");
+}
+
+class OutFile {
+public:
+  explicit OutFile(const fs::path& p) : m_path(p), m_f(std::fopen(p.c_str(), "wb")) {
+    if (!m_f) fail(Exit::environment, "cannot write '{}': {}", p.string(), std::strerror(errno));
+    std::setvbuf(m_f, nullptr, _IOFBF, 1 << 20);
+  }
+  ~OutFile() {
+    if (m_f) std::fclose(m_f);
+  }
+  void write(const char* d, std::size_t n) {
+    if (std::fwrite(d, 1, n, m_f) != n) fail(Exit::environment, "cannot write '{}': {}", m_path.string(), std::strerror(errno));
+  }
+  void close() {
+    FILE* f = m_f;
+    m_f = nullptr;
+    if (std::fclose(f) != 0) fail(Exit::environment, "cannot write '{}': {}", m_path.string(), std::strerror(errno));
+  }
+
+private:
+  fs::path m_path;
+  FILE* m_f;
+};
+
+}  // namespace
+
+LayerInfo write_layer(const std::vector<LayerFile>& files, Compression c, long long mtime, const fs::path& out, unsigned threads) {
+  EntryMap entries = collect(files);
+
+  OutFile file(out);
+  Sha256 blob_hash;
+  std::int64_t blob_size = 0;
+  auto compressor = Compressor::make(c, [&](const char* d, std::size_t n) {
+    blob_hash.update(d, n);
+    blob_size += static_cast<std::int64_t>(n);
+    file.write(d, n);
+  }, threads);
+  Sinks sinks;
+  sinks.compressor = compressor.get();
+
+  std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new());
+  check(a.get(), archive_write_set_format_pax_restricted(a.get()), "format");
+  check(a.get(), archive_write_add_filter_none(a.get()), "filter");
+  check(a.get(), archive_write_open2(a.get(), &sinks, nullptr, on_write, nullptr, nullptr), "open");
+
+  std::unique_ptr<struct archive_entry, EntryDeleter> ae(archive_entry_new());
+  std::string buffer(1 << 20, '\0');
+  for (const auto& [path, e] : entries) {
+    archive_entry_clear(ae.get());
+    archive_entry_set_pathname(ae.get(), path.c_str());
+    archive_entry_set_mtime(ae.get(), mtime, 0);
+    archive_entry_set_uid(ae.get(), 0);
+    archive_entry_set_gid(ae.get(), 0);
+    switch (e.kind) {
+      case Kind::dir:
+        archive_entry_set_filetype(ae.get(), AE_IFDIR);
+        archive_entry_set_perm(ae.get(), 0755);
+        break;
+      case Kind::symlink:
+        archive_entry_set_filetype(ae.get(), AE_IFLNK);
+        archive_entry_set_perm(ae.get(), 0777);
+        archive_entry_set_symlink(ae.get(), e.link.c_str());
+        break;
+      case Kind::file:
+        archive_entry_set_filetype(ae.get(), AE_IFREG);
+        archive_entry_set_perm(ae.get(), e.exec ? 0755 : 0644);
+        archive_entry_set_size(ae.get(), e.size);
+        break;
+    }
+    check(a.get(), archive_write_header(a.get(), ae.get()), path);
+    if (e.kind != Kind::file) continue;
+    int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(Exit::build_failed, "cannot read output '{}': {}", e.source.string(), std::strerror(errno));
+    std::int64_t left = e.size;
+    while (left > 0) {
+      ssize_t n = ::read(fd, buffer.data(), static_cast<std::size_t>(std::min<std::int64_t>(left, static_cast<std::int64_t>(buffer.size()))));
+      if (n <= 0) {
+        ::close(fd);
+        fail(Exit::build_failed, "output '{}' changed size while it was being packaged", e.source.string());
+      }
+      if (archive_write_data(a.get(), buffer.data(), static_cast<std::size_t>(n)) != n) {
+        ::close(fd);
+        check(a.get(), ARCHIVE_FATAL, path);
+      }
+      left -= n;
+    }
+    ::close(fd);
+  }
+  check(a.get(), archive_write_close(a.get()), "close");
+  compressor->finish();
+  file.close();
+
+  LayerInfo info;
+  info.descriptor.media_type = layer_media_type(c);
+  info.descriptor.digest = Digest::from_sha256_hex(blob_hash.hex());
+  info.descriptor.size = blob_size;
+  info.diff_id = Digest::from_sha256_hex(sinks.tar_hash.hex());
+  info.tar_size = sinks.tar_size;
+  info.entries = entries.size();
+  return info;
+}
+
+}  // namespace xb::oci

@@ -1,0 +1,286 @@
+// export_images against fake per-platform output dirs: the layout's structure, reuse of an
+// existing layout (other tags kept, corrupt blobs reported), archives, and base images.
+
+#include "oci/export.hpp"
+#include "oci/layout.hpp"
+#include "oci/media_types.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using namespace xb;
+using namespace xb::oci;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int n = 0;
+    path = fs::temp_directory_path() / fmt::format("xb-oci-export-{}-{}", ::getpid(), n++);
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+Project make_project(const fs::path& dir) {
+  Project p;
+  p.dir = dir;
+  p.file = dir / "xbuild.toml";
+  p.name = "hello";
+  p.outputs = {"hello"};
+  p.image.files = {{"hello", "/usr/local/bin/hello"}};
+  p.image.entrypoint = {"/usr/local/bin/hello"};
+  p.image.env = {"GREETING=hi"};
+  p.image.labels = {{"org.example.team", "build"}};
+  p.image.exposed_ports = {"8080/tcp"};
+  return p;
+}
+
+std::vector<PlatformImageInput> make_outputs(const fs::path& root, const std::vector<std::string>& platforms) {
+  std::vector<PlatformImageInput> in;
+  for (const auto& s : platforms) {
+    Platform p = Platform::parse(s);
+    fs::path out = root / p.dir_name();
+    fs::create_directories(out);
+    write_file_atomic(out / "hello", "#!/bin/sh\necho " + p.str() + "\n");
+    ::chmod((out / "hello").c_str(), 0755);
+    in.push_back({p, out});
+  }
+  return in;
+}
+
+boost::json::object json_file(const fs::path& p) { return boost::json::parse(read_file(p)).as_object(); }
+
+boost::json::object blob_json(const fs::path& layout, const std::string& digest) {
+  return json_file(layout / Digest::parse(digest).blob_path());
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("export_images writes a multi-platform layout") {
+  TempDir t;
+  Project project = make_project(t.path / "proj");
+  auto inputs = make_outputs(t.path / "out", {"linux/amd64", "linux/arm64", "linux/arm/v7"});
+  ExportOptions o;
+  o.dest = t.path / "layout";
+  o.tags = {"localhost:5000/team/hello:1.0"};
+  ExportResult r = export_images(project, inputs, o);
+
+  CHECK(read_file(o.dest / "oci-layout") == R"({"imageLayoutVersion":"1.0.0"})");
+  auto index_json = json_file(o.dest / "index.json");
+  auto& entries = index_json["manifests"].as_array();
+  REQUIRE(entries.size() == 1);
+  auto& e = entries[0].as_object();
+  CHECK(e["mediaType"].as_string() == media::k_index);
+  CHECK(e["digest"].as_string() == r.index_digest);
+  CHECK(e["annotations"].as_object()["org.opencontainers.image.ref.name"].as_string() == "1.0");
+  CHECK(e["annotations"].as_object()["io.containerd.image.name"].as_string() == "localhost:5000/team/hello:1.0");
+
+  auto index = blob_json(o.dest, r.index_digest);
+  auto& ms = index["manifests"].as_array();
+  REQUIRE(ms.size() == 3);
+  CHECK(ms[2].as_object()["platform"].as_object()["variant"].as_string() == "v7");
+  CHECK(index["annotations"].as_object()["org.opencontainers.image.created"].as_string() == "1970-01-01T00:00:00Z");
+  REQUIRE(r.manifests.size() == 3);
+  auto manifest = blob_json(o.dest, r.manifests[1].second);
+  CHECK(manifest["mediaType"].as_string() == media::k_manifest);
+  CHECK(manifest["layers"].as_array().size() == 1);
+  CHECK(manifest["layers"].as_array()[0].as_object()["mediaType"].as_string() == media::k_layer_gzip);
+  auto config = blob_json(o.dest, std::string(manifest["config"].as_object()["digest"].as_string()));
+  CHECK(config["architecture"].as_string() == "arm64");
+  CHECK(config["os"].as_string() == "linux");
+  CHECK(config["rootfs"].as_object()["diff_ids"].as_array().size() == 1);
+  auto& rc = config["config"].as_object();
+  CHECK(rc["Entrypoint"].as_array()[0].as_string() == "/usr/local/bin/hello");
+  CHECK(rc["Env"].as_array().size() == 2);  // PATH, GREETING
+  CHECK(rc["ExposedPorts"].as_object().contains("8080/tcp"));
+  CHECK(rc["Labels"].as_object()["org.example.team"].as_string() == "build");
+  CHECK(config["history"].as_array().size() == 1);
+
+  // No temp files left behind, and no staging directory beside the layout.
+  for (auto& f : fs::recursive_directory_iterator(o.dest)) CHECK(f.path().filename().string().front() != '.');
+  for (auto& f : fs::directory_iterator(t.path)) CHECK(f.path().filename().string().front() != '.');
+
+  SUBCASE("same inputs elsewhere give the same digests") {
+    TempDir t2;
+    Project p2 = make_project(t2.path / "other");
+    auto in2 = make_outputs(t2.path / "o", {"linux/amd64", "linux/arm64", "linux/arm/v7"});
+    ExportOptions o2 = o;
+    o2.dest = t2.path / "layout";
+    o2.threads = 1;
+    ExportResult r2 = export_images(p2, in2, o2);
+    CHECK(r2.index_digest == r.index_digest);
+    CHECK(read_file(o2.dest / "index.json") == read_file(o.dest / "index.json"));
+  }
+  SUBCASE("a second tag keeps the first; the same tag replaces its entry") {
+    ExportOptions o2 = o;
+    o2.tags = {"hello:2.0"};
+    o2.compression = "zstd";
+    export_images(project, inputs, o2);
+    auto idx = json_file(o.dest / "index.json");
+    REQUIRE(idx["manifests"].as_array().size() == 2);
+    export_images(project, inputs, o2);
+    CHECK(json_file(o.dest / "index.json")["manifests"].as_array().size() == 2);
+  }
+  SUBCASE("a corrupt blob is reported with its path") {
+    auto m1 = Digest::parse(r.manifests[0].second);
+    write_file_atomic(o.dest / m1.blob_path(), "garbage");
+    ExportOptions o2 = o;
+    o2.tags = {"hello:other"};
+    std::string err = error_of([&] { export_images(project, inputs, o2); });
+    CHECK(err.find((o.dest / m1.blob_path()).string()) != std::string::npos);
+    CHECK(err.find("corrupt") != std::string::npos);
+    // The layout was not touched: index.json still names only 1.0.
+    CHECK(json_file(o.dest / "index.json")["manifests"].as_array().size() == 1);
+  }
+  SUBCASE("a missing blob is reported with its path") {
+    auto m1 = Digest::parse(r.manifests[2].second);
+    fs::remove(o.dest / m1.blob_path());
+    ExportOptions o2 = o;
+    o2.tags = {"hello:other"};
+    std::string err = error_of([&] { export_images(project, inputs, o2); });
+    CHECK(err.find((o.dest / m1.blob_path()).string()) != std::string::npos);
+    CHECK(err.find("missing") != std::string::npos);
+  }
+  SUBCASE("a missing output fails before writing and leaves the layout as it was") {
+    std::string before = read_file(o.dest / "index.json");
+    fs::remove(inputs[1].out_dir / "hello");
+    ExportOptions o2 = o;
+    o2.tags = {"hello:broken"};
+    std::string err = error_of([&] { export_images(project, inputs, o2); });
+    CHECK(err.find("linux/arm64") != std::string::npos);
+    CHECK(err.find("does not exist") != std::string::npos);
+    CHECK(read_file(o.dest / "index.json") == before);
+  }
+}
+
+TEST_CASE("export_images: bad input") {
+  TempDir t;
+  Project project = make_project(t.path / "proj");
+  auto inputs = make_outputs(t.path / "out", {"linux/amd64"});
+  ExportOptions o;
+  o.dest = t.path / "layout";
+  SUBCASE("unknown compression") {
+    o.compression = "lz4";
+    CHECK(error_of([&] { export_images(project, inputs, o); }).find("lz4") != std::string::npos);
+    CHECK_FALSE(fs::exists(o.dest));
+  }
+  SUBCASE("image path with ..") {
+    project.image.files = {{"hello", "/usr/../../etc/hello"}};
+    CHECK(error_of([&] { export_images(project, inputs, o); }).find("..") != std::string::npos);
+    CHECK_FALSE(fs::exists(o.dest));
+  }
+  SUBCASE("from outside the output dir") {
+    project.image.files = {{"../hello", "/hello"}};
+    CHECK(error_of([&] { export_images(project, inputs, o); }).find("from") != std::string::npos);
+  }
+  SUBCASE("dest is a file") {
+    write_file_atomic(o.dest, "x");
+    CHECK(error_of([&] { export_images(project, inputs, o); }).find("not a directory") != std::string::npos);
+  }
+  SUBCASE("dest is a non-layout directory") {
+    fs::create_directories(o.dest);
+    write_file_atomic(o.dest / "precious", "x");
+    CHECK(error_of([&] { export_images(project, inputs, o); }).find("not an OCI layout") != std::string::npos);
+    CHECK(fs::exists(o.dest / "precious"));
+  }
+  SUBCASE("default tag is <name>:latest") {
+    auto r = export_images(project, inputs, o);
+    CHECK(r.ref_names == std::vector<std::string>{"latest"});
+  }
+}
+
+TEST_CASE("export_images: oci-archive holds the same layout") {
+  TempDir t;
+  Project project = make_project(t.path / "proj");
+  auto inputs = make_outputs(t.path / "out", {"linux/amd64", "linux/riscv64"});
+  ExportOptions o;
+  o.type = OutputType::oci_archive;
+  o.dest = t.path / "image.tar";
+  o.tags = {"hello:1"};
+  auto r = export_images(project, inputs, o);
+  ExportOptions l = o;
+  l.type = OutputType::oci;
+  l.dest = t.path / "layout";
+  auto r2 = export_images(project, inputs, l);
+  CHECK(r.index_digest == r2.index_digest);
+  std::string first = read_file(o.dest);
+  export_images(project, inputs, o);
+  CHECK(read_file(o.dest) == first);  // the archive itself is reproducible
+  for (auto& f : fs::directory_iterator(t.path)) CHECK(f.path().filename().string().front() != '.');
+}
+
+TEST_CASE("export_images: base images per platform") {
+  TempDir t;
+  // A base with amd64 and arm/v6 only, made by the exporter itself.
+  Project base_project = make_project(t.path / "base");
+  base_project.image.files = {{"hello", "/bin/base-tool"}};
+  base_project.image.entrypoint = {"/bin/base-tool"};
+  base_project.image.cmd = {"--help"};
+  base_project.image.env = {"BASE=1", "GREETING=base"};
+  base_project.image.workdir = "/srv";
+  ExportOptions bo;
+  bo.dest = t.path / "base-layout";
+  bo.tags = {"base:1"};
+  export_images(base_project, make_outputs(t.path / "base-out", {"linux/amd64", "linux/arm/v6"}), bo);
+
+  Project project = make_project(t.path / "proj");
+  project.image.entrypoint = {};
+  ExportOptions o;
+  o.dest = t.path / "layout";
+  SUBCASE("layers and config are inherited") {
+    project.image.base = "oci:" + bo.dest.string() + ":base:1";
+    project.image.base = "oci:" + bo.dest.string() + ":1";
+    auto r = export_images(project, make_outputs(t.path / "out", {"linux/amd64"}), o);
+    auto manifest = blob_json(o.dest, r.manifests[0].second);
+    CHECK(manifest["layers"].as_array().size() == 2);
+    CHECK(manifest["annotations"].as_object().contains("org.opencontainers.image.base.digest"));
+    auto config = blob_json(o.dest, std::string(manifest["config"].as_object()["digest"].as_string()));
+    auto& rc = config["config"].as_object();
+    CHECK(rc["Entrypoint"].as_array()[0].as_string() == "/bin/base-tool");
+    CHECK(rc["Cmd"].as_array()[0].as_string() == "--help");
+    CHECK(rc["WorkingDir"].as_string() == "/srv");
+    auto env = boost::json::serialize(rc["Env"]);
+    CHECK(env.find("BASE=1") != std::string::npos);
+    CHECK(env.find("GREETING=hi") != std::string::npos);  // ours overrides the base's
+    CHECK(env.find("GREETING=base") == std::string::npos);
+    CHECK(config["history"].as_array().size() == 2);
+    CHECK(config["rootfs"].as_object()["diff_ids"].as_array().size() == 2);
+    // Every blob the manifest names is in our layout.
+    for (const auto& l : manifest["layers"].as_array())
+      CHECK(fs::exists(o.dest / Digest::parse(l.as_object().at("digest").as_string()).blob_path()));
+  }
+  SUBCASE("a base lacking a platform is an error naming both; v6 does not serve v7") {
+    project.image.base = "oci:" + bo.dest.string();
+    std::string err = error_of([&] { export_images(project, make_outputs(t.path / "out", {"linux/amd64", "linux/arm/v7"}), o); });
+    CHECK(err.find("linux/arm/v7") != std::string::npos);
+    CHECK(err.find(bo.dest.string()) != std::string::npos);
+    CHECK(err.find("linux/arm/v6") != std::string::npos);
+    CHECK_FALSE(fs::exists(o.dest));
+    CHECK(error_of([&] { check_export(project, {Platform::parse("linux/arm/v7")}, o); }).find("linux/arm/v7") != std::string::npos);
+  }
+  SUBCASE("unknown tag and non-layout base") {
+    project.image.base = "oci:" + bo.dest.string() + ":nope";
+    CHECK(error_of([&] { export_images(project, make_outputs(t.path / "out", {"linux/amd64"}), o); }).find("nope") != std::string::npos);
+    project.image.base = "docker.io/library/alpine:3";
+    CHECK(error_of([&] { export_images(project, make_outputs(t.path / "out", {"linux/amd64"}), o); }).find("alpine") != std::string::npos);
+  }
+}
