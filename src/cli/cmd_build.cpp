@@ -3,7 +3,9 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
+#include "oci/export.hpp"
 #include "pipeline/build.hpp"
+#include "registry/push.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
@@ -25,6 +27,8 @@ struct BuildCmd {
   bool json = false;
   std::string progress = "auto";
   int timeout = 0;
+  std::string compression;
+  registry::PushOptions push_options;
 };
 
 Progress parse_progress(const std::string& s) {
@@ -58,8 +62,10 @@ void register_build(CLI::App& app) {
   add_plan_flags(*cmd, o->flags);
   cmd->add_option("-t,--tag", o->tags, "Image name and tag (repeatable), e.g. registry.example.com/team/app:1.0");
   cmd->add_option("-o,--output", o->output,
-                  "type=local,dest=DIR | type=oci,dest=DIR | type=oci-archive,dest=FILE.tar (default: type=oci,dest=<project>/.xbuild/oci)");
+                  "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar | type=local,dest=DIR (default: type=oci,dest=<project>/.xbuild/oci)");
   cmd->add_flag("--push", o->push, "Push the image to the registry named by -t");
+  cmd->add_option("--compression", o->compression, "Layer compression: gzip (default), zstd or none");
+  registry::add_push_flags(*cmd, o->push_options);
   cmd->add_flag("--keep-going", o->keep_going, "Finish the other platforms when one fails");
   cmd->add_flag("--clean", o->clean, "Remove each platform's build directory first");
   cmd->add_option("--progress", o->progress, "auto|plain|tty|json|quiet")->capture_default_str();
@@ -76,20 +82,25 @@ void register_build(CLI::App& app) {
     if (o->json && bopts.progress == Progress::plain) bopts.progress = Progress::quiet;
     if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
 
-    // Parse the output spec before building: bad flags should fail in a second, not after.
-    std::string type = "local";
-    fs::path dest;
-    if (!o->output.empty()) {
-      for (const auto& part : split(o->output, ',')) {
-        auto eq = part.find('=');
-        std::string k = part.substr(0, eq), v = eq == std::string::npos ? "" : part.substr(eq + 1);
-        if (k == "type") type = v;
-        else if (k == "dest") dest = v;
-        else fail(Exit::usage, "--output {}: unknown key '{}'; expected type=...,dest=...", o->output, k);
-      }
-      if (type != "local") fail(Exit::usage, "--output {}: unknown type '{}'; expected local", o->output, type);
-      if (dest.empty()) fail(Exit::usage, "--output {}: missing dest=DIR", o->output);
-    }
+    // Check the output, tags and base before building: bad flags should fail in a second,
+    // not after the builds.
+    oci::OutputSpec out = o->output.empty()
+                              ? oci::OutputSpec{"oci", state_dir(project) / "oci"}
+                              : oci::parse_output_spec(o->output);
+    if (o->push && out.type == "local") fail(Exit::usage, "--push needs an image: drop --output type=local, or push later with `xbuild push`");
+    oci::ExportOptions eopts;
+    eopts.type = out.type == "oci-archive" ? oci::OutputType::oci_archive : oci::OutputType::oci;
+    eopts.dest = out.dest;
+    eopts.tags = o->tags;
+    eopts.compression = o->compression;
+    if (o->push && o->tags.empty() && project.image.tags.empty())
+      fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {})", project.file.string());
+    if (o->push && out.type == "oci-archive")
+      fail(Exit::usage, "--push pushes from an OCI layout: use --output type=oci,dest=DIR (or none) with --push");
+    std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
+    if (targets.empty()) targets = {host_platform()};
+    if (out.type != "local") oci::check_export(project, targets, eopts);
+    fs::path dest = out.type == "local" ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);
     auto started = std::chrono::steady_clock::now();
@@ -104,7 +115,22 @@ void register_build(CLI::App& app) {
       failures.push_back(fmt::format("{}: {}", r.platform.str(), r.error));
       if (plans[i].strategy != Strategy::none) only_environment = false;
     }
-    if (failures.empty() && !dest.empty()) export_local(project, results, dest);
+    std::optional<oci::ExportResult> image;
+    std::vector<registry::PushResult> pushed;
+    if (failures.empty()) {
+      if (out.type == "local") {
+        export_local(project, results, dest);
+      } else {
+        std::vector<oci::PlatformImageInput> inputs;
+        for (const auto& r : results) inputs.push_back({r.platform, r.out});
+        image = oci::export_images(project, inputs, eopts);
+        if (o->push) {
+          std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
+          o->push_options.verbose = globals().verbose;
+          pushed = registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options);
+        }
+      }
+    }
 
     if (o->json) {
       boost::json::array arr;
@@ -115,13 +141,29 @@ void register_build(CLI::App& app) {
         if (!r.error.empty()) ro["error"] = r.error;
         arr.push_back(ro);
       }
-      fmt::print("{}\n", boost::json::serialize(boost::json::object{{"ok", failures.empty()}, {"wall_seconds", wall}, {"platforms", arr}}));
+      boost::json::object root{{"ok", failures.empty()}, {"wall_seconds", wall}, {"platforms", arr}};
+      if (image) {
+        boost::json::object io{{"type", out.type}, {"dest", out.dest.string()}, {"digest", image->index_digest}};
+        boost::json::array ms;
+        for (const auto& [p, d] : image->manifests) ms.push_back(boost::json::object{{"platform", p.str()}, {"digest", d}});
+        io["manifests"] = ms;
+        root["image"] = io;
+      }
+      if (!pushed.empty()) {
+        boost::json::array pa;
+        for (const auto& p : pushed) pa.push_back(boost::json::object{{"reference", p.reference}, {"digest", p.digest},
+                                                                      {"blobs_uploaded", p.blobs_uploaded}, {"blobs_existing", p.blobs_existing}});
+        root["pushed"] = pa;
+      }
+      fmt::print("{}\n", boost::json::serialize(root));
     } else {
       for (const auto& r : results) {
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s) -> {}\n", r.platform.str(), to_string(r.strategy), r.wall_seconds,
                              dest.empty() ? r.out.string() : (dest / r.platform.dir_name()).string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
+      if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));
+      if (!pushed.empty()) registry::print_push_results(pushed, false);
     }
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),
