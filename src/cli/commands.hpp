@@ -33,5 +33,6 @@ void register_test(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_rootfs(CLI::App& app);
 void register_matrix(CLI::App& app);
+void register_runner_exec(CLI::App& app);
 
 }  // namespace xb::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   cli::register_test(app);
   cli::register_bench(app);
   cli::register_rootfs(app);
+  cli::register_runner_exec(app);
   cli::register_push(app);
   cli::register_inspect(app);
 

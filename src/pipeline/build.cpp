@@ -8,6 +8,7 @@
 #include "exec/scheduler.hpp"
 #include "exec/subprocess.hpp"
 #include "platform/elf.hpp"
+#include "runner/runner.hpp"
 #include "util/strings.hpp"
 
 #include <fmt/color.h>
@@ -79,13 +80,12 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     fs::create_directories(plan.paths.build);
     fs::create_directories(plan.paths.out);
     write_toolchain_files(plan);
-    if (plan.strategy == Strategy::emulate) {
-      try {
-        emulate::prepare_build(project, plan);
-      } catch (const Error& e) {
-        r.error = e.what();
-        continue;
-      }
+    try {
+      if (plan.strategy == Strategy::emulate) emulate::prepare_build(project, plan);
+      if (plan.strategy == Strategy::runner) runner::prepare_build(project, plan);
+    } catch (const Error& e) {
+      r.error = e.what();
+      continue;
     }
     Job job;
     job.name = plan.platform.str();

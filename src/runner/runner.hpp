@@ -1,0 +1,61 @@
+#pragma once
+// Runner builds: a platform built on a native machine of its architecture, reached over
+// SSH. prepare_build checks the runner once (reachable, authenticated, right architecture,
+// rsync there or not) and turns plan.command into ONE local command, xbuild's own hidden
+// `__runner-exec SPEC.json`, so the scheduler's process-group kill, timeout and Ctrl-C
+// handling cover the ssh, rsync and tar processes it starts. run_exec then ships the source,
+// runs the build there with its output streamed back, and fetches {out}.
+
+#include "config/project.hpp"
+#include "plan/plan.hpp"
+#include "runner/ssh.hpp"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace xb::runner {
+
+/// How the source tree and outputs travel.
+enum class Sync { rsync, tar };
+
+/// Everything `xbuild __runner-exec` needs: written as JSON next to the plan's log.
+struct ExecSpec {
+  SshTarget ssh;
+  Sync sync = Sync::tar;
+  std::string platform;                                 ///< for messages
+  std::filesystem::path local_src;                      ///< the project dir
+  std::filesystem::path remote_src;                     ///< where it goes on the runner
+  std::vector<std::string> excludes;                    ///< top-level names not shipped (.xbuild, .git)
+  std::filesystem::path local_out;                      ///< plan.paths.out
+  std::filesystem::path remote_out;                     ///< {out} on the runner, emptied before the build
+  std::filesystem::path remote_build;                   ///< {build} on the runner, created if missing
+  std::filesystem::path remote_cwd;                     ///< where the build runs
+  std::vector<std::string> argv;                        ///< the project's build command
+  std::map<std::string, std::string> env;               ///< exported on the runner
+  std::vector<std::pair<std::string, std::string>> files;  ///< remote path -> content, written first
+};
+
+/// Checks the runner and rewrites plan.command (argv, env, cwd) into the local
+/// `/proc/self/exe __runner-exec SPEC` call; writes SPEC under the state dir. When the runner
+/// cannot be used (no connection, no authentication, wrong architecture, missing key file)
+/// it sets plan.strategy = none and plan.problem, and throws Error(environment) naming the
+/// runner, its xbuild.toml, what failed and what to check.
+void prepare_build(const Project& project, PlatformPlan& plan);
+
+/// The remote shell script that runs spec's build: creates {build}, empties {out}, writes
+/// spec.files, exports spec.env, enters remote_cwd, runs argv in its own session and kills
+/// that session when the ssh connection drops. Exits with the build's status.
+std::string remote_build_script(const ExecSpec& spec);
+
+/// Writes / reads an ExecSpec as JSON. read_spec throws Error(usage) naming the file.
+void write_spec(const std::filesystem::path& file, const ExecSpec& spec);
+ExecSpec read_spec(const std::filesystem::path& file);
+
+/// Performs a runner build: ship, build (streamed to stdout/stderr), fetch. Returns the exit
+/// code for the process: the build's own when it ran and failed, 255 when ssh failed.
+int run_exec(const ExecSpec& spec);
+
+}  // namespace xb::runner

@@ -1,0 +1,178 @@
+// ssh's exit code 255 means "ssh itself failed", and the reason is only in its stderr, in
+// OpenSSH's words. explain_ssh_failure keeps those words and adds the one thing to check for
+// the common cases; anything unknown is still reported with the runner and ssh's message.
+// Paths go to ssh as separate argv elements where ssh allows it; UserKnownHostsFile can only
+// be given with -o, whose value ssh tokenizes and %-expands, so it gets ssh's own quoting.
+
+#include "runner/ssh.hpp"
+
+#include "runner/quote.hpp"
+#include "util/error.hpp"
+#include "util/strings.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace xb::runner {
+
+namespace {
+
+/// A value for `ssh -o Key=value`: ssh splits it like a config line (quotes, backslashes)
+/// and expands %-tokens, so: double quotes, backslash before " and \, and %%.
+std::string ssh_option_value(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '%') out += '%';
+    out += c;
+  }
+  return out + "\"";
+}
+
+/// `-i` paths are %-expanded by ssh (but not tokenized).
+std::string ssh_path_arg(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '%') out += '%';
+    out += c;
+  }
+  return out;
+}
+
+bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
+
+}  // namespace
+
+std::string SshTarget::address() const { return fmt::format("{}:{}", host, port); }
+
+void check_host(std::string_view host, std::string_view origin) {
+  bool bad = host.empty() || host.front() == '-' ||
+             std::any_of(host.begin(), host.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+  if (bad)
+    fail(Exit::usage, "{}: host '{}' is not a valid \"user@host\" (no spaces, must not start with '-')", origin, host);
+}
+
+std::vector<std::string> ssh_argv(const SshTarget& t) {
+  std::vector<std::string> a = {
+    "ssh", "-T", "-e", "none",
+    "-p", std::to_string(t.port),
+    "-o", "BatchMode=yes",
+    "-o", "StrictHostKeyChecking=accept-new",
+    "-o", "UserKnownHostsFile=" + ssh_option_value(t.known_hosts),
+    "-o", fmt::format("ConnectTimeout={}", t.connect_timeout),
+    "-o", "ServerAliveInterval=15",
+    "-o", "ServerAliveCountMax=4",
+    "-o", "LogLevel=ERROR",
+  };
+  if (!t.identity.empty()) {
+    a.insert(a.end(), {"-i", ssh_path_arg(t.identity), "-o", "IdentitiesOnly=yes"});
+  }
+  if (!t.control_path.empty()) {
+    a.insert(a.end(), {"-o", "ControlMaster=no", "-o", "ControlPath=" + ssh_option_value(t.control_path)});
+  }
+  return a;
+}
+
+std::string rsync_rsh(const SshTarget& t) {
+  std::vector<std::string> words;
+  for (const auto& a : ssh_argv(t)) words.push_back(rsync_quote(a));
+  return join(words, " ");
+}
+
+std::string explain_ssh_failure(const SshTarget& t, std::string_view step, std::string_view ssh_stderr) {
+  std::string said(trim(ssh_stderr));
+  std::string check;
+  if (contains(said, "Connection refused")) {
+    check = fmt::format("nothing accepts connections on port {} of that host: check that sshd runs there and that "
+                        "'port' in the [[runner]] entry is right", t.port);
+  } else if (contains(said, "Could not resolve hostname") || contains(said, "Name or service not known")) {
+    check = "the host name does not resolve: check 'host' in the [[runner]] entry (user@host)";
+  } else if (contains(said, "timed out") || contains(said, "No route to host") || contains(said, "Network is unreachable")) {
+    check = "the host did not answer: check that it is up and reachable from here (firewall, VPN) and the port";
+  } else if (contains(said, "REMOTE HOST IDENTIFICATION HAS CHANGED") || contains(said, "Host key verification failed")) {
+    check = fmt::format("the runner's host key is not the one recorded in {}: if the runner was reinstalled, remove its "
+                        "line there (ssh-keygen -R '[host]:{}' -f {}); otherwise do not trust it", t.known_hosts, t.port,
+                        t.known_hosts);
+  } else if (contains(said, "Permission denied") || contains(said, "Too many authentication failures")) {
+    check = t.identity.empty()
+              ? "authentication failed: set 'identity' in the [[runner]] entry to a private key whose public key is in the "
+                "runner user's ~/.ssh/authorized_keys (xbuild uses BatchMode: no passwords, no prompts)"
+              : fmt::format("authentication failed with the key {}: put {}.pub into ~/.ssh/authorized_keys of that user on "
+                            "the runner, and check the user name in 'host' (xbuild uses BatchMode: no passwords, no "
+                            "passphrase prompts; a key with a passphrase needs ssh-agent)", t.identity, t.identity);
+  } else if (contains(said, "UNPROTECTED PRIVATE KEY") || contains(said, "bad permissions")) {
+    check = fmt::format("ssh refuses a private key others can read: chmod 600 {}", t.identity);
+  } else if (contains(said, "Connection closed") || contains(said, "Connection reset") || contains(said, "Broken pipe")) {
+    check = "the connection dropped: check the network and the runner's sshd log";
+  } else {
+    check = "see ssh's message above; `ssh -v` with the same host, port and key shows more";
+  }
+  return fmt::format("runner {} ({}): cannot {}: ssh says: {}\n  check: {}", t.address(), t.origin, step,
+                     said.empty() ? std::string("(nothing)") : said, check);
+}
+
+Child spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
+  if (argv.empty()) throw Error("internal: empty command");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  Child c;
+  int rc = ::posix_spawnp(&c.pid, argv[0].c_str(), &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    fail(Exit::environment, "cannot run {}: {} (install it: apt-get install {})", argv[0], std::strerror(rc),
+         argv[0] == "ssh" ? "openssh-client" : argv[0]);
+  return c;
+}
+
+int wait_child(Child& c) {
+  int status = 0;
+  while (::waitpid(c.pid, &status, 0) < 0) {
+    if (errno != EINTR) return 255;
+  }
+  c.pid = -1;
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+std::pair<int, std::string> run_capture_merged(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail(Exit::environment, "cannot create a pipe: {}", std::strerror(errno));
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  Child c;
+  try {
+    c = spawn(argv, devnull, fds[1], fds[1]);
+  } catch (...) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::close(devnull);
+    throw;
+  }
+  ::close(fds[1]);
+  ::close(devnull);
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  return {wait_child(c), out};
+}
+
+}  // namespace xb::runner

@@ -1,0 +1,54 @@
+#pragma once
+// The ssh client as xbuild drives it: one function builds the options every call shares
+// (batch mode, port, identity, a known_hosts file of xbuild's own, timeouts), and one turns
+// ssh's stderr into an error that names the runner, what failed and what to check. Children
+// are started in the caller's process group (unlike xb::Subprocess), so that killing the
+// `__runner-exec` job's group also kills every ssh, rsync and tar it started.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xb::runner {
+
+/// How to reach one runner.
+struct SshTarget {
+  std::string host;                              ///< "user@host" or "host"
+  int port = 22;
+  std::string identity;                          ///< absolute private key path ("" = ssh default)
+  std::string known_hosts;                       ///< xbuild's own known_hosts file
+  int connect_timeout = 10;                      ///< seconds
+  std::string control_path;                      ///< a master connection to reuse ("" = none)
+  std::string origin;                            ///< "runner for linux/arm64 in /p/xbuild.toml", for errors
+  /// "user@host:port".
+  std::string address() const;
+};
+
+/// `ssh` and the options every call shares, without the host: append "--", nothing else, then
+/// host and remote command. `-o` values are separate argv elements (no shell).
+std::vector<std::string> ssh_argv(const SshTarget& t);
+/// The same options as one string for rsync's -e, each word through rsync_quote.
+std::string rsync_rsh(const SshTarget& t);
+/// Explains a failed ssh call (ssh exit 255) from its stderr: which runner, what failed, what
+/// to check. `step` says what xbuild was doing ("connect", "ship the source", ...).
+std::string explain_ssh_failure(const SshTarget& t, std::string_view step, std::string_view ssh_stderr);
+/// Throws Error(usage) when `host` could be taken for an ssh option or holds whitespace.
+void check_host(std::string_view host, std::string_view origin);
+
+/// A child started in the caller's process group. fds: -1 = inherit.
+struct Child {
+  pid_t pid = -1;
+};
+/// Starts argv (PATH lookup) with the given stdin/stdout/stderr fds (-1 = inherit); the child
+/// closes every other descriptor it would inherit through O_CLOEXEC. Throws Error(environment)
+/// when it cannot start.
+Child spawn(const std::vector<std::string>& argv, int in_fd = -1, int out_fd = -1, int err_fd = -1);
+/// Waits for the child; returns its exit code, or 128+signal.
+int wait_child(Child& c);
+/// Runs argv with stdin from /dev/null and returns {exit code, merged stdout+stderr}.
+std::pair<int, std::string> run_capture_merged(const std::vector<std::string>& argv);
+
+}  // namespace xb::runner
