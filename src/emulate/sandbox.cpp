@@ -134,12 +134,6 @@ void exec_in_rootfs(const RootfsExec& e) {
   // Nothing mounted from here on propagates back to the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) sys_fail("make / private");
 
-  for (const auto& b : e.binds) {
-    if (!fs::is_directory(b, ec)) fail(Exit::environment, "entering the rootfs: --bind {} is not a directory", b.string());
-    bind(b, root / b.relative_path(), true);
-  }
-  for (const auto& [host, inside] : e.files) bind(host, root / inside.relative_path(), false);
-
   fs::path proc = root / "proc";
   make_mount_point(proc, true);
   if (::mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
@@ -150,6 +144,13 @@ void exec_in_rootfs(const RootfsExec& e) {
   fs::path tmp = root / "tmp";
   make_mount_point(tmp, true);
   if (::mount("tmpfs", tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) sys_fail("mount a tmpfs on /tmp");
+
+  // The project's dirs last: they may live under /tmp, which must not hide them.
+  for (const auto& b : e.binds) {
+    if (!fs::is_directory(b, ec)) fail(Exit::environment, "entering the rootfs: --bind {} is not a directory", b.string());
+    bind(b, root / b.relative_path(), true);
+  }
+  for (const auto& [host, inside] : e.files) bind(host, root / inside.relative_path(), false);
 
   if (::chroot(root.c_str()) != 0) sys_fail(fmt::format("chroot {}", root.string()));
   fs::path cwd = e.cwd.empty() ? fs::path("/") : e.cwd;

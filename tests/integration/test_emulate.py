@@ -1,0 +1,193 @@
+"""Emulated builds for real: the C example built for linux/arm64 inside the machine's cached
+arm64 rootfs (mmdebstrap) under qemu-user, then run under QEMU; and the error paths: binfmt
+missing or without the F flag (through the XBUILD_BINFMT_DIR override), a rootfs without a
+compiler, a hung build hitting the timeout, and no qemu installed."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import need, run
+from emu_helpers import (env_with, fake_binfmt, file_says, host_mounts_under, processes_matching, rootfs_for,
+                         write_project)
+
+
+@pytest.fixture(scope="session")
+def arm64_rootfs(xbuild):
+    return rootfs_for(xbuild)
+
+
+def out_dir(project: Path, platform="linux_arm64") -> Path:
+    return project / ".xbuild" / "out" / platform
+
+
+def test_rootfs_create_is_cached_and_reused(xbuild, arm64_rootfs):
+    # A second create answers with the same directory (no second mmdebstrap run).
+    p = run([xbuild, "rootfs", "create", "--platform", "linux/arm64", "--packages", "make,gcc,libc6-dev"])
+    assert Path(p.stdout.strip()) == arm64_rootfs
+    assert "creating" not in p.stderr
+    listed = run([xbuild, "rootfs", "list"]).stdout.split()
+    assert str(arm64_rootfs) in listed
+    # It really is an arm64 Debian with the compiler.
+    assert "ARM aarch64" in file_says(arm64_rootfs / "usr/bin/make")
+    assert (arm64_rootfs / "usr/lib/aarch64-linux-gnu/libc.a").exists()
+
+
+def test_emulated_build_of_c_example_runs_under_qemu(xbuild, project_copy, arm64_rootfs):
+    proj = project_copy("c-make")
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "linux/arm64=emulate",
+             "-o", f"type=local,dest={proj / 'dist'}"], env=env_with())
+    hello = out_dir(proj) / "hello"
+    desc = file_says(hello)
+    assert "ARM aarch64" in desc and "statically linked" in desc, desc
+    # Run it under QEMU: through xbuild, and by calling qemu ourselves.
+    r = run([xbuild, "run", "-C", proj, "--platform", "linux/arm64", "--", "--check"])
+    assert "built for aarch64, running on aarch64" in r.stdout
+    q = run([need("qemu-aarch64-static"), hello, "--check"])
+    assert "built for aarch64" in q.stdout
+    # The exported copy is the same binary.
+    assert (proj / "dist" / "linux_arm64" / "hello").read_bytes() == hello.read_bytes()
+    # Bind mounts lived in the build's private namespace only.
+    assert host_mounts_under(arm64_rootfs) == []
+
+
+def test_emulated_build_runs_natively_inside_the_rootfs(xbuild, tmp_path, arm64_rootfs):
+    # The build sees an aarch64 machine, the rootfs' own gcc, and the project at its host path.
+    proj = write_project(tmp_path / "where", """
+name = "where"
+language = "c"
+platforms = ["linux/arm64"]
+build = '''
+uname -m > {out}/machine
+pwd > {out}/cwd
+gcc -dumpmachine > {out}/gcc
+test -f /etc/debian_version && echo yes > {out}/in-rootfs
+printf 'int main(void){return 0;}' > {build}/t.c && $CC -static -o {out}/t {build}/t.c
+'''
+outputs = ["machine", "t"]
+[emulate]
+packages = ["gcc", "make", "libc6-dev"]
+""")
+    run([xbuild, "-C", proj, "build", "--strategy", "emulate", "-o", f"type=local,dest={tmp_path / 'dist'}"], env=env_with())
+    out = out_dir(proj)
+    assert (out / "machine").read_text().strip() == "aarch64"
+    assert (out / "cwd").read_text().strip() == str(proj)
+    assert (out / "gcc").read_text().strip() == "aarch64-linux-gnu"
+    assert (out / "in-rootfs").read_text().strip() == "yes"
+    assert "ARM aarch64" in file_says(out / "t")
+
+
+def test_binfmt_missing_fails_fast_with_the_fix(xbuild, project_copy, tmp_path):
+    proj = project_copy("c-make")
+    empty = tmp_path / "binfmt"
+    empty.mkdir()
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], check=False,
+            env=env_with(XBUILD_BINFMT_DIR=empty), timeout=60)
+    assert p.returncode != 0
+    err = p.stdout + p.stderr
+    assert f"binfmt_misc is not mounted at {empty}" in err
+    assert f"fix: mount -t binfmt_misc binfmt_misc {empty}" in err
+    assert "exec format error" not in err
+
+
+def test_binfmt_handler_disabled_fails_fast(xbuild, project_copy, tmp_path):
+    proj = project_copy("c-make")
+    fake = fake_binfmt(tmp_path / "binfmt", enabled=False)
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], check=False,
+            env=env_with(XBUILD_BINFMT_DIR=fake), timeout=60)
+    assert p.returncode != 0
+    assert "update-binfmts --enable qemu-aarch64" in p.stdout + p.stderr
+
+
+def test_without_f_flag_the_interpreter_is_bound_into_the_rootfs(xbuild, project_copy, tmp_path, arm64_rootfs):
+    # A handler without F makes the kernel open the interpreter path inside the chroot;
+    # xbuild binds the static qemu there and the build works. The real handler on this
+    # machine has F, so the override describes one without it.
+    proj = project_copy("c-make")
+    fake = fake_binfmt(tmp_path / "binfmt", flags="P")
+    env = env_with(XBUILD_BINFMT_DIR=fake)
+    d = run([xbuild, "doctor", "--platform", "linux/arm64"], env=env)
+    assert "warn  handler qemu-aarch64 has no F flag" in d.stdout
+    assert f"fix: echo -1 > {fake}/qemu-aarch64 && printf '%s' ':qemu-aarch64:M:0:\\x7f\\x45\\x4c\\x46" in d.stdout
+    assert ":/usr/libexec/qemu-binfmt/aarch64-binfmt-P:PF' > " + f"{fake}/register" in d.stdout
+    run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], env=env)
+    assert "ARM aarch64" in file_says(out_dir(proj) / "hello")
+    assert host_mounts_under(arm64_rootfs) == []
+
+
+def test_rootfs_without_a_compiler_is_named(xbuild, project_copy, tmp_path):
+    # A directory rootfs with a shell but no make or gcc: caught before anything runs.
+    root = tmp_path / "bare-rootfs"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/sh", root / "bin" / "sh")
+    proj = project_copy("c-make")
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], check=False,
+            env=env_with(XBUILD_ROOTFS=root), timeout=120)
+    assert p.returncode != 0
+    err = p.stdout + p.stderr
+    assert f"the linux/arm64 rootfs {root} has no 'make'" in err
+    assert "[emulate] packages" in err
+
+
+def test_bad_rootfs_source_is_a_usage_error(xbuild, project_copy, tmp_path):
+    proj = project_copy("c-make")
+    with open(proj / "xbuild.toml", "a") as f:
+        f.write('\n[emulate]\nrootfs = "nowhere/at-all"\n')
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], check=False,
+            env=env_with(), timeout=60)
+    assert p.returncode != 0
+    assert "[emulate] rootfs in" in p.stderr + p.stdout and "nowhere/at-all" in p.stderr + p.stdout
+
+
+def test_tarball_rootfs_is_unpacked_once_and_used(xbuild, project_copy, tmp_path, arm64_rootfs):
+    # The cached rootfs packed as a tarball, named in xbuild.toml: unpacked into a cache of
+    # the test's own, then the build runs inside it.
+    tar = tmp_path / "arm64-rootfs.tar"
+    run(["tar", "--numeric-owner", "-cf", tar, "-C", arm64_rootfs, "."], timeout=600)
+    proj = project_copy("c-make")
+    with open(proj / "xbuild.toml", "a") as f:
+        f.write(f'\n[emulate]\nrootfs = "{tar}"\n')
+    cache = tmp_path / "cache"
+    env = env_with(XBUILD_ROOTFS_CACHE=cache)
+    run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], env=env)
+    unpacked = [d for d in cache.iterdir() if d.is_dir()]
+    assert len(unpacked) == 1 and unpacked[0].name.startswith("linux_arm64-tar-"), unpacked
+    assert "ARM aarch64" in file_says(out_dir(proj) / "hello")
+    run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], env=env)
+    assert [d for d in cache.iterdir() if d.is_dir()] == unpacked
+
+
+def test_hung_emulated_build_is_killed_with_its_group(xbuild, tmp_path, arm64_rootfs):
+    proj = write_project(tmp_path / "hang", """
+name = "hang"
+language = "c"
+platforms = ["linux/arm64"]
+build = "sleep 3137 & sleep 3138; wait"
+outputs = ["never"]
+[emulate]
+timeout = 5
+""")
+    p = run([xbuild, "-C", proj, "build", "--strategy", "emulate"], check=False, env=env_with(), timeout=120)
+    assert p.returncode != 0
+    assert "timed out" in (p.stdout + p.stderr).lower()
+    assert processes_matching(r"sleep 313[78]") == []
+    assert host_mounts_under(arm64_rootfs) == []
+
+
+def test_no_qemu_installed(xbuild, project_copy, tmp_path):
+    # Cross-build, then run without binfmt and with a PATH that has no qemu.
+    proj = project_copy("c-make")
+    run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "cross"], env=env_with())
+    nobinfmt = tmp_path / "binfmt"
+    nobinfmt.mkdir()
+    bare_path = tmp_path / "bin"
+    bare_path.mkdir()
+    p = run([xbuild, "run", "-C", proj, "--platform", "linux/arm64", "--", "--check"], check=False,
+            env=env_with(XBUILD_BINFMT_DIR=nobinfmt, PATH=bare_path))
+    assert p.returncode == 3, p.stderr
+    assert "qemu-aarch64 is not on PATH" in p.stderr
+    assert "fix: apt-get install qemu-user-static" in p.stderr
+    # An emulated build with no usable binfmt says the same kind of thing, never exec format error.
+    b = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], check=False,
+            env=env_with(XBUILD_BINFMT_DIR=nobinfmt, PATH=f"{bare_path}:/usr/bin:/bin"), timeout=60)
+    assert b.returncode != 0 and "mount -t binfmt_misc" in b.stdout + b.stderr
