@@ -15,6 +15,7 @@
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -128,6 +129,15 @@ std::vector<LayerFile> layer_files(const Project& project, const fs::path& out_d
   return files;
 }
 
+/// Creates and removes a directory in `dir`: access(2) says yes to root even on a read-only
+/// mount, so only trying tells.
+void probe_writable(const fs::path& dir, const fs::path& path, std::string_view what) {
+  fs::path probe = dir / fmt::format(".xbuild-probe-{}", ::getpid());
+  if (::mkdir(probe.c_str(), 0700) != 0)
+    fail(Exit::environment, "{} '{}' cannot be written: {} in {}; choose another dest", what, path.string(), std::strerror(errno), dir.string());
+  ::rmdir(probe.c_str());
+}
+
 /// Fails unless a file could be created at `path` (its nearest existing ancestor is a writable dir).
 void check_creatable(const fs::path& path, std::string_view what) {
   fs::path p = fs::absolute(path);
@@ -135,8 +145,7 @@ void check_creatable(const fs::path& path, std::string_view what) {
   while (!dir.empty() && !fs::exists(dir) && dir != dir.parent_path()) dir = dir.parent_path();
   if (!fs::is_directory(dir))
     fail(Exit::usage, "{} '{}': '{}' is not a directory", what, path.string(), dir.string());
-  if (::access(dir.c_str(), W_OK) != 0)
-    fail(Exit::environment, "{} '{}' cannot be written: {} ({}); choose another dest", what, path.string(), std::strerror(errno), dir.string());
+  probe_writable(dir, path, what);
 }
 
 void check_dest(const ExportOptions& o) {
@@ -146,8 +155,7 @@ void check_dest(const ExportOptions& o) {
         fail(Exit::usage, "--output dest '{}' exists and is not a directory; an OCI layout is a directory (type=oci-archive writes a file)", o.dest.string());
       if (!fs::exists(o.dest / "oci-layout") && !fs::is_empty(o.dest))
         fail(Exit::usage, "--output dest '{}' is a non-empty directory but not an OCI layout (no oci-layout file); choose another dest or empty it", o.dest.string());
-      if (::access(o.dest.c_str(), W_OK) != 0)
-        fail(Exit::environment, "--output dest '{}' cannot be written: {}; choose another dest", o.dest.string(), std::strerror(errno));
+      probe_writable(o.dest, o.dest, "--output dest");
     }
     check_creatable(o.dest, "--output dest");
   } else {
