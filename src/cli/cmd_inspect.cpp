@@ -6,6 +6,8 @@
 #include "oci/inspect.hpp"
 #include "oci/layout.hpp"
 #include "oci/media_types.hpp"
+#include "registry/push.hpp"
+#include "registry/source.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -19,6 +21,7 @@ namespace {
 struct InspectCmd {
   std::string target;
   bool json = false;
+  registry::ClientOptions registry;  ///< --creds, --insecure-registry, --ca-file for REGISTRY/REPO:TAG
 };
 
 }  // namespace
@@ -32,7 +35,16 @@ void register_inspect(CLI::App& app) {
                   "LAYOUT[:TAG] (an oci: prefix is accepted). Default: <project>/.xbuild/oci, where `xbuild build` "
                   "writes when no --output is given");
   cmd->add_flag("--json", o->json, "Print JSON");
+  registry::add_registry_flags(*cmd, o->registry);
   cmd->callback([o] {
+    if (registry::is_registry_target(o->target)) {  // REGISTRY/REPO:TAG (registry engineer's branch)
+      o->registry.verbose = globals().verbose;
+      registry::RegistrySource src(registry::Reference::parse(o->target), o->registry);
+      std::vector<oci::ImageSummary> images{oci::summarize(src, src.top())};
+      if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(o->target, images)));
+      else fmt::print("{}", oci::format_text(o->target, images));
+      return;
+    }
     std::filesystem::path dir;
     std::string tag;
     if (o->target.empty()) dir = globals().dir / ".xbuild" / "oci";

@@ -11,6 +11,15 @@
 
 namespace xb::registry {
 
+void add_registry_flags(CLI::App& cmd, ClientOptions& options) {
+  cmd.add_option("--creds", options.creds,
+                 "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");
+  cmd.add_option("--insecure-registry", options.insecure_registries,
+                 "Allow plain http and unverified TLS for this registry host (repeatable)");
+  cmd.add_option("--ca-file", options.ca_file, "Extra CA certificates (PEM) to trust for registries")
+      ->check(CLI::ExistingFile);
+}
+
 void add_push_flags(CLI::App& cmd, PushOptions& options) {
   cmd.add_option("--creds", options.creds,
                  "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   cli::register_rootfs(app);
   cli::register_runner_exec(app);
   cli::register_push(app);
+  cli::register_merge(app);
   cli::register_inspect(app);
 
   try {

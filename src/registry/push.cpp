@@ -258,7 +258,7 @@ ClientOptions PushOptions::client_options() const {
   return c;
 }
 
-static PushResult push_with_pool(ClientPool& pool, const ImageSet& image, const Reference& target,
+PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& target,
                                  const PushOptions& options) {
   if (!target.digest.empty() && target.digest != image.top.desc.digest.str())
     fail(Exit::usage, "{} names digest {} but the image's digest is {}", target.str(), target.digest,
@@ -336,7 +336,7 @@ static PushResult push_with_pool(ClientPool& pool, const ImageSet& image, const 
 
 PushResult push_image(const ImageSet& image, const Reference& target, const PushOptions& options) {
   ClientPool pool(options.client_options());
-  return push_with_pool(pool, image, target, options);
+  return push_image(pool, image, target, options);
 }
 
 std::vector<PushResult> push_layout(const fs::path& layout, const std::string& layout_tag,
@@ -348,7 +348,7 @@ std::vector<PushResult> push_layout(const fs::path& layout, const std::string& l
   ClientPool pool(options.client_options());
   std::vector<PushResult> results;
   for (const auto& target : targets) {
-    results.push_back(push_with_pool(pool, image, target, options));
+    results.push_back(push_image(pool, image, target, options));
     // Later refs on the same registry can mount what this one uploaded.
     for (auto& [digest, loc] : image.locations) {
       if (loc.registry.empty()) {

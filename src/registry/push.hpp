@@ -57,6 +57,12 @@ std::vector<PushResult> push_layout(const std::filesystem::path& layout, const s
 /// Pushes an image set to one reference (the tag, or the digest when the ref has only one).
 PushResult push_image(const ImageSet& image, const Reference& target, const PushOptions& options);
 
+/// The same, reusing a run's clients (so tokens and the scheme probe are shared).
+PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& target, const PushOptions& options);
+
+/// Adds --creds, --insecure-registry and --ca-file (for commands that only read).
+void add_registry_flags(CLI::App& cmd, ClientOptions& options);
+
 /// Adds --creds, --insecure-registry, --ca-file, --push-jobs and --chunk-size to a
 /// subcommand (defined in src/cli/cmd_push.cpp, so the library needs no CLI11).
 void add_push_flags(CLI::App& cmd, PushOptions& options);

@@ -1,0 +1,145 @@
+// A source's platform comes from its index descriptor, or for a lone manifest from its
+// config (os/architecture/variant), read locally or fetched. Blob locations are carried
+// over so a push can mount blobs that already live in the target registry.
+
+#include "registry/merge.hpp"
+
+#include "oci/media_types.hpp"
+#include "registry/reference.hpp"
+#include "registry/remote.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <map>
+
+namespace xb::registry {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+oci::OciPlatform local_platform(const ImageSet& set, const RawManifest& m, const std::string& source) {
+  auto blobs = manifest_blobs(m.bytes, source);
+  const auto& loc = set.locations.at(blobs.front().digest.str());
+  auto cfg = oci::parse_json_object(read_file(loc.file), fmt::format("{} config", source));
+  oci::OciPlatform p;
+  if (auto* v = cfg.if_contains("os"); v && v->is_string()) p.os = std::string(v->as_string());
+  if (auto* v = cfg.if_contains("architecture"); v && v->is_string()) p.architecture = std::string(v->as_string());
+  if (auto* v = cfg.if_contains("variant"); v && v->is_string()) p.variant = std::string(v->as_string());
+  if (p.os.empty() || p.architecture.empty()) fail(Exit::usage, "{}: its config names no os/architecture", source);
+  return p;
+}
+
+ImageSet read_source(const std::string& text, ClientPool& pool) {
+  std::string s = text;
+  bool layout = false;
+  if (s.rfind("oci:", 0) == 0) {
+    s = s.substr(4);
+    layout = true;
+  } else if (fs::exists(split_layout_arg(s).first)) {
+    layout = true;
+  }
+  if (layout) {
+    auto [dir, tag] = split_layout_arg(s);
+    ImageSet set = read_layout_image(dir, tag);
+    if (!set.is_index()) set.top.desc.platform = local_platform(set, set.top, text);
+    return set;
+  }
+  if (!Reference::valid(s))
+    fail(Exit::usage, "merge source '{}' is neither an OCI layout (oci:DIR[:TAG]) nor a registry reference: {}", text,
+         [&] {
+           try {
+             Reference::parse(s);
+           } catch (const Error& e) {
+             return std::string(e.what());
+           }
+           return std::string();
+         }());
+  Reference ref = Reference::parse(s);
+  Client& client = pool.get(ref.registry);
+  auto session = client.new_session();
+  return read_remote_image(client, *session, ref);
+}
+
+}  // namespace
+
+ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool) {
+  if (sources.empty()) fail(Exit::usage, "merge needs at least one source image");
+  ImageSet out;
+  std::map<std::string, std::string> platform_source;  // platform -> source text
+  json::array manifests;
+  for (const auto& text : sources) {
+    ImageSet set = read_source(text, pool);
+    std::vector<RawManifest> parts = set.is_index() ? set.children : std::vector<RawManifest>{set.top};
+    for (auto& m : parts) {
+      if (!m.desc.platform)
+        fail(Exit::usage, "{}: manifest {} has no platform in its index; cannot place it in a multi-platform index",
+             text, m.desc.digest.str());
+      std::string p = m.desc.platform->str();
+      auto [it, fresh] = platform_source.emplace(p, text);
+      if (!fresh)
+        fail(Exit::usage, "platform {} appears twice: in {} and in {}; give each platform once", p, it->second, text);
+      m.desc.annotations.clear();
+      manifests.push_back(oci::to_json(m.desc));
+      out.children.push_back(m);
+    }
+    for (const auto& b : set.blobs) out.add_blob(b, set.locations.at(b.digest.str()));
+  }
+  json::object index;
+  index["schemaVersion"] = 2;
+  index["mediaType"] = oci::media::k_index;
+  index["manifests"] = std::move(manifests);
+  out.top.bytes = json::serialize(index);
+  out.top.desc = oci::Descriptor::of(oci::media::k_index, out.top.bytes);
+  return out;
+}
+
+void write_layout(const ImageSet& image, const fs::path& dest, const std::string& tag, ClientPool& pool) {
+  fs::create_directories(dest / "blobs" / "sha256");
+  if (!fs::exists(dest / "oci-layout")) write_file_atomic(dest / "oci-layout", oci::media::k_layout_file);
+  for (const auto& b : image.blobs) {
+    fs::path target = dest / b.digest.blob_path();
+    std::error_code ec;
+    if (fs::exists(target, ec) && static_cast<std::int64_t>(fs::file_size(target, ec)) == b.size) continue;
+    const auto& loc = image.locations.at(b.digest.str());
+    if (!loc.file.empty()) {
+      fs::path tmp = temp_path_beside(target);
+      fs::create_hard_link(loc.file, tmp, ec);
+      if (ec) fs::copy_file(loc.file, tmp, fs::copy_options::overwrite_existing);
+      fs::rename(tmp, target);
+    } else {
+      Client& client = pool.get(loc.registry);
+      auto session = client.new_session();
+      fetch_blob(client, *session, loc.repository, b, dest);
+    }
+  }
+  for (const auto& m : image.children) write_file_atomic(dest / m.desc.digest.blob_path(), m.bytes);
+  write_file_atomic(dest / image.top.desc.digest.blob_path(), image.top.bytes);
+  // index.json last: replace an entry with the same tag, keep the others.
+  json::array kept;
+  if (fs::exists(dest / "index.json")) {
+    auto idx = oci::parse_json_object(read_file(dest / "index.json"), (dest / "index.json").string());
+    if (auto* m = idx.if_contains("manifests"); m && m->is_array())
+      for (const auto& e : m->as_array()) {
+        const json::value* name = nullptr;
+        if (e.is_object())
+          if (auto* a = e.as_object().if_contains("annotations"); a && a->is_object())
+            name = a->as_object().if_contains(oci::annotation::k_ref_name);
+        if (!(name && name->is_string() && name->as_string() == tag)) kept.push_back(e);
+      }
+  }
+  oci::Descriptor top = image.top.desc;
+  top.platform.reset();
+  top.annotations = {{std::string(oci::annotation::k_ref_name), tag}};
+  kept.push_back(oci::to_json(top));
+  json::object idx;
+  idx["schemaVersion"] = 2;
+  idx["mediaType"] = oci::media::k_index;
+  idx["manifests"] = std::move(kept);
+  write_file_atomic(dest / "index.json", json::serialize(idx));
+}
+
+}  // namespace xb::registry
