@@ -1,9 +1,12 @@
 // `xbuild inspect [LAYOUT[:TAG]]`: what an OCI layout holds, per image and per platform.
 // Fetching (a BlobSource) and printing (oci/inspect.hpp) are separate so registry
 // references can be added by giving summarize() another source.
+// Also the hidden developer command `xbuild pack-layer`, which runs the layer writer alone
+// on a directory (scripts/bench_layer.py measures it against tar | gzip).
 
 #include "cli/commands.hpp"
 #include "oci/inspect.hpp"
+#include "oci/layer.hpp"
 #include "oci/layout.hpp"
 #include "oci/media_types.hpp"
 #include "registry/push.hpp"
@@ -24,9 +27,38 @@ struct InspectCmd {
   registry::ClientOptions registry;  ///< --creds, --insecure-registry, --ca-file for REGISTRY/REPO:TAG
 };
 
+struct PackLayerCmd {
+  std::string source;
+  std::string dest = "/";
+  std::string output;
+  std::string compression = "gzip";
+  long long epoch = 0;
+  unsigned threads = 0;
+};
+
+void register_pack_layer(CLI::App& app) {
+  auto o = std::make_shared<PackLayerCmd>();
+  auto* cmd = app.add_subcommand("pack-layer", "Developer: write one deterministic layer from a directory");
+  cmd->group("");  // hidden from --help
+  cmd->add_option("source", o->source, "File or directory to package")->required();
+  cmd->add_option("output", o->output, "Layer file to write")->required();
+  cmd->add_option("--dest", o->dest, "Where the source goes in the image")->capture_default_str();
+  cmd->add_option("--compression", o->compression, "gzip|zstd|none")->capture_default_str();
+  cmd->add_option("--epoch", o->epoch, "mtime of every entry")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "gzip threads (0 = CPUs)")->capture_default_str();
+  cmd->callback([o] {
+    auto c = oci::parse_compression(o->compression, "--compression");
+    auto info = oci::write_layer({{o->source, o->dest}}, c, o->epoch, o->output, o->threads);
+    fmt::print("{}\n", boost::json::serialize(boost::json::object{
+                           {"digest", info.descriptor.digest.str()}, {"size", info.descriptor.size}, {"diff_id", info.diff_id.str()},
+                           {"tar_size", info.tar_size}, {"entries", info.entries}}));
+  });
+}
+
 }  // namespace
 
 void register_inspect(CLI::App& app) {
+  register_pack_layer(app);
   auto o = std::make_shared<InspectCmd>();
   auto* cmd = app.add_subcommand("inspect",
                                  "Show the images in an OCI layout: index, and per platform the manifest digest, "

@@ -157,9 +157,15 @@ public:
     if (!m_ctx) throw Error("zstd: cannot create a compression context");
     ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, k_zstd_level);
     ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_checksumFlag, 1);
+    // A fixed worker count (never the machine's CPU count): zstd's multi-threaded framing
+    // depends only on its parameters, so the bytes are the same everywhere, and compression
+    // overlaps with reading files and building the tar.
+    ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_nbWorkers, k_zstd_workers);
     m_out.resize(ZSTD_CStreamOutSize());
   }
   ~ZstdCompressor() override { ZSTD_freeCCtx(m_ctx); }
+
+  static constexpr int k_zstd_workers = 2;
 
   void write(const char* data, std::size_t size) override { run(data, size, ZSTD_e_continue); }
   void finish() override { run(nullptr, 0, ZSTD_e_end); }

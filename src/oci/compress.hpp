@@ -6,7 +6,8 @@
 //    cut into fixed 512 KiB blocks deflated in parallel, each primed with the previous
 //    32 KiB as dictionary and ended with a sync flush (pigz's scheme), so the stream is one
 //    ordinary gzip member and every gzip reader accepts it.
-//  - zstd: level 3, single-threaded, with a content checksum (like the zstd CLI).
+//  - zstd: level 3 with a content checksum (like the zstd CLI), two worker threads (a
+//    fixed number, so the framing never depends on the machine).
 
 #include <cstddef>
 #include <functional>
