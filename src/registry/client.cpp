@@ -114,6 +114,7 @@ Client::Client(std::string registry, ClientOptions options)
                   std::find(m_options.insecure_registries.begin(), m_options.insecure_registries.end(),
                             host_without_port(m_registry)) != m_options.insecure_registries.end();
   m_transport.verify_tls = !insecure;
+  if (!m_options.creds.empty()) parse_creds_flag(m_options.creds);  // a malformed flag fails before any request
   if (!m_options.ca_file.empty() && !std::filesystem::is_regular_file(m_options.ca_file))
     fail(Exit::usage, "--ca-file {}: no such file", m_options.ca_file.string());
 }
