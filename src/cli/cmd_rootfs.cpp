@@ -21,6 +21,8 @@ struct RootfsCmd {
   std::string platform;
   std::string packages = "gcc,make,libc6-dev";
   std::string suite;
+  std::vector<std::string> mirrors;
+  std::vector<std::string> apt_options;
   bool force = false;
 };
 
@@ -35,11 +37,15 @@ void register_rootfs(CLI::App& app) {
   create->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required();
   create->add_option("--packages", o->packages, "Comma-separated Debian packages to include")->capture_default_str();
   create->add_option("--suite", o->suite, "Debian suite (default: this machine's, e.g. bookworm)");
+  create->add_option("--mirror", o->mirrors, "A mirror or sources.list line for mmdebstrap (repeatable; default: this machine's apt sources)");
+  create->add_option("--aptopt", o->apt_options, "An apt option for mmdebstrap, e.g. 'Acquire::Check-Valid-Until \"false\"' (repeatable)");
   create->add_flag("--force", o->force, "Recreate even when cached");
   create->callback([o] {
     Platform p = Platform::parse(o->platform);
     emulate::CreateOptions opts;
     opts.suite = o->suite;
+    opts.mirrors = o->mirrors;
+    opts.apt_options = o->apt_options;
     opts.force = o->force;
     fs::path dir = emulate::ensure_rootfs(p, split(o->packages, ','), opts);
     fmt::print("{}\n", dir.string());

@@ -160,10 +160,14 @@ std::string host_suite() {
   return "stable";
 }
 
-std::string rootfs_key(const Platform& p, std::vector<std::string> packages, const std::string& suite) {
+std::string rootfs_key(const Platform& p, std::vector<std::string> packages, const std::string& suite,
+                       const std::vector<std::string>& mirrors, const std::vector<std::string>& apt_options) {
   std::sort(packages.begin(), packages.end());
   packages.erase(std::unique(packages.begin(), packages.end()), packages.end());
-  std::string digest = sha256_hex(suite + "\n" + join(packages, ","));
+  std::string material = suite + "\n" + join(packages, ",");
+  // Extra inputs change the key only when given, so default keys stay stable.
+  if (!mirrors.empty() || !apt_options.empty()) material += "\n" + join(mirrors, "\n") + "\n" + join(apt_options, "\n");
+  std::string digest = sha256_hex(material);
   return fmt::format("{}-{}-{}", p.dir_name(), suite, digest.substr(0, 12));
 }
 
@@ -174,7 +178,7 @@ fs::path ensure_rootfs(const Platform& p, const std::vector<std::string>& packag
   }
   std::string suite = options.suite.empty() ? host_suite() : options.suite;
   fs::path cache = make_cache_dir();
-  fs::path final_dir = cache / rootfs_key(p, packages, suite);
+  fs::path final_dir = cache / rootfs_key(p, packages, suite, options.mirrors, options.apt_options);
   std::error_code ec;
   if (!options.force && fs::is_directory(final_dir, ec)) return final_dir;
 
@@ -192,14 +196,19 @@ fs::path ensure_rootfs(const Platform& p, const std::vector<std::string>& packag
     std::vector<std::string> argv = {"mmdebstrap", "--quiet", fmt::format("--arch={}", p.traits().debian_arch),
                                      "--variant=apt", "--format=directory"};
     if (!packages.empty()) argv.push_back("--include=" + join(packages, ","));
+    for (const auto& opt : options.apt_options) argv.push_back("--aptopt=" + opt);
     argv.push_back(suite);
     argv.push_back(tmp.string());
+    for (const auto& m : options.mirrors) argv.push_back(m);
     fmt::print(stderr, "xbuild: creating the {} rootfs ({}; {}) in {}\n", p.str(), suite,
                packages.empty() ? "no extra packages" : join(packages, ","), final_dir.string());
     int rc = run_in_foreground(argv);
     if (rc != 0)
-      fail(Exit::environment, "mmdebstrap failed (exit {}) creating the {} rootfs; its output is above. Command: {}",
-           rc, p.str(), join(argv, " "));
+      fail(Exit::environment,
+           "mmdebstrap failed (exit {}) creating the {} rootfs; its output is above. Command: {}\n"
+           "  check that suite '{}' has architecture {} (riscv64 is in Debian from trixie on: --suite trixie) and that "
+           "its apt sources are reachable (--mirror 'deb URL SUITE main')",
+           rc, p.str(), join(argv, " "), suite, p.traits().debian_arch);
   });
 }
 

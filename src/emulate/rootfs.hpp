@@ -20,15 +20,19 @@ namespace xb::emulate {
 std::filesystem::path rootfs_cache_dir();
 /// The Debian codename of this machine (VERSION_CODENAME in /etc/os-release), "bookworm".
 std::string host_suite();
-/// The cache entry name for an mmdebstrap rootfs: "<dir_name>-<suite>-<12 hex of sha256
-/// over the sorted package set and suite>"; the same set in any order gives the same name.
-std::string rootfs_key(const Platform& p, std::vector<std::string> packages, const std::string& suite);
-
-/// Options for create_rootfs.
+/// Options for ensure_rootfs.
 struct CreateOptions {
-  std::string suite;            ///< "" = host_suite()
-  bool force = false;           ///< recreate even when cached
+  std::string suite;                      ///< "" = host_suite()
+  std::vector<std::string> mirrors;       ///< mmdebstrap mirror args ("" = the host's apt sources)
+  std::vector<std::string> apt_options;   ///< mmdebstrap --aptopt values
+  bool force = false;                     ///< recreate even when cached
 };
+
+/// The cache entry name for an mmdebstrap rootfs: "<dir_name>-<suite>-<12 hex of sha256
+/// over the sorted package set, suite, mirrors and apt options>"; the same package set in
+/// any order gives the same name.
+std::string rootfs_key(const Platform& p, std::vector<std::string> packages, const std::string& suite,
+                       const std::vector<std::string>& mirrors = {}, const std::vector<std::string>& apt_options = {});
 
 /// The cached mmdebstrap rootfs for `p` with `packages`, created first when missing.
 /// Throws Error(environment) naming what failed (mmdebstrap's output tail included).
