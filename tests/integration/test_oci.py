@@ -327,3 +327,25 @@ def test_base_image_layers_and_missing_platform(xbuild, project_copy, tmp_path):
     assert r.returncode == 2, r.stderr
     assert "linux/arm/v7" in r.stderr and str(base) in r.stderr and "linux/arm64" in r.stderr
     assert not (tmp_path / "l2").exists()
+
+
+def test_git_checkout_sets_source_and_revision(xbuild, project_copy, tmp_path):
+    need("git")
+    project = project_copy("c-make")
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.com")
+    run(["git", "init", "-q", project], env=env)
+    run(["git", "-C", project, "add", "."], env=env)
+    run(["git", "-C", project, "commit", "-qm", "init"], env=env)
+    run(["git", "-C", project, "remote", "add", "origin", "https://user:secret@example.com/team/hello.git"], env=env)
+    head = run(["git", "-C", project, "rev-parse", "HEAD"]).stdout.strip()
+    layout = tmp_path / "layout"
+    build(xbuild, project, "--platform", "linux/arm64", "--output", f"type=oci,dest={layout}", "-t", "hello:1")
+    _, index = top_index(layout, "1")
+    ann = index["annotations"]
+    assert ann["org.opencontainers.image.revision"] == head
+    assert ann["org.opencontainers.image.source"] == "https://example.com/team/hello.git"
+    manifest = json.loads(blob(layout, index["manifests"][0]["digest"]))
+    assert manifest["annotations"]["org.opencontainers.image.revision"] == head
+    for p in (layout / "blobs" / "sha256").iterdir():
+        assert b"secret" not in p.read_bytes()
