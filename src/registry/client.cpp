@@ -92,10 +92,11 @@ RegistryError error_from_response(std::string_view what, const HttpRequest& req,
       std::all_of(resp.body.begin(), resp.body.end(), [](char c) { return c >= 0x20 || c == '\n'; }))
     detail = std::string(trim(resp.body));
   std::string reason = status_reason(resp.status);
-  std::string msg = fmt::format("{}: {} {} answered {}{}{}", what, req.method, redact_url(req.url), resp.status,
+  std::string url = redact_url(resp.url.empty() ? req.url : resp.url);  // absolute, after redirects
+  std::string msg = fmt::format("{}: {} {} answered {}{}{}", what, req.method, url, resp.status,
                                 reason.empty() ? "" : " " + reason, detail.empty() ? "" : ": " + detail);
   bool retryable = resp.status >= 500 || resp.status == 429;
-  return RegistryError(std::move(msg), resp.status, std::move(errors), req.method, redact_url(req.url), retryable);
+  return RegistryError(std::move(msg), resp.status, std::move(errors), req.method, url, retryable);
 }
 
 std::string repo_scope(std::string_view repository, bool push) {

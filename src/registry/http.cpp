@@ -97,6 +97,7 @@ TransportError::Kind classify(CURLcode rc) {
     case CURLE_GOT_NOTHING:
     case CURLE_OPERATION_TIMEDOUT:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       return TransportError::Kind::retryable;
@@ -210,8 +211,13 @@ HttpResponse HttpSession::perform_once(const HttpRequest& request) {
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(c, CURLOPT_READDATA, &t);
-    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-    curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
+    // Only a PUT may be re-sent by libcurl itself (when a reused connection turns out dead).
+    // A PATCH or POST must not be: without a seek function curl cannot rewind and reports
+    // the failure, and the caller asks the upload's status instead of repeating it blindly.
+    if (m == "PUT") {
+      curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+      curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
+    }
   } else if (m == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
