@@ -247,7 +247,7 @@ std::string remote_build_script(const ExecSpec& s) {
   // fork: $! is the new session's id.
   sc += fmt::format("setsid {} </dev/null 3<&- &\n", sh_command(s.argv));
   sc += "pid=$!\n";
-  sc += "( cat <&3 >/dev/null 2>&1; kill -TERM -- -$pid 2>/dev/null; sleep 5; kill -KILL -- -$pid 2>/dev/null ) >/dev/null 2>&1 &\n";
+  sc += "( cat <&3 >/dev/null 2>&1; kill -TERM -$pid 2>/dev/null; sleep 5; kill -KILL -$pid 2>/dev/null ) >/dev/null 2>&1 &\n";
   sc += "watch=$!\n";
   sc += "exec 3<&-\n";
   sc += "wait $pid; rc=$?\n";
@@ -314,6 +314,7 @@ ExecSpec read_spec(const fs::path& file) {
 }
 
 int run_exec(const ExecSpec& s) {
+  kill_children_on_exit_signals();
   auto t0 = std::chrono::steady_clock::now();
   say(fmt::format("shipping {} to {}:{} ({})", s.local_src.string(), s.ssh.address(), s.remote_src.string(), to_string(s.sync)));
   if (int rc = ship(s); rc != 0) return rc;

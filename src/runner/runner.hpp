@@ -55,7 +55,8 @@ void write_spec(const std::filesystem::path& file, const ExecSpec& spec);
 ExecSpec read_spec(const std::filesystem::path& file);
 
 /// Performs a runner build: ship, build (streamed to stdout/stderr), fetch. Returns the exit
-/// code for the process: the build's own when it ran and failed, 255 when ssh failed.
+/// code for the process: the build's own when it ran and failed, 255 when ssh failed. Meant
+/// to own its process: it installs kill_children_on_exit_signals().
 int run_exec(const ExecSpec& spec);
 
 }  // namespace xb::runner

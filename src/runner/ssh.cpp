@@ -11,7 +11,9 @@
 #include "util/strings.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +47,37 @@ std::string ssh_path_arg(std::string_view v) {
     out += c;
   }
   return out;
+}
+
+// The children alive now, for the signal handler (plain array: async-signal-safe).
+constexpr int k_max_children = 8;
+volatile pid_t g_children[k_max_children] = {};
+
+void remember(pid_t pid) {
+  for (auto& c : g_children) {
+    if (c == 0) {
+      c = pid;
+      return;
+    }
+  }
+}
+
+void forget(pid_t pid) {
+  for (auto& c : g_children) {
+    if (c == pid) c = 0;
+  }
+}
+
+extern "C" void kill_children_and_exit(int sig) {
+  ::signal(SIGTERM, SIG_IGN);
+  if (::getpgrp() == ::getpid()) {
+    ::kill(0, SIGTERM);  // the scheduler's job group: our children and theirs (rsync's ssh)
+  } else {
+    for (auto& c : g_children) {
+      if (c > 0) ::kill(c, SIGTERM);
+    }
+  }
+  ::_exit(128 + sig);
 }
 
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
@@ -132,6 +165,7 @@ Child spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
   Child c;
   int rc = ::posix_spawnp(&c.pid, argv[0].c_str(), &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
+  if (rc == 0) remember(c.pid);
   if (rc != 0)
     fail(Exit::environment, "cannot run {}: {} (install it: apt-get install {})", argv[0], std::strerror(rc),
          argv[0] == "ssh" ? "openssh-client" : argv[0]);
@@ -143,9 +177,20 @@ int wait_child(Child& c) {
   while (::waitpid(c.pid, &status, 0) < 0) {
     if (errno != EINTR) return 255;
   }
+  forget(c.pid);
   c.pid = -1;
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
+}
+
+void kill_children_on_exit_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = kill_children_and_exit;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::sigaction(sig, &sa, nullptr);
+  pid_t parent = ::getppid();
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) kill_children_and_exit(SIGTERM);  // xbuild died before prctl
 }
 
 std::pair<int, std::string> run_capture_merged(const std::vector<std::string>& argv) {

@@ -48,6 +48,10 @@ struct Child {
 Child spawn(const std::vector<std::string>& argv, int in_fd = -1, int out_fd = -1, int err_fd = -1);
 /// Waits for the child; returns its exit code, or 128+signal.
 int wait_child(Child& c);
+/// For the `__runner-exec` process: when xbuild dies (parent-death signal) or a SIGINT,
+/// SIGTERM, SIGHUP or SIGPIPE arrives, kill every child spawn() started, then exit 128+sig.
+/// A dead ssh closes its connection, and the runner then ends the remote build.
+void kill_children_on_exit_signals();
 /// Runs argv with stdin from /dev/null and returns {exit code, merged stdout+stderr}.
 std::pair<int, std::string> run_capture_merged(const std::vector<std::string>& argv);
 
