@@ -44,7 +44,8 @@ std::filesystem::path parse_output(const std::string& text) {
 void register_merge(CLI::App& app) {
   auto o = std::make_shared<MergeCmd>();
   auto* cmd = app.add_subcommand("merge", "Stitch per-platform images (layouts or registry refs) into one multi-platform index");
-  cmd->add_option("-t,--tag", o->tags, "REGISTRY/REPO:TAG to push the merged index to (repeatable)");
+  cmd->add_option("-t,--tag", o->tags, "REGISTRY/REPO:TAG to push the merged index to (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("sources", o->sources, "Images to merge: oci:DIR[:TAG] or REGISTRY/REPO:TAG, each one platform or an index")
       ->required();
   cmd->add_option("-o,--output", o->output, "type=oci,dest=DIR: write the merged image to a layout instead of pushing");

@@ -15,7 +15,8 @@ void add_registry_flags(CLI::App& cmd, ClientOptions& options) {
   cmd.add_option("--creds", options.creds,
                  "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");
   cmd.add_option("--insecure-registry", options.insecure_registries,
-                 "Allow plain http and unverified TLS for this registry host (repeatable)");
+                 "Allow plain http and unverified TLS for this registry host (repeatable)")
+      ->allow_extra_args(false);
   cmd.add_option("--ca-file", options.ca_file, "Extra CA certificates (PEM) to trust for registries")
       ->check(CLI::ExistingFile);
 }
@@ -24,7 +25,8 @@ void add_push_flags(CLI::App& cmd, PushOptions& options) {
   cmd.add_option("--creds", options.creds,
                  "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");
   cmd.add_option("--insecure-registry", options.insecure_registries,
-                 "Allow plain http and unverified TLS for this registry host (repeatable)");
+                 "Allow plain http and unverified TLS for this registry host (repeatable)")
+      ->allow_extra_args(false);
   cmd.add_option("--ca-file", options.ca_file, "Extra CA certificates (PEM) to trust for registries")
       ->check(CLI::ExistingFile);
   cmd.add_option("--push-jobs", options.jobs, "Parallel blob uploads")->capture_default_str()->check(CLI::Range(1, 64));
