@@ -52,7 +52,12 @@ void register_bench(CLI::App& app) {
     if (platforms.empty()) platforms = {host_platform()};
     std::vector<Strategy> strategies;
     for (const auto& s : split(o->strategies, ',')) {
-      auto st = parse_strategy(s);
+      std::optional<Strategy> st;
+      try {
+        st = parse_strategy(s);
+      } catch (const Error& e) {
+        throw Error(fmt::format("--strategies {}: {}", o->strategies, e.what()), Exit::usage);
+      }
       if (!st || (*st != Strategy::native && *st != Strategy::cross && *st != Strategy::emulate))
         fail(Exit::usage, "--strategies {}: expected a list of native, cross, emulate", o->strategies);
       strategies.push_back(*st);
