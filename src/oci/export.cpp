@@ -214,6 +214,9 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
     fs::path abs = fs::absolute(options.dest);
     layout_dest = abs.parent_path() / fmt::format(".{}.layout-{}", abs.filename().string(), ::getpid());
     std::error_code ec;
+    remove_stale(abs.parent_path(), fmt::format(".{}.layout-", abs.filename().string()));
+    remove_stale(abs.parent_path(), fmt::format(".{}.tmp-", abs.filename().string()));
+    remove_stale(abs.parent_path(), fmt::format("..{}.layout-", abs.filename().string()));  // its staging dir
     fs::remove_all(layout_dest, ec);
     fs::create_directories(abs.parent_path(), ec);
     archive_layout.path = layout_dest;

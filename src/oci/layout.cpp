@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -58,6 +59,21 @@ std::vector<Descriptor> children(const Descriptor& d, const std::string& bytes, 
   }
   return out;
 }
+
+bool pid_gone(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+void remove_stale(const fs::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    if (pid_gone(std::strtol(name.c_str() + prefix.size(), nullptr, 10))) fs::remove_all(e.path(), ec);
+  }
+}
+
+namespace {
 
 bool is_json_blob(const Descriptor& d) {
   return media::is_index(d.media_type) || media::is_manifest(d.media_type) || d.media_type.find("json") != std::string::npos;
@@ -146,6 +162,7 @@ LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs
       m_existing.push_back(d);
     }
     m_root = m_dest;
+    remove_stale(m_root / "blobs" / "sha256", ".tmp-");
     if (::access(m_root.c_str(), W_OK) != 0)
       fail(Exit::environment, "cannot write to OCI layout '{}': {}", m_root.string(), std::strerror(errno));
     fs::create_directories(m_root / "blobs" / "sha256", ec);
@@ -153,6 +170,7 @@ LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs
     fs::path parent = m_dest.parent_path().empty() ? fs::path(".") : m_dest.parent_path();
     fs::create_directories(parent, ec);
     if (ec) fail(Exit::environment, "cannot create output directory '{}': {}", parent.string(), ec.message());
+    remove_stale(parent, fmt::format(".{}.xbuild-", m_dest.filename().string()));
     m_root = parent / fmt::format(".{}.xbuild-{}", m_dest.filename().string(), ::getpid());
     fs::remove_all(m_root, ec);
     fs::create_directories(m_root / "blobs" / "sha256", ec);

@@ -54,6 +54,9 @@ private:
   std::filesystem::path m_dir;
 };
 
+/// Removes entries of `dir` named PREFIX<pid>... whose process is gone: what an xbuild
+/// killed mid-write (SIGINT, SIGKILL) left behind. The layout itself was never affected.
+void remove_stale(const std::filesystem::path& dir, const std::string& prefix);
 /// The sha256 of a file's bytes as a Digest.
 Digest digest_of_file(const std::filesystem::path& path);
 /// Collects `top` and every descriptor reachable from it (children first, then `top`).

@@ -349,3 +349,41 @@ def test_git_checkout_sets_source_and_revision(xbuild, project_copy, tmp_path):
     assert manifest["annotations"]["org.opencontainers.image.revision"] == head
     for p in (layout / "blobs" / "sha256").iterdir():
         assert b"secret" not in p.read_bytes()
+
+
+def test_interrupted_export_leaves_the_previous_layout_valid(xbuild, tmp_path):
+    import signal
+    import subprocess
+    need("skopeo")
+    project = tmp_path / "big"
+    project.mkdir()
+    # The output's size comes from the environment: small for the first image, large
+    # (seconds of gzip) for the one that gets interrupted.
+    (project / "xbuild.toml").write_text(
+        'name = "big"\nlanguage = "custom"\nplatforms = ["linux/amd64"]\n'
+        'build = "head -c ${BIG_SIZE:-1000} /dev/urandom > {out}/big"\noutputs = ["big"]\n')
+    layout = tmp_path / "layout"
+    build(xbuild, project, "--output", f"type=oci,dest={layout}", "-t", "big:1", env={"BIG_SIZE": "1000"})
+    before = (layout / "index.json").read_bytes()
+    blob_dir = layout / "blobs" / "sha256"
+
+    p = subprocess.Popen([str(xbuild), "-C", str(project), "build", "--progress", "plain", "--output", f"type=oci,dest={layout}",
+                          "-t", "big:2"], env=dict(os.environ, BIG_SIZE=str(400 * 1024 * 1024)),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        if any(n.startswith(".tmp-") for n in os.listdir(blob_dir)):
+            break
+        time.sleep(0.02)
+    assert p.poll() is None, "the export finished before it could be interrupted"
+    p.send_signal(signal.SIGINT)
+    rc = p.wait(timeout=60)
+    assert rc != 0
+    assert (layout / "index.json").read_bytes() == before
+    run(["skopeo", "inspect", "--raw", f"oci:{layout}:1"])
+    assert run(["skopeo", "inspect", "--raw", f"oci:{layout}:2"], check=False).returncode != 0
+
+    # The next export cleans what the killed one left and works.
+    build(xbuild, project, "--output", f"type=oci,dest={layout}", "-t", "big:3", env={"BIG_SIZE": "2000"})
+    assert not [n for n in os.listdir(blob_dir) if n.startswith(".")]
+    run(["skopeo", "inspect", "--raw", f"oci:{layout}:3"])
