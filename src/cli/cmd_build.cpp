@@ -99,6 +99,7 @@ void register_build(CLI::App& app) {
       fail(Exit::usage, "--push pushes from an OCI layout: use --output type=oci,dest=DIR (or none) with --push");
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
+    if (out.type != "local") project.image.base = registry::resolve_base(project.image.base, targets, o->push_options.client_options());
     if (out.type != "local") oci::check_export(project, targets, eopts);
     fs::path dest = out.type == "local" ? out.dest : fs::path();
 

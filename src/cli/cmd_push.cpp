@@ -4,7 +4,9 @@
 
 #include "cli/commands.hpp"
 #include "registry/push.hpp"
+#include "registry/remote.hpp"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <memory>
@@ -44,6 +46,42 @@ namespace xb::cli {
 
 namespace {
 
+struct PullCmd {
+  std::string ref;
+  std::vector<std::string> platforms;
+  registry::ClientOptions options;
+  bool json = false;
+};
+
+// Hidden `xbuild pull REF [--platform P]...`: what a registry [image] base does, on its own
+// (fetch into the cache layout and print the oci: form the OCI code reads).
+void register_pull(CLI::App& app) {
+  auto o = std::make_shared<PullCmd>();
+  auto* cmd = app.add_subcommand("pull", "Pull an image into xbuild's cache layout and print it as oci:DIR@DIGEST");
+  cmd->group("");  // hidden: the user-facing way is [image] base = "REGISTRY/REPO:TAG"
+  cmd->add_option("ref", o->ref, "REGISTRY/REPO:TAG or @sha256:...")->required();
+  cmd->add_option("--platform", o->platforms, "Platforms to pull (repeatable or comma list; default all)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--json", o->json, "Print JSON");
+  registry::add_registry_flags(*cmd, o->options);
+  cmd->callback([o] {
+    registry::PullOptions po;
+    po.creds = o->options.creds;
+    po.insecure_registries = o->options.insecure_registries;
+    po.ca_file = o->options.ca_file;
+    po.verbose = globals().verbose;
+    auto pulled = registry::pull_to_layout(o->ref, parse_platforms(o->platforms), po);
+    if (o->json)
+      fmt::print("{}\n", boost::json::serialize(boost::json::object{{"layout", pulled.layout.string()},
+                                                                   {"tag", pulled.tag},
+                                                                   {"digest", pulled.digest},
+                                                                   {"source_digest", pulled.source_digest},
+                                                                   {"oci_ref", pulled.oci_ref()}}));
+    else
+      fmt::print("{}\n", pulled.oci_ref());
+  });
+}
+
 struct PushCmd {
   std::string layout;
   std::vector<std::string> refs;
@@ -53,6 +91,7 @@ struct PushCmd {
 }  // namespace
 
 void register_push(CLI::App& app) {
+  register_pull(app);
   auto o = std::make_shared<PushCmd>();
   auto* cmd = app.add_subcommand("push", "Push an image from an OCI layout to registry references");
   cmd->add_option("layout", o->layout, "OCI layout directory, optionally with :TAG (oci:DIR[:TAG] works too)")->required();

@@ -7,6 +7,7 @@
 #include "registry/client.hpp"
 #include "registry/image_set.hpp"
 #include "registry/reference.hpp"
+#include "platform/platform.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -66,6 +67,11 @@ void add_registry_flags(CLI::App& cmd, ClientOptions& options);
 /// Adds --creds, --insecure-registry, --ca-file, --push-jobs and --chunk-size to a
 /// subcommand (defined in src/cli/cmd_push.cpp, so the library needs no CLI11).
 void add_push_flags(CLI::App& cmd, PushOptions& options);
+
+/// [image] base: when it is a registry reference, pulls it for `platforms` into the cache
+/// (${XDG_CACHE_HOME:-~/.cache}/xbuild) and returns "oci:CACHE@sha256:..." for the OCI
+/// code; "scratch", "oci:..." and anything else come back unchanged. (In remote.cpp.)
+std::string resolve_base(const std::string& base, const std::vector<Platform>& platforms, const ClientOptions& options);
 
 /// Prints results as `name@sha256:...` lines, or as JSON with --json (stdout).
 void print_push_results(const std::vector<PushResult>& results, bool json);

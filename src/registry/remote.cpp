@@ -345,9 +345,23 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
   PulledImage out;
   out.layout = root;
   out.tag = cache_tag(ref, platforms);
-  out.digest = top.desc.digest.str();
+  out.digest = recorded.desc.digest.str();
+  out.source_digest = top.desc.digest.str();
   record_in_index(root, recorded.desc, out.tag);
   return out;
+}
+
+std::string resolve_base(const std::string& base, const std::vector<Platform>& platforms, const ClientOptions& options) {
+  if (base.empty() || base == "scratch" || base.rfind("oci:", 0) == 0) return base;
+  if (!Reference::valid(base)) return base;  // the OCI code reports what is wrong with it
+  PullOptions po;
+  po.creds = options.creds;
+  po.insecure_registries = options.insecure_registries;
+  po.ca_file = options.ca_file;
+  po.verbose = options.verbose;
+  PulledImage pulled = pull_to_layout(base, platforms, po);
+  if (options.verbose) fmt::print(stderr, "xbuild: base {} -> {}\n", base, pulled.oci_ref());
+  return pulled.oci_ref();
 }
 
 }  // namespace xb::registry

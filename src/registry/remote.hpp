@@ -49,9 +49,11 @@ struct PullOptions {
 struct PulledImage {
   std::filesystem::path layout;  ///< the layout directory (the cache)
   std::string tag;               ///< its ref.name in the layout's index.json
-  std::string digest;            ///< the registry's digest of what `ref` named
-  /// "oci:LAYOUT:TAG", the form [image] base accepts.
-  std::string oci_ref() const { return "oci:" + layout.string() + ":" + tag; }
+  std::string digest;            ///< the digest index.json records under `tag` (a subset index when
+                                 ///< only some platforms were pulled)
+  std::string source_digest;     ///< the registry's digest of what the reference named
+  /// "oci:LAYOUT@sha256:...", the form [image] base accepts (oci/base.hpp).
+  std::string oci_ref() const { return "oci:" + layout.string() + "@" + digest; }
 };
 
 /// Pulls `ref` for `platforms` (all when empty) into the cache layout: the index (or
