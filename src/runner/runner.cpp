@@ -313,9 +313,12 @@ ExecSpec read_spec(const fs::path& file) {
   }
 }
 
-int run_exec(const ExecSpec& s) {
+int run_exec(const ExecSpec& spec) {
   kill_children_on_exit_signals();
   auto t0 = std::chrono::steady_clock::now();
+  ExecSpec s = spec;
+  MasterConnection master;
+  if (std::getenv("XBUILD_RUNNER_NO_MUX") == nullptr) master.start(s.ssh);
   say(fmt::format("shipping {} to {}:{} ({})", s.local_src.string(), s.ssh.address(), s.remote_src.string(), to_string(s.sync)));
   if (int rc = ship(s); rc != 0) return rc;
   double t_ship = seconds_since(t0);

@@ -183,6 +183,42 @@ int wait_child(Child& c) {
   return WEXITSTATUS(status);
 }
 
+MasterConnection::~MasterConnection() {
+  if (m_child.pid > 0) {
+    ::kill(m_child.pid, SIGTERM);
+    wait_child(m_child);
+  }
+  if (!m_path.empty()) ::unlink(m_path.c_str());
+}
+
+bool MasterConnection::start(SshTarget& t) {
+  // Unix socket paths are short (108 bytes): /tmp, not the project's state dir.
+  m_path = fmt::format("/tmp/xbuild-ssh-{}.sock", ::getpid());
+  ::unlink(m_path.c_str());
+  SshTarget plain = t;
+  plain.control_path.clear();
+  auto argv = ssh_argv(plain);
+  argv.insert(argv.end(), {"-N", "-o", "ControlMaster=yes", "-o", "ControlPath=" + ssh_option_value(m_path), "--", t.host});
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  m_child = spawn(argv, devnull, devnull, -1);
+  ::close(devnull);
+  // The socket appears once the master has logged in; give up when the master exits.
+  for (int i = 0; i < (t.connect_timeout + 5) * 50; ++i) {
+    if (::access(m_path.c_str(), F_OK) == 0) {
+      t.control_path = m_path;
+      return true;
+    }
+    int status = 0;
+    if (::waitpid(m_child.pid, &status, WNOHANG) == m_child.pid) {
+      forget(m_child.pid);
+      m_child.pid = -1;
+      return false;
+    }
+    ::usleep(20000);
+  }
+  return false;
+}
+
 void kill_children_on_exit_signals() {
   struct sigaction sa {};
   sa.sa_handler = kill_children_and_exit;

@@ -48,6 +48,25 @@ struct Child {
 Child spawn(const std::vector<std::string>& argv, int in_fd = -1, int out_fd = -1, int err_fd = -1);
 /// Waits for the child; returns its exit code, or 128+signal.
 int wait_child(Child& c);
+/// One authenticated connection that later ssh calls (and rsync's) share through a control
+/// socket, so a runner build pays for one handshake instead of one per step. The master is a
+/// child in our process group like the others.
+class MasterConnection {
+public:
+  MasterConnection() = default;
+  MasterConnection(const MasterConnection&) = delete;
+  MasterConnection& operator=(const MasterConnection&) = delete;
+  /// Stops the master, if started.
+  ~MasterConnection();
+  /// Connects; on success sets t.control_path and returns true. On failure returns false and
+  /// leaves `t` as it was (the next plain ssh call then reports what is wrong).
+  bool start(SshTarget& t);
+
+private:
+  Child m_child;
+  std::string m_path;
+};
+
 /// For the `__runner-exec` process: when xbuild dies (parent-death signal) or a SIGINT,
 /// SIGTERM, SIGHUP or SIGPIPE arrives, kill every child spawn() started, then exit 128+sig.
 /// A dead ssh closes its connection, and the runner then ends the remote build.
