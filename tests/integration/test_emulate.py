@@ -191,3 +191,40 @@ def test_no_qemu_installed(xbuild, project_copy, tmp_path):
     b = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate"], check=False,
             env=env_with(XBUILD_BINFMT_DIR=nobinfmt, PATH=f"{bare_path}:/usr/bin:/bin"), timeout=60)
     assert b.returncode != 0 and "mount -t binfmt_misc" in b.stdout + b.stderr
+
+
+def test_unprivileged_user_gets_a_user_namespace(xbuild):
+    # Without root the helper enters a user namespace instead of failing: a tiny amd64
+    # rootfs (dash and its libraries) owned by nobody, a project dir under /tmp bound in.
+    import os
+    import tempfile
+    need("setpriv")
+    base = Path(tempfile.mkdtemp(prefix="xbuild-userns-", dir="/tmp"))
+    try:
+        root, proj = base / "root", base / "proj"
+        (root / "bin").mkdir(parents=True)
+        (root / "tmp").mkdir()
+        proj.mkdir()
+        shutil.copy("/bin/dash", root / "bin" / "sh")
+        libs = run(["ldd", "/bin/dash"]).stdout.split()
+        for lib in [l for l in libs if l.startswith("/")]:
+            dst = root / lib.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(lib, dst)
+        for dirpath, dirs, files in os.walk(base):
+            for n in [dirpath] + [os.path.join(dirpath, f) for f in dirs + files]:
+                os.chown(n, 65534, 65534)
+        os.chmod(base, 0o755)
+        p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", xbuild, "__exec-in-rootfs", root,
+                 "--bind", proj, "--cwd", proj, "--", "sh", "-c", "echo inside > made-here; pwd"])
+        assert p.stdout.strip() == str(proj)
+        assert (proj / "made-here").read_text() == "inside\n"
+        assert host_mounts_under(base) == []
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_exec_in_rootfs_missing_program_is_named(xbuild, arm64_rootfs, tmp_path):
+    p = run([xbuild, "__exec-in-rootfs", arm64_rootfs, "--", "no-such-compiler"], check=False)
+    assert p.returncode == 3
+    assert "'no-such-compiler' is not installed in the rootfs" in p.stderr

@@ -177,6 +177,10 @@ TEST_CASE("emulate::rootfs_key") {
   CHECK(a != rootfs_key(arm64, {"gcc", "make", "libc6-dev"}, "bookworm"));
   CHECK(a != rootfs_key(arm64, {"gcc", "make"}, "trixie"));
   CHECK(rootfs_key(Platform::parse("linux/riscv64"), {"gcc", "make"}, "bookworm").rfind("linux_riscv64-", 0) == 0);
+  // A mirror or apt option is part of what went in.
+  CHECK(a == rootfs_key(arm64, {"gcc", "make"}, "bookworm", {}, {}));
+  CHECK(a != rootfs_key(arm64, {"gcc", "make"}, "bookworm", {"deb http://m/debian bookworm main"}));
+  CHECK(a != rootfs_key(arm64, {"gcc", "make"}, "bookworm", {}, {"Acquire::Check-Valid-Until \"false\""}));
 }
 
 TEST_CASE("emulate::rootfs_cache_dir honours XBUILD_ROOTFS_CACHE") {
