@@ -124,10 +124,8 @@ BaseImage BaseResolver::for_platform(const Platform& target) {
   OciPlatform cp{config.contains("os") && config["os"].is_string() ? std::string(config["os"].get_string()) : "",
                  config.contains("architecture") && config["architecture"].is_string() ? std::string(config["architecture"].get_string()) : "",
                  config.contains("variant") && config["variant"].is_string() ? std::string(config["variant"].get_string()) : ""};
-  if (!b.manifest.platform) {
-    if (!cp.serves(target))
-      fail(Exit::usage, "base {} is a single {} image; it cannot serve {}", m_name, cp.str(), target.str());
-  }
+  if (!media::is_index(m_top.media_type) && !cp.serves(target))
+    fail(Exit::usage, "base {} is a single {} image; it cannot serve {}", m_name, cp.str(), target.str());
   if (const json::value* r = config.if_contains("rootfs"); r && r->is_object())
     if (const json::value* ids = r->get_object().if_contains("diff_ids"); ids && ids->is_array())
       for (const auto& v : ids->get_array())

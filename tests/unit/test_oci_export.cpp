@@ -240,7 +240,7 @@ TEST_CASE("export_images: base images per platform") {
   ExportOptions bo;
   bo.dest = t.path / "base-layout";
   bo.tags = {"base:1"};
-  export_images(base_project, make_outputs(t.path / "base-out", {"linux/amd64", "linux/arm/v6"}), bo);
+  ExportResult base_result = export_images(base_project, make_outputs(t.path / "base-out", {"linux/amd64", "linux/arm/v6"}), bo);
 
   Project project = make_project(t.path / "proj");
   project.image.entrypoint = {};
@@ -276,6 +276,22 @@ TEST_CASE("export_images: base images per platform") {
     CHECK(err.find("linux/arm/v6") != std::string::npos);
     CHECK_FALSE(fs::exists(o.dest));
     CHECK(error_of([&] { check_export(project, {Platform::parse("linux/arm/v7")}, o); }).find("linux/arm/v7") != std::string::npos);
+  }
+  SUBCASE("pinned by digest: the index, or one platform's manifest") {
+    project.image.base = "oci:" + bo.dest.string() + "@" + base_result.index_digest;
+    auto r = export_images(project, make_outputs(t.path / "out", {"linux/amd64"}), o);
+    auto manifest = blob_json(o.dest, r.manifests[0].second);
+    CHECK(manifest["annotations"].as_object()["org.opencontainers.image.base.digest"].as_string() == base_result.manifests[0].second);
+    project.image.base = "oci:" + bo.dest.string() + "@" + base_result.manifests[0].second;
+    CHECK(export_images(project, make_outputs(t.path / "out", {"linux/amd64"}), o).manifests.size() == 1);
+    std::string err = error_of([&] { export_images(project, make_outputs(t.path / "out", {"linux/arm/v6"}), o); });
+    CHECK(err.find("linux/amd64") != std::string::npos);  // a single amd64 image cannot serve arm/v6
+    CHECK(err.find("linux/arm/v6") != std::string::npos);
+  }
+  SUBCASE("a relative base dir is relative to the project") {
+    fs::create_directories(project.dir);
+    project.image.base = "oci:" + fs::relative(bo.dest, project.dir).string() + ":1";
+    CHECK(export_images(project, make_outputs(t.path / "out", {"linux/arm/v6"}), o).manifests.size() == 1);
   }
   SUBCASE("unknown tag and non-layout base") {
     project.image.base = "oci:" + bo.dest.string() + ":nope";
