@@ -223,7 +223,19 @@ Outcome push_blob(PushContext& ctx, HttpSession& session, const oci::Descriptor&
   }
 }
 
-void put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, const std::string& ref) {
+// True when the registry already serves exactly these bytes under `ref` (HEAD answers
+// 200 with our digest), so a repeat push sends no manifest at all.
+bool manifest_present(PushContext& ctx, HttpSession& session, const RawManifest& m, const std::string& ref) {
+  HttpRequest head;
+  head.method = "HEAD";
+  head.url = fmt::format("/v2/{}/manifests/{}", ctx.target.repository, ref);
+  head.set_header("Accept", manifest_accept());
+  HttpResponse r = ctx.client.send_idempotent(session, head, {repo_scope(ctx.target.repository, true)});
+  return r.status == 200 && r.header("docker-content-digest") == m.desc.digest.str();
+}
+
+bool put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, const std::string& ref) {
+  if (manifest_present(ctx, session, m, ref)) return false;
   HttpRequest req;
   req.method = "PUT";
   req.url = fmt::format("/v2/{}/manifests/{}", ctx.target.repository, ref);
@@ -243,6 +255,7 @@ void put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, 
     throw e;
   }
   check_digest_header(r, req, m.desc.digest.str(), fmt::format("pushing manifest to {}", ctx.target.name()));
+  return true;
 }
 
 }  // namespace
@@ -317,11 +330,9 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
   auto session = client.new_session();
   int manifests = 0;
   for (const auto& child : image.children) {
-    put_manifest(ctx, *session, child, child.desc.digest.str());
-    ++manifests;
+    if (put_manifest(ctx, *session, child, child.desc.digest.str())) ++manifests;
   }
-  put_manifest(ctx, *session, image.top, target.tag.empty() ? image.top.desc.digest.str() : target.tag);
-  ++manifests;
+  if (put_manifest(ctx, *session, image.top, target.tag.empty() ? image.top.desc.digest.str() : target.tag)) ++manifests;
 
   PushResult r;
   r.reference = target.with_digest(image.top.desc.digest.str());

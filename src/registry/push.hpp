@@ -47,7 +47,7 @@ struct PushResult {
   int blobs_existing = 0;  ///< blobs the registry already had (HEAD 200)
   int blobs_mounted = 0;   ///< blobs mounted from another repository
   std::uint64_t bytes_uploaded = 0;
-  int manifests = 0;       ///< manifests and index PUT
+  int manifests = 0;       ///< manifests and index PUT (ones the registry already served are skipped)
 };
 
 /// Pushes the image tagged `layout_tag` (its org.opencontainers.image.ref.name in

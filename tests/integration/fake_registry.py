@@ -83,7 +83,8 @@ class FakeRegistry:
     post_digest_202 (answer 202 to POST ?digest= like docker-registry), users (dict for
     Basic auth), absolute_locations (Location as absolute URLs instead of relative)."""
 
-    def __init__(self, faults=None, post_digest_202=False, users=None, absolute_locations=False):
+    def __init__(self, faults=None, post_digest_202=False, users=None, absolute_locations=False, blob_redirect=None):
+        self.blob_redirect = blob_redirect  # a BlobHost: blob GETs answer 307 to it
         self.faults = faults or []
         self.post_digest_202 = post_digest_202
         self.users = users or {}
@@ -238,6 +239,9 @@ class FakeRegistry:
                 data = st.blobs.get(m["digest"]) if m["digest"] in st.repo_blobs.get(m["name"], set()) else None
             if data is None:
                 return reply(404, errors=[("BLOB_UNKNOWN", "blob unknown to registry")])
+            if method == "GET" and self.blob_redirect:
+                self.blob_redirect.blobs[m["digest"]] = data
+                return reply(307, {"Location": f"http://{self.blob_redirect.host}/storage/{m['digest']}"})
             return reply(200, {"Content-Length": str(len(data)), "Docker-Content-Digest": m["digest"],
                                "Content-Type": "application/octet-stream"}, data)
         m = re.match(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$", path)
@@ -332,6 +336,39 @@ class FakeRegistry:
         if fault and fault.action == "wrong-digest":
             answered = "sha256:" + "0" * 64
         return reply(201, {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": answered})
+
+
+class BlobHost:
+    """Another host that serves blobs a registry redirects to (like a storage bucket), and
+    records the Authorization header of every request it gets."""
+
+    def __init__(self):
+        self.blobs = {}
+        self.authorization = []
+        host = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                host.authorization.append(self.headers.get("Authorization"))
+                data = host.blobs.get(self.path.rsplit("/", 1)[-1])
+                self.send_response(200 if data is not None else 404)
+                self.send_header("Content-Length", str(len(data or b"")))
+                self.end_headers()
+                self.wfile.write(data or b"")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class TokenServer:

@@ -131,3 +131,27 @@ def test_interrupted_push_then_rerun_uploads_only_missing_blobs(xbuild, tmp_path
     assert out["blobs_existing"] == done
     assert out["blobs_uploaded"] == len(reg.blob_uploads()) - done > 0
     assert reg.tag("app", "1") == info["index"]
+
+
+def test_authorization_is_not_forwarded_to_another_host_on_redirect(xbuild, tmp_path, fake_registry, clean_env):
+    from fake_registry import BlobHost
+    from registry_fixtures import PASSWORD, USER
+    storage = BlobHost()
+    try:
+        reg = fake_registry(users={USER: PASSWORD}, blob_redirect=storage)
+        layout = tmp_path / "l"
+        make_layout(layout, platforms=["linux/arm64"], single=True)
+        creds = ["--creds", f"{USER}:{PASSWORD}"]
+        run([xbuild, "push", *creds, f"{layout}:latest", f"{reg.host}/app:1"], env=clean_env)
+        # inspect reads the config blob: the registry redirects it to the storage host.
+        doc = json.loads(run([xbuild, "inspect", "--json", *creds, f"{reg.host}/app:1"], env=clean_env).stdout)
+        assert "arm64" in json.dumps(doc["images"][0]["platforms"])
+        assert storage.authorization, "the blob was not fetched through the redirect"
+        assert all(a is None for a in storage.authorization)
+        # ...while every request to the registry itself carried the credentials.
+        assert all(r.auth for r in reg.requests("GET", "/blobs/"))
+        # A pull downloads layers through the same redirect, again without credentials.
+        run([xbuild, "pull", *creds, f"{reg.host}/app:1"], env=clean_env)
+        assert len(storage.authorization) >= 3 and all(a is None for a in storage.authorization)
+    finally:
+        storage.stop()
