@@ -229,3 +229,29 @@ def test_bad_inputs_name_what_is_wrong(xbuild, tmp_path, clean_env):
     assert p.returncode == 2 and "oci-layout" in p.stderr
     p = run([xbuild, "push", "--creds", "nocolon", f"{layout}:latest", "127.0.0.1:5000/x:1"], check=False, env=clean_env)
     assert p.returncode == 2 and "USER:PASSWORD" in p.stderr
+
+
+def test_build_push_to_two_tags(xbuild, tmp_path, registry_open, clean_env):
+    import shutil
+    from conftest import PROJECTS
+    proj = tmp_path / "go"
+    shutil.copytree(PROJECTS / "go", proj, ignore=shutil.ignore_patterns(".xbuild"))
+    out = tmp_path / "oci"
+    a, b = f"{registry_open.host}/go/hello:1", f"{registry_open.host}/go/mirror:1"
+    p = run([xbuild, "-C", proj, "build", "--json", "--platform", "linux/amd64,linux/arm64,linux/arm/v7",
+             "--output", f"type=oci,dest={out}", "--push", "-t", a, "-t", b], env=clean_env, timeout=1800)
+    doc = json.loads(p.stdout)
+    digest = doc["image"]["digest"]
+    assert [x["reference"] for x in doc["pushed"]] == [f"{registry_open.host}/go/hello@{digest}",
+                                                      f"{registry_open.host}/go/mirror@{digest}"]
+    assert sha(skopeo_raw(a)) == sha(skopeo_raw(b)) == digest
+    # The arm/v7 binary, pulled back with skopeo, is an ARM executable that runs under qemu.
+    need("qemu-arm-static")
+    one = tmp_path / "armv7"
+    run(["skopeo", "copy", "--override-arch", "arm", "--override-variant", "v7", "--src-tls-verify=false",
+         f"docker://{a}", f"oci:{one}:v7"])
+    run(["umoci", "raw", "unpack", "--rootless", "--image", f"{one}:v7", str(tmp_path / "rootfs")])
+    binary = tmp_path / "rootfs" / "usr" / "local" / "bin" / "hello"
+    assert "ARM," in run(["file", binary]).stdout
+    out = run(["qemu-arm-static", binary], timeout=120).stdout
+    assert "arm" in out, out
