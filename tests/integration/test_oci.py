@@ -204,6 +204,19 @@ def test_oci_archive_and_zstd(xbuild, c_image, tmp_path):
     run(["skopeo", "copy", "--all", f"oci:{zl}:1", f"oci:{copy}:1"])
     assert top_index(copy, "1")[0]["digest"] == top_index(zl, "1")[0]["digest"]
 
+    # Uncompressed on request: the layer is the plain tar, so its digest is its diff_id.
+    nl = tmp_path / "none"
+    build(xbuild, project, "--platform", "linux/arm64", "--compression", "none", "--output", f"type=oci,dest={nl}", "-t", "n:1")
+    _, nindex = top_index(nl, "1")
+    manifest = json.loads(blob(nl, nindex["manifests"][0]["digest"]))
+    config = json.loads(blob(nl, manifest["config"]["digest"]))
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
+    assert manifest["layers"][0]["digest"] == config["rootfs"]["diff_ids"][0]
+    plain = tmp_path / "layer.tar"
+    plain.write_bytes(blob(nl, manifest["layers"][0]["digest"]))
+    assert "usr/local/bin/hello" in run(["tar", "-tf", plain]).stdout
+    run(["skopeo", "copy", "--all", f"oci:{nl}:1", f"oci:{tmp_path / 'ncopy'}:1"])
+
 
 def test_new_tag_keeps_other_images_and_same_tag_replaces(xbuild, c_image, tmp_path):
     project, layout0 = c_image
