@@ -5,6 +5,7 @@
 // on a directory (scripts/bench_layer.py measures it against tar | gzip).
 
 #include "cli/commands.hpp"
+#include "oci/archive_source.hpp"
 #include "oci/inspect.hpp"
 #include "oci/layer.hpp"
 #include "oci/layout.hpp"
@@ -61,11 +62,11 @@ void register_inspect(CLI::App& app) {
   register_pack_layer(app);
   auto o = std::make_shared<InspectCmd>();
   auto* cmd = app.add_subcommand("inspect",
-                                 "Show the images in an OCI layout: index, and per platform the manifest digest, "
+                                 "Show the images in an OCI layout or oci-archive: index, and per platform the manifest digest, "
                                  "layer count and size, and the config's os/arch/variant");
   cmd->add_option("target", o->target,
-                  "LAYOUT[:TAG] (an oci: prefix is accepted). Default: <project>/.xbuild/oci, where `xbuild build` "
-                  "writes when no --output is given");
+                  "LAYOUT[:TAG] or ARCHIVE.tar[:TAG] (oci: / oci-archive: prefixes are accepted). Default: "
+                  "<project>/.xbuild/oci, where `xbuild build` writes when no --output is given");
   cmd->add_flag("--json", o->json, "Print JSON");
   registry::add_registry_flags(*cmd, o->registry);
   cmd->callback([o] {
@@ -81,7 +82,10 @@ void register_inspect(CLI::App& app) {
     std::string tag;
     if (o->target.empty()) dir = globals().dir / ".xbuild" / "oci";
     else std::tie(dir, tag) = oci::split_layout_ref(o->target);
-    oci::LayoutSource src(dir);
+    std::unique_ptr<oci::BlobSource> source;
+    if (oci::ArchiveSource::is_archive(dir)) source = std::make_unique<oci::ArchiveSource>(dir);
+    else source = std::make_unique<oci::LayoutSource>(dir);
+    auto& src = *source;
     std::vector<oci::ImageSummary> images;
     std::vector<std::string> refs;
     for (const auto& e : src.entries()) {

@@ -189,6 +189,16 @@ def test_oci_archive_and_zstd(xbuild, c_image, tmp_path):
     _, index = top_index(layout, "1.0")
     assert info == index
     assert sorted(os.listdir(archive.parent)) == ["hello.tar"]  # no temp files left
+    # xbuild inspect reads the archive (and one skopeo wrote) without unpacking it.
+    entry, _ = top_index(layout, "1.0")
+    skopeo_tar = tmp_path / "skopeo.tar"
+    run(["skopeo", "copy", "--all", f"oci:{layout}:1.0", f"oci-archive:{skopeo_tar}:1.0"])
+    for a in (archive, skopeo_tar):
+        js = json.loads(run([xbuild, "inspect", "--json", f"{a}:1.0"]).stdout)
+        (img,) = js["images"]
+        assert img["digest"] == entry["digest"]
+        assert [p["platform"] for p in img["platforms"]] == PLATFORMS
+        assert all(p["layers"] == 1 for p in img["platforms"])
 
     zl = tmp_path / "zstd"
     build(xbuild, project, "--platform", "linux/arm64", "--compression", "zstd", "--output", f"type=oci,dest={zl}", "-t", "z:1")
