@@ -118,7 +118,9 @@ void register_bench(CLI::App& app) {
 
     fmt::print("{}", emulate::bench_table(report));
     for (const auto& p : report.platforms())
-      if (auto q = report.ratio(p)) fmt::print("{}: emulation is {:.1f}x slower than cross-compiling\n", p, *q);
+      if (auto q = report.ratio(p))
+        fmt::print("{}: emulation is {:.1f}x slower than cross-compiling (wall; {:.1f}x in CPU time)\n", p, *q,
+                   report.cpu_ratio(p).value_or(0));
     std::fflush(stdout);
     if (!o->json.empty()) {
       if (o->json == "-") fmt::print("{}", emulate::bench_json(report));

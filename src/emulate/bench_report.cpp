@@ -58,6 +58,17 @@ std::optional<double> BenchReport::ratio(const std::string& platform) const {
   return *emu / *cross;
 }
 
+std::optional<double> BenchReport::cpu_ratio(const std::string& platform) const {
+  std::optional<double> cross, emu;
+  for (const auto& r : rows) {
+    if (r.platform != platform || !r.built) continue;
+    if (r.strategy == "cross") cross = r.cpu_seconds;
+    if (r.strategy == "emulate") emu = r.cpu_seconds;
+  }
+  if (!cross || !emu || *cross <= 0) return std::nullopt;
+  return *emu / *cross;
+}
+
 std::vector<std::string> BenchReport::platforms() const {
   std::vector<std::string> out;
   for (const auto& r : rows)
@@ -109,17 +120,18 @@ std::string bench_table(const BenchReport& r) {
 std::string bench_markdown(const BenchReport& r) {
   std::string s = fmt::format("`xbuild bench` of {} on {}; every build clean, {} parallel jobs each.\n\n", r.project,
                               r.machine, r.jobs);
-  s += "| Platform | Strategy | Wall (s) | CPU (s) | vs cross | Test |\n";
-  s += "|---|---|---:|---:|---:|---|\n";
+  s += "| Platform | Strategy | Wall (s) | CPU (s) | vs cross (wall) | vs cross (CPU) | Test |\n";
+  s += "|---|---|---:|---:|---:|---:|---|\n";
   for (const auto& row : r.rows) {
-    std::string ratio = "";
+    std::string ratio, cpu_ratio;
     if (row.strategy == "emulate" && r.ratio(row.platform)) ratio = fmt::format("{:.1f}x", *r.ratio(row.platform));
-    if (row.strategy == "cross" && row.built) ratio = "1.0x";
+    if (row.strategy == "emulate" && r.cpu_ratio(row.platform)) cpu_ratio = fmt::format("{:.1f}x", *r.cpu_ratio(row.platform));
+    if (row.strategy == "cross" && row.built) ratio = cpu_ratio = "1.0x";
     if (row.built)
-      s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {} | {} |\n", row.platform, row.strategy, row.wall_seconds,
-                       row.cpu_seconds, ratio, test_text(row));
+      s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {} | {} | {} |\n", row.platform, row.strategy, row.wall_seconds,
+                       row.cpu_seconds, ratio, cpu_ratio, test_text(row));
     else
-      s += fmt::format("| {} | {} | - | - | | not built: {} |\n", row.platform, row.strategy, row.note);
+      s += fmt::format("| {} | {} | - | - | | | not built: {} |\n", row.platform, row.strategy, row.note);
   }
   return s;
 }
@@ -136,8 +148,12 @@ std::string bench_json(const BenchReport& r) {
   boost::json::object ratios;
   for (const auto& p : r.platforms())
     if (auto q = r.ratio(p)) ratios[p] = *q;
+  boost::json::object cpu_ratios;
+  for (const auto& p : r.platforms())
+    if (auto q = r.cpu_ratio(p)) cpu_ratios[p] = *q;
   boost::json::object doc{{"project", r.project}, {"machine", r.machine}, {"jobs", r.jobs},
-                          {"results", std::move(rows)}, {"emulate_over_cross", std::move(ratios)}};
+                          {"results", std::move(rows)}, {"emulate_over_cross", std::move(ratios)},
+                          {"emulate_over_cross_cpu", std::move(cpu_ratios)}};
   return boost::json::serialize(doc) + "\n";
 }
 

@@ -30,6 +30,8 @@ struct BenchReport {
 
   /// Emulate wall time over cross wall time for `platform`, when both built.
   std::optional<double> ratio(const std::string& platform) const;
+  /// The same for CPU seconds (less sensitive to other load on the machine).
+  std::optional<double> cpu_ratio(const std::string& platform) const;
   /// Distinct platforms, in row order.
   std::vector<std::string> platforms() const;
 };

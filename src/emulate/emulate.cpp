@@ -82,10 +82,9 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
   e.cwd = plan.command.cwd.empty() ? project.dir : plan.command.cwd;
   e.argv = plan.command.argv;
 
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) fail(Exit::environment, "cannot find xbuild's own executable (/proc/self/exe): {}", ec.message());
-  std::vector<std::string> argv = {self.string(), "__exec-in-rootfs"};
+  // The scheduler forks xbuild and execs this, so /proc/self/exe names this very binary
+  // even when it was replaced on disk since it started (a rebuild during a long bench).
+  std::vector<std::string> argv = {"/proc/self/exe", "__exec-in-rootfs"};
   auto rest = exec_args(e);
   argv.insert(argv.end(), rest.begin(), rest.end());
   plan.command.argv = std::move(argv);

@@ -37,7 +37,7 @@ def test_bench_reports_both_strategies_and_a_ratio(bench_result):
     lines = [l for l in p.stdout.splitlines() if l.startswith("linux/arm64")]
     assert any(" cross " in l and "pass" in l for l in lines), p.stdout
     assert any(" emulate " in l and "pass" in l for l in lines), p.stdout
-    assert "linux/arm64: emulation is " in p.stdout and "x slower than cross-compiling" in p.stdout
+    assert "linux/arm64: emulation is " in p.stdout and "x slower than cross-compiling (wall; " in p.stdout
     doc = json.loads((proj / "bench.json").read_text())
     rows = {r["strategy"]: r for r in doc["results"] if r["platform"] == "linux/arm64"}
     assert rows["cross"]["built"] and rows["emulate"]["built"]
@@ -60,7 +60,7 @@ def test_bench_binaries_are_real_and_work(bench_result):
 def test_bench_writes_markdown_json_and_a_renderable_svg(bench_result, tmp_path):
     proj, report, _ = bench_result
     md = (report / "bench.md").read_text()
-    assert "| Platform | Strategy | Wall (s) | CPU (s) | vs cross | Test |" in md
+    assert "| Platform | Strategy | Wall (s) | CPU (s) | vs cross (wall) | vs cross (CPU) | Test |" in md
     assert "| linux/arm64 | cross |" in md and "| linux/arm64 | emulate |" in md
     assert json.loads((report / "bench.json").read_text())["project"] == "hello-c"
     png = tmp_path / "bench.png"

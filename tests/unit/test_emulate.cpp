@@ -324,8 +324,9 @@ TEST_CASE("emulate::bench report formats") {
   CHECK(table.find("FAIL") != std::string::npos);
 
   std::string md = bench_markdown(r);
-  CHECK(md.find("| linux/arm64 | emulate | 30.00 | 29.00 | 15.0x | pass |") != std::string::npos);
-  CHECK(md.find("| linux/riscv64 | cross | - | - | | not built: no toolchain |") != std::string::npos);
+  CHECK(md.find("| linux/arm64 | emulate | 30.00 | 29.00 | 15.0x | 9.7x | pass |") != std::string::npos);
+  CHECK(md.find("| linux/riscv64 | cross | - | - | | | not built: no toolchain |") != std::string::npos);
+  CHECK(*r.cpu_ratio("linux/arm64") == doctest::Approx(29.0 / 3.0));
   CHECK(md.find("test machine") != std::string::npos);
 
   auto doc = boost::json::parse(bench_json(r)).as_object();
