@@ -228,3 +228,43 @@ def test_exec_in_rootfs_missing_program_is_named(xbuild, arm64_rootfs, tmp_path)
     p = run([xbuild, "__exec-in-rootfs", arm64_rootfs, "--", "no-such-compiler"], check=False)
     assert p.returncode == 3
     assert "'no-such-compiler' is not installed in the rootfs" in p.stderr
+
+
+def test_oci_image_layout_as_rootfs(xbuild, tmp_path):
+    # A tiny amd64 image (dash and its libraries, plus a marker) made with umoci; the project
+    # names it as oci:LAYOUT:TAG and an emulate build for the host runs inside it (chroot, no
+    # qemu needed for the host's architecture).
+    umoci = need("umoci")
+    need("skopeo")
+    layout, bundle = tmp_path / "layout", tmp_path / "bundle"
+    run([umoci, "init", "--layout", layout])
+    run([umoci, "new", "--image", f"{layout}:latest"])
+    run([umoci, "unpack", "--image", f"{layout}:latest", bundle])
+    root = bundle / "rootfs"
+    (root / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy("/bin/dash", root / "bin" / "sh")
+    for lib in [l for l in run(["ldd", "/bin/dash"]).stdout.split() if l.startswith("/")]:
+        dst = root / lib.lstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lib, dst)
+    (root / "marker").write_text("inside the image\n")
+    run([umoci, "repack", "--image", f"{layout}:latest", bundle])
+    proj = write_project(tmp_path / "proj", f"""
+name = "oci-rootfs"
+language = "custom"
+platforms = ["linux/amd64"]
+build = "read line < /marker; echo \\"$line\\" > {{out}}/where"
+outputs = ["where"]
+[emulate]
+rootfs = "oci:../layout:latest"
+""")
+    cache = tmp_path / "cache"
+    run([xbuild, "-C", proj, "build", "--strategy", "emulate"], env=env_with(XBUILD_ROOTFS_CACHE=cache))
+    assert (proj / ".xbuild/out/linux_amd64/where").read_text() == "inside the image\n"
+    unpacked = [d.name for d in cache.iterdir() if d.is_dir()]
+    assert len(unpacked) == 1 and unpacked[0].startswith("linux_amd64-image-")
+    # A missing layout is named.
+    bad = write_project(tmp_path / "bad", proj.joinpath("xbuild.toml").read_text().replace("../layout", "../nolayout"))
+    p = run([xbuild, "-C", bad, "build", "--strategy", "emulate"], check=False, env=env_with(XBUILD_ROOTFS_CACHE=cache))
+    assert p.returncode != 0
+    assert "is not an OCI image layout (no index.json)" in p.stdout + p.stderr
