@@ -4,6 +4,7 @@
 
 #include "oci/base.hpp"
 
+#include "oci/archive_source.hpp"
 #include "oci/media_types.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -20,16 +21,18 @@ BaseSpec BaseSpec::parse(std::string_view text, const fs::path& project_dir) {
   BaseSpec s;
   s.text = text;
   if (text.empty() || text == "scratch") return s;
-  if (text.substr(0, 4) != "oci:")
+  s.archive = text.substr(0, 12) == "oci-archive:";
+  if (text.substr(0, 4) != "oci:" && !s.archive)
     fail(Exit::usage,
-         "[image] base = \"{}\": only \"scratch\" and local OCI layouts (\"oci:DIR\", \"oci:DIR:TAG\", \"oci:DIR@sha256:...\") are supported",
+         "[image] base = \"{}\": only \"scratch\", local OCI layouts (\"oci:DIR\", \"oci:DIR:TAG\", \"oci:DIR@sha256:...\") "
+         "and oci-archive:FILE.tar[:TAG] are supported",
          text);
   s.scratch = false;
-  std::string rest(text.substr(4));
+  std::string rest(text.substr(s.archive ? 12 : 4));
   if (auto at = rest.rfind("@sha256:"); at != std::string::npos) {
     s.digest = Digest::parse(rest.substr(at + 1));
     rest.resize(at);
-  } else if (!fs::is_directory(project_dir / rest)) {
+  } else if (!fs::exists(project_dir / rest)) {
     if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
       s.tag = rest.substr(colon + 1);
       rest.resize(colon);
@@ -47,7 +50,7 @@ std::string ref_of(const Descriptor& d) {
   return r == d.annotations.end() ? "" : r->second;
 }
 
-Descriptor find_top(const BaseSpec& spec, LayoutSource& src) {
+Descriptor find_top(const BaseSpec& spec, BlobSource& src) {
   auto entries = src.entries();
   if (spec.digest) {
     for (const auto& e : entries)
@@ -55,32 +58,27 @@ Descriptor find_top(const BaseSpec& spec, LayoutSource& src) {
     for (const auto& e : entries)
       for (const auto& r : reachable(src, e))
         if (r.digest == *spec.digest) return r;
-    // A blob that no entry names: describe it from the file itself.
-    fs::path p = src.blob_path(*spec.digest);
-    if (!fs::exists(p)) fail(Exit::usage, "base {}: {} has no blob {}", spec.text, spec.dir.string(), spec.digest->str());
-    std::string bytes = read_file(p);
-    auto o = parse_json_object(bytes, p.string());
-    Descriptor d = Descriptor::of(o.contains("mediaType") && o["mediaType"].is_string() ? std::string(o["mediaType"].get_string()) : std::string(media::k_manifest), bytes);
-    if (d.digest != *spec.digest) fail(Exit::build_failed, "base {}: blob {} does not match its digest", spec.text, p.string());
-    return d;
+    fail(Exit::usage, "base {}: {} has no index or manifest {}", spec.text, src.describe(), spec.digest->str());
   }
   std::vector<std::string> tags;
   for (const auto& e : entries) tags.push_back(ref_of(e).empty() ? e.digest.str() : ref_of(e));
   if (!spec.tag.empty()) {
     for (const auto& e : entries)
       if (ref_of(e) == spec.tag) return e;
-    fail(Exit::usage, "base {}: no image tagged '{}' in {} (it has: {})", spec.text, spec.tag, spec.dir.string(),
+    fail(Exit::usage, "base {}: no image tagged '{}' in {} (it has: {})", spec.text, spec.tag, src.describe(),
          tags.empty() ? "nothing" : join(tags, ", "));
   }
   if (entries.size() == 1) return entries.front();
-  if (entries.empty()) fail(Exit::usage, "base {}: the layout {} holds no image", spec.text, spec.dir.string());
+  if (entries.empty()) fail(Exit::usage, "base {}: {} holds no image", spec.text, src.describe());
   fail(Exit::usage, "base {}: the layout holds {} images; name one as oci:DIR:TAG (it has: {})", spec.text, entries.size(), join(tags, ", "));
 }
 
 }  // namespace
 
 BaseResolver::BaseResolver(const BaseSpec& spec) : m_name(spec.text) {
-  auto src = std::make_unique<LayoutSource>(spec.dir);
+  std::unique_ptr<BlobSource> src;
+  if (spec.archive) src = std::make_unique<ArchiveSource>(spec.dir);
+  else src = std::make_unique<LayoutSource>(spec.dir);
   m_top = find_top(spec, *src);
   m_source = std::move(src);
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Base images. `[image] base` is "scratch" (the default: our layer alone) or a local OCI
 // layout: "oci:DIR" (the layout's only image), "oci:DIR:TAG" (by ref name) or
-// "oci:DIR@sha256:..." (by digest of an index or manifest in it). DIR is relative to the
+// "oci:DIR@sha256:..." (by digest of an index or manifest in it); an oci-archive tar works
+// the same way as "oci-archive:FILE.tar[:TAG|@sha256:...]". Paths are relative to the
 // project. For each target the base's matching platform is chosen (variant-aware:
 // linux/arm/v7 never takes v6, arm64's "v8" equals no variant); a base lacking a target is
 // an error, never a silently dropped platform.
@@ -28,11 +29,12 @@ namespace xb::oci {
 struct BaseSpec {
   std::string text;               ///< as written, for messages
   bool scratch = true;            ///< no base
-  std::filesystem::path dir;      ///< the layout directory (absolute)
+  bool archive = false;           ///< `dir` is an oci-archive tar, not a layout directory
+  std::filesystem::path dir;      ///< the layout directory or archive file (absolute)
   std::string tag;                ///< ref name, "" when none
   std::optional<Digest> digest;   ///< a pinned index or manifest digest
 
-  /// Parses "scratch", "oci:DIR", "oci:DIR:TAG", "oci:DIR@sha256:HEX"; DIR relative to
+  /// Parses "scratch", "oci:DIR", "oci:DIR:TAG", "oci:DIR@sha256:HEX" (or oci-archive:FILE...); relative to
   /// `project_dir`. Throws Error (Exit::usage) for anything else (registry bases are not
   /// supported here yet) naming the value.
   static BaseSpec parse(std::string_view text, const std::filesystem::path& project_dir);

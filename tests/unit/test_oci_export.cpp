@@ -288,6 +288,20 @@ TEST_CASE("export_images: base images per platform") {
     CHECK(err.find("linux/amd64") != std::string::npos);  // a single amd64 image cannot serve arm/v6
     CHECK(err.find("linux/arm/v6") != std::string::npos);
   }
+  SUBCASE("an oci-archive base gives the same image as the layout it packs") {
+    ExportOptions ao = bo;
+    ao.type = OutputType::oci_archive;
+    ao.dest = t.path / "base.tar";
+    export_images(base_project, make_outputs(t.path / "base-out", {"linux/amd64", "linux/arm/v6"}), ao);
+    project.image.base = "oci-archive:" + ao.dest.string() + ":1";
+    auto from_archive = export_images(project, make_outputs(t.path / "out", {"linux/arm/v6"}), o);
+    project.image.base = "oci:" + bo.dest.string() + ":1";
+    auto from_layout = export_images(project, make_outputs(t.path / "out", {"linux/arm/v6"}), o);
+    CHECK(from_archive.index_digest != from_layout.index_digest);  // the base.name annotation differs...
+    CHECK(from_archive.manifests.size() == 1);
+    auto m1 = blob_json(o.dest, from_archive.manifests[0].second), m2 = blob_json(o.dest, from_layout.manifests[0].second);
+    CHECK(m1["layers"] == m2["layers"]);  // ...but the layers are the same blobs
+  }
   SUBCASE("a relative base dir is relative to the project") {
     fs::create_directories(project.dir);
     project.image.base = "oci:" + fs::relative(bo.dest, project.dir).string() + ":1";
