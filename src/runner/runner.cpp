@@ -138,11 +138,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// Several platforms may share a runner and so the remote tree: their ships take turns.
+fs::path ship_lock(const ExecSpec& s) {
+  return s.remote_src.parent_path() / ("." + s.remote_src.filename().string() + ".xbuild-ship.lock");
+}
+
 /// Ships the source tree. Returns 0 or the failing exit code (after saying why).
 int ship(const ExecSpec& s) {
   if (s.sync == Sync::rsync) {
     std::vector<std::string> a = {"rsync", "-rlpt", "--delete", "--protect-args", "-e", rsync_rsh(s.ssh),
-                                  "--rsync-path=" + sh_command({"mkdir", "-p", "--", s.remote_src.string()}) + " && rsync"};
+                                  "--rsync-path=" + sh_command({"mkdir", "-p", "--", s.remote_src.string()}) + " && " +
+                                    sh_command({"flock", ship_lock(s).string(), "rsync"})};
     for (const auto& e : s.excludes) a.push_back("--exclude=/" + e);
     a.push_back(s.local_src.string() + "/");
     a.push_back(rsync_remote(s.ssh, s.remote_src));
@@ -156,11 +162,26 @@ int ship(const ExecSpec& s) {
   std::vector<std::string> tar = {"tar", "-C", s.local_src.string(), "--anchored"};
   for (const auto& e : s.excludes) tar.push_back("--exclude=./" + e);
   tar.insert(tar.end(), {"-cf", "-", "."});
-  // Replace the tree but keep the excluded names (the runner's own .xbuild holds {build}).
-  std::vector<std::string> find = {"find", ".", "-mindepth", "1", "-maxdepth", "1"};
-  for (const auto& e : s.excludes) find.insert(find.end(), {"!", "-name", e});
-  std::string script = fmt::format("mkdir -p -- {0} && cd -- {0} && {1} -exec rm -rf -- {{}} + && tar --no-same-owner -xf -",
-                                   sh_quote(s.remote_src.string()), sh_command(find));
+  // Extract over the tree, then delete what the archive did not hold (but not the excluded
+  // names: the runner's own .xbuild holds {build}). Nothing is removed that a concurrent
+  // build of another platform could be reading.
+  std::vector<std::string> find = {"find", ".", "-mindepth", "1", "("};
+  for (std::size_t i = 0; i < s.excludes.size(); ++i) {
+    if (i > 0) find.push_back("-o");
+    find.insert(find.end(), {"-path", "./" + s.excludes[i]});
+  }
+  find.insert(find.end(), {")", "-prune", "-o", "-print"});
+  if (s.excludes.empty()) find = {"find", ".", "-mindepth", "1", "-print"};
+  std::string mirror = fmt::format(
+    "export LC_ALL=C; list=$(mktemp) || exit 1\n"
+    "tar --no-same-owner --quoting-style=literal -xvf - > \"$list\" || {{ rc=$?; rm -f \"$list\"; exit $rc; }}\n"
+    "sed 's#/$##' \"$list\" | sort -u > \"$list.want\"\n"
+    "{} | sort > \"$list.have\"\n"
+    "comm -23 \"$list.have\" \"$list.want\" | while IFS= read -r f; do rm -rf -- \"$f\"; done\n"
+    "rm -f \"$list\" \"$list.want\" \"$list.have\"\n",
+    sh_command(find));
+  std::string script = fmt::format("mkdir -p -- {0} && cd -- {0} && exec flock {1} sh -c {2}", sh_quote(s.remote_src.string()),
+                                   sh_quote(ship_lock(s).string()), sh_quote(mirror));
   auto [rt, rs] = run_pipeline(tar, ssh_command(s.ssh, script));
   if (rt == 0 && rs == 0) return 0;
   if (rs == k_ssh_failed) say(explain_ssh_failure(s.ssh, "ship the source tree (see ssh's message above)", ""));
@@ -377,7 +398,7 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
   // One connection before any job starts: reachable, authenticated, right machine, rsync?
   auto probe = ssh_argv(s.ssh);
   probe.insert(probe.end(), {"--", r.host,
-                             remote_sh(fmt::format("uname -m; command -v setsid >/dev/null && echo setsid; "
+                             remote_sh(fmt::format("uname -m; command -v setsid >/dev/null && command -v flock >/dev/null && echo setsid; "
                                                    "command -v rsync >/dev/null && echo rsync; echo {}", k_probe_ok))});
   auto [rc, out] = run_capture_merged(probe);
   if (rc == k_ssh_failed) unusable(Exit::environment, explain_ssh_failure(s.ssh, "connect", out));
@@ -390,7 +411,7 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
   bool has_setsid = std::find(lines.begin(), lines.end(), "setsid") != lines.end();
   bool has_rsync = std::find(lines.begin(), lines.end(), "rsync") != lines.end();
   if (!has_setsid)
-    unusable(Exit::environment, fmt::format("runner {} ({}) has no setsid: install util-linux there", s.ssh.address(), origin));
+    unusable(Exit::environment, fmt::format("runner {} ({}) has no setsid or flock: install util-linux there", s.ssh.address(), origin));
   std::string machine = lines.empty() ? "" : lines.front();
   std::optional<Platform> m;
   try {

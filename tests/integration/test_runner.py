@@ -128,6 +128,9 @@ def test_c_make_builds_on_the_runner_and_the_binary_comes_back(xbuild, sshd, pro
     (proj / ".git").mkdir()
     (proj / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (proj / "doomed.txt").write_text("deleted before the second build\n")
+    odd = "odd name \\ 'q' $x.txt"  # kept by both ship methods, whatever its characters
+    (proj / "sub dir").mkdir()
+    (proj / "sub dir" / odd).write_text("odd\n")
 
     p = build(xbuild, proj, env={"XBUILD_RUNNER_SYNC": sync})
     assert f"({sync})" in p.stdout, p.stdout
@@ -152,6 +155,7 @@ def test_c_make_builds_on_the_runner_and_the_binary_comes_back(xbuild, sshd, pro
     build(xbuild, proj, env={"XBUILD_RUNNER_SYNC": sync})
     assert not (remote_src / "doomed.txt").exists()
     assert (remote_src / "added.txt").read_text() == "new\n"
+    assert (remote_src / "sub dir" / odd).read_text() == "odd\n"
     assert f"built for {HOST_MACHINE}" in run([binary]).stdout
 
 
