@@ -327,3 +327,20 @@ def test_interrupt_leaves_no_ssh_behind_and_stops_the_remote_build(xbuild, sshd,
             break
         time.sleep(0.1)
     assert remote_processes_with(marker) == []
+
+
+def test_timeout_kills_the_local_helper_and_the_remote_build(xbuild, sshd, tmp_path):
+    proj = tmp_path / "timeout"
+    marker = "31338"
+    write_project(proj, f"echo remote-build-started; sleep {marker}")
+    add_runner(proj, sshd)
+    p = run([xbuild, "-C", proj, "build", "--platform", HOST_PLATFORM, "--strategy", f"{HOST_PLATFORM}=runner",
+             "--timeout", "5"], check=False)
+    assert p.returncode == 1, p.stderr
+    assert "timed out after 5s" in p.stderr
+    assert local_ssh_processes(sshd.port) == []
+    for _ in range(300):
+        if not remote_processes_with(marker):
+            break
+        time.sleep(0.1)
+    assert remote_processes_with(marker) == []
