@@ -29,15 +29,6 @@ std::string upper_env(std::string_view s) {
   return out;
 }
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  std::size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return s;
-}
-
 }  // namespace
 
 bool Toolchain::serves(const Platform& p, const std::string& language) const {

@@ -50,15 +50,6 @@ PlatformPaths platform_paths(const fs::path& root, const Platform& p) {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  std::size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return s;
-}
-
 /// The placeholder values for a plan. A runner build sees the paths it has on the runner.
 std::map<std::string, std::string> placeholders(const Project& project, const PlatformPlan& plan) {
   const auto& t = plan.platform.traits();
