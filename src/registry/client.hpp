@@ -92,7 +92,7 @@ public:
   /// The options it was made with.
   const ClientOptions& options() const { return m_options; }
   /// Whether a single POST ?digest= with the body completes an upload here: 1 yes, 0 not
-  /// known yet, -1 no (the registry answers 202 and wants a PUT).
+  /// known yet, 2 being probed, -1 no (the registry answers 202 and wants a PUT).
   std::atomic<int> single_post{0};
   /// Sleeps before retry number `attempt` (1-based): backoff_ms * 2^(attempt-1).
   void backoff(int attempt) const;

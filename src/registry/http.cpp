@@ -311,8 +311,12 @@ std::string redact_url(std::string_view url) {
     auto eq = kv.find('=');
     std::string name = kv.substr(0, eq);
     bool keep = name == "digest" || name == "mount" || name == "from" || name == "scope" || name == "service";
-    out += (first ? "" : "&") + name;
-    if (eq != std::string::npos) out += "=" + (keep ? kv.substr(eq + 1) : std::string("..."));
+    if (!first) out += '&';
+    out += name;
+    if (eq != std::string::npos) {
+      out += '=';
+      out += keep ? kv.substr(eq + 1) : std::string("...");
+    }
     first = false;
   }
   return out;

@@ -34,7 +34,7 @@ struct PushContext {
   Client& client;
   const Reference& target;
   const PushOptions& options;
-  std::atomic<int>& single_post;  ///< 1 works, 0 unknown, -1 registry answers 202
+  std::atomic<int>& single_post;  ///< see Client::single_post
   std::atomic<bool> stop{false};
   std::atomic<int> uploaded{0}, existing{0}, mounted{0};
   std::atomic<std::uint64_t> bytes{0};
@@ -161,7 +161,12 @@ Outcome push_blob_once(PushContext& ctx, HttpSession& session, const oci::Descri
   fs::path file = local_file_for(ctx, session, blob, loc);
   const std::uint64_t size = static_cast<std::uint64_t>(blob.size);
   if (location.empty()) {
-    if (size <= k_single_post_limit && ctx.single_post.load() >= 0 && size <= ctx.options.chunk_size) {
+    // Whether one POST ?digest= completes an upload is learnt once per registry: while it is
+    // unknown, one worker probes (state 2) and the others use POST + PUT.
+    bool small = size <= k_single_post_limit && size <= ctx.options.chunk_size;
+    int state = ctx.single_post.load();
+    bool probe = small && state == 0 && ctx.single_post.compare_exchange_strong(state, 2);
+    if (small && (state == 1 || probe)) {
       HttpRequest p;
       p.method = "POST";
       p.url = append_query(fmt::format("/v2/{}/blobs/uploads/", repo), "digest", digest);

@@ -119,7 +119,10 @@ void parallel_for(Client& client, int jobs, std::size_t n, Fn fn) {
 std::string cache_tag(const Reference& ref, const std::vector<Platform>& platforms) {
   std::string s = ref.str();
   std::string key = s;
-  for (const auto& p : platforms) key += " " + p.str();
+  for (const auto& p : platforms) {
+    key += ' ';
+    key += p.str();
+  }
   std::string tag;
   for (char c : s) tag += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
   if (tag.size() > 80) tag = tag.substr(0, 80);
@@ -209,7 +212,7 @@ fs::path fetch_blob(Client& client, HttpSession& session, const std::string& rep
     }
     if (!write_ok) fail(Exit::environment, "cannot write {} (disk full?)", tmp.string());
     std::string hex = hash.hex();
-    if (static_cast<std::int64_t>(got) != blob.size || "sha256:" + hex != blob.digest.str()) {
+    if (static_cast<std::int64_t>(got) != blob.size || oci::Digest::from_sha256_hex(hex) != blob.digest) {
       fs::remove(tmp, ec);
       throw RegistryError(fmt::format("blob {} from {}/{} arrived with {} bytes and digest sha256:{} (expected {} bytes)",
                                       blob.digest.str(), client.registry(), repository, got, hex, blob.size),

@@ -96,3 +96,24 @@ def test_a_platform_given_twice_is_an_error(xbuild, tmp_path, clean_env):
     assert p.returncode == 2 and "-t" in p.stderr
     p = run([xbuild, "merge", "-t", "x:1", "not-a-layout:or:ref"], check=False, env=clean_env)
     assert p.returncode == 2 and "neither an OCI layout" in p.stderr
+
+
+def test_merge_across_registries_copies_blobs(xbuild, tmp_path, registry_open, clean_env):
+    from registry_fixtures import DockerRegistry
+    jobs = single_layouts(tmp_path)
+    sources = []
+    for p, (layout, _) in jobs.items():
+        tag = p.replace("/", "-")
+        run([xbuild, "push", f"{layout}:ci", f"{registry_open.host}/ci/jobs:{tag}"], env=clean_env)
+        sources.append(f"{registry_open.host}/ci/jobs:{tag}")
+    other = DockerRegistry(tmp_path / "other", "open")
+    try:
+        ref = f"{other.host}/release/app:1"
+        out = json.loads(run([xbuild, "merge", "--json", "-t", ref] + sources, env=clean_env).stdout)[0]
+        # Another registry cannot mount: every blob is fetched (verified) and uploaded.
+        assert out["blobs_mounted"] == 0 and out["blobs_uploaded"] > 0
+        back = tmp_path / "back"
+        run(["skopeo", "copy", "--all", "--src-tls-verify=false", f"docker://{ref}", f"oci:{back}:x"])
+        assert platforms_of(json.loads(skopeo_raw(ref))) == {p: d for p, (_, d) in jobs.items()}
+    finally:
+        other.stop()

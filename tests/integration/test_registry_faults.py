@@ -82,7 +82,7 @@ def test_single_post_upload_when_the_registry_supports_it(xbuild, tmp_path, fake
     reg = fake_registry()
     layout = tmp_path / "l"
     info = make_layout(layout)
-    out = json.loads(push(xbuild, layout, f"{reg.host}/app:1", clean_env).stdout)[0]
+    out = json.loads(push(xbuild, layout, f"{reg.host}/app:1", clean_env, "--push-jobs", "1").stdout)[0]
     assert out["digest"] == info["index"]
     assert not reg.requests("PUT", "/blobs/uploads/")
     assert all(r.status == 201 for r in reg.requests("POST", "/blobs/uploads/"))
