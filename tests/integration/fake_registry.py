@@ -376,7 +376,9 @@ class TokenServer:
     (password, [repositories it may push and pull]). Anonymous requests get pull-nothing
     tokens; a wrong password gets 401."""
 
-    def __init__(self, key_pem: bytes, cert_der: bytes, users, service="xbuild-test", issuer="xbuild-test-issuer"):
+    def __init__(self, key_pem: bytes, cert_der: bytes, users, service="xbuild-test", issuer="xbuild-test-issuer",
+                 refresh_tokens=None):
+        self.refresh_tokens = refresh_tokens or {}  # OAuth2 refresh token -> user (docker's identitytoken)
         from cryptography.hazmat.primitives import serialization
         self.key = serialization.load_pem_private_key(key_pem, password=None)
         self.cert_der = cert_der
@@ -396,11 +398,7 @@ class TokenServer:
                 ts._token(self)
 
             def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                self.send_response(405)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                ts._oauth(self)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -441,6 +439,29 @@ class TokenServer:
         token = self._sign(user or "", access)
         body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
         h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _oauth(self, h):
+        """OAuth2 refresh-token grant (what docker does with an identitytoken): answers
+        access_token only, as OAuth2 servers do."""
+        length = int(h.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(h.rfile.read(length).decode())
+        scopes = " ".join(form.get("scope", [])).split(" ")
+        self.requests.append({"scopes": scopes, "auth": False, "grant": form.get("grant_type", [""])[0]})
+        user = self.refresh_tokens.get(form.get("refresh_token", [""])[0])
+        if form.get("grant_type", [""])[0] != "refresh_token" or user is None:
+            body = b'{"error":"invalid_grant"}'
+            h.send_response(400)
+        else:
+            allowed = set(self.users[user][1])
+            access = [{"type": "repository", "name": p[1], "actions": p[2].split(",")}
+                      for p in (one.split(":") for one in scopes) if len(p) == 3 and p[1] in allowed]
+            body = json.dumps({"access_token": self._sign(user, access), "expires_in": 300,
+                               "token_type": "Bearer"}).encode()
+            h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()

@@ -27,6 +27,7 @@ from fake_registry import FakeRegistry, Fault, TokenServer  # noqa: F401 (re-exp
 
 PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
 USER, PASSWORD = "xbuild-user", "S3cret-pa55word"
+IDENTITY_TOKEN = "refresh-0f1e2d3c4b5a"
 
 
 def free_port() -> int:
@@ -181,7 +182,8 @@ def registry_tls(tmp_path, pki):
 def token_registry(tmp_path, pki):
     """(registry, token server): USER may push and pull team/app and team/other-allowed only."""
     ts = TokenServer(pki["token_key"].read_bytes(), pki["token_cert_der"],
-                     {USER: (PASSWORD, ["team/app", "team/other-allowed"])})
+                     {USER: (PASSWORD, ["team/app", "team/other-allowed"])},
+                     refresh_tokens={IDENTITY_TOKEN: USER})
     r = DockerRegistry(tmp_path / "reg-token", "token", pki=pki, token_realm=ts.realm)
     yield r, ts
     r.stop()

@@ -255,3 +255,17 @@ def test_build_push_to_two_tags(xbuild, tmp_path, registry_open, clean_env):
     assert "ARM," in run(["file", binary]).stdout
     out = run(["qemu-arm-static", binary], timeout=120).stdout
     assert "arm" in out, out
+
+
+def test_identity_token_from_docker_config(xbuild, token_registry, tmp_path, clean_env):
+    from registry_fixtures import IDENTITY_TOKEN
+    reg, tokens = token_registry
+    layout = tmp_path / "layout"
+    info = make_layout(layout)
+    cfg = {"auths": {f"http://{reg.host}": {"auth": "", "identitytoken": IDENTITY_TOKEN}}}
+    Path(clean_env["DOCKER_CONFIG"], "config.json").write_text(json.dumps(cfg))
+    p = run([xbuild, "-v", "push", "--json", f"{layout}:latest", f"{reg.host}/team/app:id"], env=clean_env)
+    assert json.loads(p.stdout)[0]["digest"] == info["index"]
+    # The refresh-token grant was used (POST), and the token never shows in the log.
+    assert any(r.get("grant") == "refresh_token" for r in tokens.requests)
+    assert IDENTITY_TOKEN not in p.stdout + p.stderr
