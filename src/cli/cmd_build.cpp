@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace xb::cli {
 
@@ -32,7 +33,12 @@ struct BuildCmd {
 };
 
 Progress parse_progress(const std::string& s) {
-  if (s == "auto" || s == "plain" || s == "tty") return Progress::plain;
+  if (s == "plain") return Progress::plain;
+  if (s == "tty") return Progress::tty;
+  if (s == "auto") {
+    const char* term = std::getenv("TERM");
+    return ::isatty(1) && term && std::string_view(term) != "dumb" ? Progress::tty : Progress::plain;
+  }
   if (s == "json") return Progress::json;
   if (s == "quiet") return Progress::quiet;
   fail(Exit::usage, "--progress {}: expected auto, plain, tty, json or quiet", s);
@@ -79,7 +85,7 @@ void register_build(CLI::App& app) {
     bopts.keep_going = o->keep_going;
     bopts.clean = o->clean;
     bopts.progress = parse_progress(o->progress);
-    if (o->json && bopts.progress == Progress::plain) bopts.progress = Progress::quiet;
+    if (o->json && bopts.progress != Progress::json) bopts.progress = Progress::quiet;
     if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
 
     // Check the output, tags and base before building: bad flags should fail in a second,

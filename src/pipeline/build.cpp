@@ -101,8 +101,26 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
   static const fmt::terminal_color k_colors[] = {fmt::terminal_color::cyan, fmt::terminal_color::magenta,
                                                  fmt::terminal_color::yellow, fmt::terminal_color::blue,
                                                  fmt::terminal_color::green, fmt::terminal_color::bright_cyan};
+  // The TTY view: one status line per platform, redrawn in place; the full output is in the logs.
+  std::vector<std::string> status(jobs.size(), "waiting");
+  bool drawn = false;
+  auto redraw = [&] {
+    if (drawn) fmt::print("\x1b[{}A", jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      std::string line = status[i].substr(0, 100);
+      fmt::print("\x1b[2K{} {}\n", color ? fmt::format(fmt::fg(k_colors[i % std::size(k_colors)]), "[{}]", jobs[i].name)
+                                            : fmt::format("[{}]", jobs[i].name), line);
+    }
+    drawn = true;
+    std::fflush(stdout);
+  };
   auto sink = [&](const Job& job, std::string_view line) {
     if (options.progress == Progress::quiet) return;
+    if (options.progress == Progress::tty) {
+      status[static_cast<std::size_t>(&job - jobs.data())] = std::string(line);
+      redraw();
+      return;
+    }
     if (options.progress == Progress::json) {
       boost::json::object o{{"platform", job.name}, {"line", line}};
       fmt::print("{}\n", boost::json::serialize(o));

@@ -288,3 +288,17 @@ def test_matrix_json(xbuild, project_copy):
     m = json.loads(run([xbuild, "-C", project_copy("go"), "matrix"]).stdout)
     assert [e["platform"] for e in m["include"]] == list(PLATFORMS)
     assert m["include"][2]["slug"] == "linux_arm_v7"
+
+
+def test_progress_json_and_tty(xbuild, project_copy, tmp_path):
+    proj = project_copy("c-make")
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64,linux/riscv64", "--progress", "json",
+             "--output", f"type=local,dest={tmp_path / 'o'}"])
+    events = [json.loads(line) for line in p.stdout.splitlines()]
+    assert {e["platform"] for e in events} == {"linux/arm64", "linux/riscv64"}
+    assert any("aarch64-linux-gnu-gcc" in e["line"] for e in events)
+    # The TTY view redraws one status line per platform in place (cursor up, clear line).
+    p = run(["script", "-qec", f"{xbuild} -C {proj} build --clean --platform linux/arm64,linux/riscv64 "
+             f"--output type=local,dest={tmp_path / 't'}", "/dev/null"])
+    assert "\x1b[2A" in p.stdout and "\x1b[2K" in p.stdout
+    assert "[linux/riscv64]" in p.stdout
