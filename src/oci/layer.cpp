@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,6 +124,28 @@ EntryMap collect(const std::vector<LayerFile>& files) {
   return m;
 }
 
+/// libarchive converts names through the calling thread's locale (a non-UTF-8 locale turns
+/// "ü" into a hdrcharset=BINARY pax record). Pinning this thread to C.UTF-8 (built into
+/// glibc) while writing keeps the tar the same whatever locale the user runs in.
+class ThreadLocale {
+public:
+  ThreadLocale() {
+    m_loc = ::newlocale(LC_ALL_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+    if (m_loc) m_old = ::uselocale(m_loc);
+  }
+  ~ThreadLocale() {
+    if (!m_loc) return;
+    ::uselocale(m_old);
+    ::freelocale(m_loc);
+  }
+  ThreadLocale(const ThreadLocale&) = delete;
+  ThreadLocale& operator=(const ThreadLocale&) = delete;
+
+private:
+  locale_t m_loc = nullptr;
+  locale_t m_old = nullptr;
+};
+
 struct Sinks {
   Sha256 tar_hash;
   std::int64_t tar_size = 0;
@@ -175,6 +198,7 @@ private:
 
 LayerInfo write_layer(const std::vector<LayerFile>& files, Compression c, long long mtime, const fs::path& out, unsigned threads) {
   EntryMap entries = collect(files);
+  ThreadLocale utf8;
 
   OutFile file(out);
   Sha256 blob_hash;

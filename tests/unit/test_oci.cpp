@@ -23,6 +23,7 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <clocale>
 #include <random>
 
 namespace fs = std::filesystem;
@@ -102,7 +103,8 @@ std::vector<TarEntry> list_tar(const fs::path& file) {
   struct archive_entry* e;
   while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
     const char* un = archive_entry_uname(e);
-    out.push_back({archive_entry_pathname(e), static_cast<int>(archive_entry_mode(e)), static_cast<long>(archive_entry_mtime(e)),
+    const char* utf8 = archive_entry_pathname_utf8(e);
+    out.push_back({utf8 ? utf8 : archive_entry_pathname(e), static_cast<int>(archive_entry_mode(e)), static_cast<long>(archive_entry_mtime(e)),
                    static_cast<long>(archive_entry_uid(e)), static_cast<long>(archive_entry_gid(e)), un ? un : "", archive_entry_size(e)});
   }
   archive_read_free(a);
@@ -336,4 +338,26 @@ TEST_CASE("oci provenance strips credentials") {
   CHECK(strip_credentials("https://user:tok@github.com/a/b.git") == "https://github.com/a/b.git");
   CHECK(strip_credentials("https://github.com/a/b.git") == "https://github.com/a/b.git");
   CHECK(strip_credentials("git@github.com:a/b.git") == "git@github.com:a/b.git");
+}
+
+TEST_CASE("oci layers do not depend on the process locale (non-ASCII and long names)") {
+  TempDir t;
+  fs::path deep = t.path / "out" / std::string(80, 'd') / std::string(70, 'e');
+  fs::create_directories(deep);
+  write_file_atomic(deep / "\xc3\xbcmlaut-\xe6\x97\xa5\xe6\x9c\xac", "x");
+  write_file_atomic(t.path / "out" / "raw-\xff", "not UTF-8");
+  std::string before = setlocale(LC_ALL, nullptr);
+  setlocale(LC_ALL, "C");
+  LayerInfo c = write_layer({{t.path / "out", "/"}}, Compression::none, 0, t.path / "c.tar");
+  setlocale(LC_ALL, "C.UTF-8");
+  LayerInfo u = write_layer({{t.path / "out", "/"}}, Compression::none, 0, t.path / "u.tar");
+  CHECK(c.diff_id == u.diff_id);
+  auto entries = list_tar(t.path / "c.tar");  // read in C.UTF-8: libarchive converts names to the locale
+  setlocale(LC_ALL, before.c_str());
+  bool found = false;
+  std::string all;
+  for (const auto& e : entries) all += e.path + "\n";
+  CAPTURE(all);
+  for (const auto& e : entries) found = found || e.path.find("\xc3\xbcmlaut") != std::string::npos;
+  CHECK(found);
 }
