@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -146,6 +147,15 @@ std::vector<Descriptor> reachable(BlobSource& src, const Descriptor& top) {
 
 LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs) : m_dest(std::move(dest)) {
   std::error_code ec;
+  {
+    fs::path parent = fs::absolute(m_dest).parent_path();
+    fs::create_directories(parent, ec);
+    m_lock.fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (m_lock.fd >= 0 && ::flock(m_lock.fd, LOCK_EX | LOCK_NB) != 0) {
+      fmt::print(stderr, "xbuild: waiting for another xbuild writing into {}\n", parent.string());
+      ::flock(m_lock.fd, LOCK_EX);
+    }
+  }
   if (fs::exists(m_dest, ec) && !fs::is_directory(m_dest))
     fail(Exit::usage, "output '{}' exists and is not a directory; an OCI layout is a directory (use type=oci-archive for a file)", m_dest.string());
   bool existing = fs::exists(m_dest / "oci-layout");
@@ -184,6 +194,10 @@ LayoutWriter::~LayoutWriter() {
   std::error_code ec;
   for (const auto& t : m_temps) fs::remove(t, ec);
   if (m_staged && !m_committed) fs::remove_all(m_root, ec);
+}
+
+LayoutWriter::DirLock::~DirLock() {
+  if (fd >= 0) ::close(fd);  // releases the flock
 }
 
 fs::path LayoutWriter::temp_blob() {

@@ -5,7 +5,9 @@
 // renamed into place; in an existing layout each blob goes to a temp file and is renamed
 // to blobs/sha256/<hex>, and index.json is replaced last, by rename. A blob that already
 // exists is verified before it is reused, and the images an existing layout keeps are
-// checked for missing or wrong blobs, so corruption is reported instead of spread.
+// checked for missing or wrong blobs, so corruption is reported instead of spread. Two
+// xbuilds writing into the same place take turns (flock on the destination's parent), so
+// neither loses the other's index.json entry.
 
 #include "oci/descriptor.hpp"
 
@@ -89,6 +91,15 @@ public:
   const std::filesystem::path& root() const { return m_root; }
 
 private:
+  /// An flock'd directory fd, released when closed (also when the constructor throws).
+  struct DirLock {
+    int fd = -1;
+    DirLock() = default;
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+    ~DirLock();
+  };
+  DirLock m_lock;  ///< the destination's parent: one writer at a time
   std::filesystem::path m_dest;
   std::filesystem::path m_root;
   bool m_staged = false;

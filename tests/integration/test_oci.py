@@ -410,3 +410,25 @@ def test_interrupted_export_leaves_the_previous_layout_valid(xbuild, tmp_path):
     build(xbuild, project, "--output", f"type=oci,dest={layout}", "-t", "big:3", env={"BIG_SIZE": "2000"})
     assert not [n for n in os.listdir(blob_dir) if n.startswith(".")]
     run(["skopeo", "inspect", "--raw", f"oci:{layout}:3"])
+
+
+def test_two_builds_into_one_layout_keep_both_tags(xbuild, tmp_path):
+    """Concurrent exports take turns (flock), so neither index.json entry is lost."""
+    import subprocess
+    layout = tmp_path / "layout"
+    procs = []
+    for i, platform in enumerate(["linux/arm64", "linux/arm/v7"]):
+        project = tmp_path / f"project{i}"
+        shutil.copytree(Path(__file__).resolve().parents[1] / "projects" / "c-make", project,
+                        ignore=shutil.ignore_patterns(".xbuild"))
+        procs.append(subprocess.Popen([str(xbuild), "-C", str(project), "build", "--progress", "plain", "--platform", platform,
+                                       "--output", f"type=oci,dest={layout}", "-t", f"hello:{i}"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for p in procs:
+        out, _ = p.communicate(timeout=600)
+        assert p.returncode == 0, out
+    refs = sorted(e["annotations"]["org.opencontainers.image.ref.name"]
+                  for e in json.loads((layout / "index.json").read_text())["manifests"])
+    assert refs == ["0", "1"]
+    for tag in ("0", "1"):
+        run(["skopeo", "inspect", "--raw", f"oci:{layout}:{tag}"])
