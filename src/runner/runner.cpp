@@ -138,6 +138,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// ssh failed after prepare_build's check had passed: its own words are already in the log.
+std::string lost(const ExecSpec& s, std::string_view step) {
+  return fmt::format("runner {} ({}): ssh failed while trying to {} (ssh's message is above)\n  check: that the runner "
+                     "is still up and reachable from here, and its sshd log", s.ssh.address(), s.ssh.origin, step);
+}
+
 /// Several platforms may share a runner and so the remote tree: their ships take turns.
 fs::path ship_lock(const ExecSpec& s) {
   return s.remote_src.parent_path() / ("." + s.remote_src.filename().string() + ".xbuild-ship.lock");
@@ -155,7 +161,7 @@ int ship(const ExecSpec& s) {
     Child c = spawn(a);
     int rc = wait_child(c);
     if (rc == 0) return 0;
-    say(rc == k_ssh_failed ? explain_ssh_failure(s.ssh, "ship the source tree (see ssh's message above)", "")
+    say(rc == k_ssh_failed ? lost(s, "ship the source tree")
                            : fmt::format("rsync of the source tree to {} failed (exit {}; see above)", s.ssh.address(), rc));
     return rc;
   }
@@ -184,7 +190,7 @@ int ship(const ExecSpec& s) {
                                    sh_quote(ship_lock(s).string()), sh_quote(mirror));
   auto [rt, rs] = run_pipeline(tar, ssh_command(s.ssh, script));
   if (rt == 0 && rs == 0) return 0;
-  if (rs == k_ssh_failed) say(explain_ssh_failure(s.ssh, "ship the source tree (see ssh's message above)", ""));
+  if (rs == k_ssh_failed) say(lost(s, "ship the source tree"));
   else say(fmt::format("shipping the source tree to {} failed (local tar: exit {}, remote tar: exit {}; see above)",
                        s.ssh.address(), rt, rs));
   return rs != 0 ? rs : rt;
@@ -205,14 +211,14 @@ int fetch(const ExecSpec& s) {
     Child c = spawn(a);
     int rc = wait_child(c);
     if (rc == 0) return 0;
-    say(rc == k_ssh_failed ? explain_ssh_failure(s.ssh, "fetch the outputs (see ssh's message above)", "")
+    say(rc == k_ssh_failed ? lost(s, "fetch the outputs")
                            : fmt::format("rsync of {} from {} failed (exit {}; see above)", s.remote_out.string(), s.ssh.address(), rc));
     return rc;
   }
   std::string script = fmt::format("cd -- {} && tar -cf - .", sh_quote(s.remote_out.string()));
   auto [rs, rt] = run_pipeline(ssh_command(s.ssh, script), {"tar", "-C", s.local_out.string(), "--no-same-owner", "-xf", "-"});
   if (rt == 0 && rs == 0) return 0;
-  if (rs == k_ssh_failed) say(explain_ssh_failure(s.ssh, "fetch the outputs (see ssh's message above)", ""));
+  if (rs == k_ssh_failed) say(lost(s, "fetch the outputs"));
   else say(fmt::format("fetching {} from {} failed (remote tar: exit {}, local tar: exit {}; see above)",
                        s.remote_out.string(), s.ssh.address(), rs, rt));
   return rs != 0 ? rs : rt;
@@ -226,7 +232,7 @@ int build(const ExecSpec& s) {
   Child c = spawn(ssh_command(s.ssh, remote_build_script(s)), keepalive.r, -1, -1);
   keepalive.close_r();
   int rc = wait_child(c);
-  if (rc == k_ssh_failed) say(explain_ssh_failure(s.ssh, "run the build (see ssh's message above)", ""));
+  if (rc == k_ssh_failed) say(lost(s, "run the build"));
   else if (rc != 0) say(fmt::format("the build on {} failed with exit {}: `{}`", s.ssh.address(), rc, display(s.argv)));
   return rc;
 }
@@ -398,8 +404,8 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
   // One connection before any job starts: reachable, authenticated, right machine, rsync?
   auto probe = ssh_argv(s.ssh);
   probe.insert(probe.end(), {"--", r.host,
-                             remote_sh(fmt::format("uname -m; command -v setsid >/dev/null && command -v flock >/dev/null && echo setsid; "
-                                                   "command -v rsync >/dev/null && echo rsync; echo {}", k_probe_ok))});
+                             remote_sh(fmt::format("echo machine=$(uname -m); command -v setsid >/dev/null && command -v flock >/dev/null "
+                                                   "&& echo setsid; command -v rsync >/dev/null && echo rsync; echo {}", k_probe_ok))});
   auto [rc, out] = run_capture_merged(probe);
   if (rc == k_ssh_failed) unusable(Exit::environment, explain_ssh_failure(s.ssh, "connect", out));
   auto lines = split(out, '\n');
@@ -412,7 +418,10 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
   bool has_rsync = std::find(lines.begin(), lines.end(), "rsync") != lines.end();
   if (!has_setsid)
     unusable(Exit::environment, fmt::format("runner {} ({}) has no setsid or flock: install util-linux there", s.ssh.address(), origin));
-  std::string machine = lines.empty() ? "" : lines.front();
+  std::string machine;  // a chatty login script may print lines of its own: find ours
+  for (const auto& l : lines) {
+    if (l.rfind("machine=", 0) == 0) machine = l.substr(8);
+  }
   std::optional<Platform> m;
   try {
     m = Platform::parse(machine);
