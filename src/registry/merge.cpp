@@ -79,11 +79,15 @@ ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool)
         fail(Exit::usage, "{}: manifest {} has no platform in its index; cannot place it in a multi-platform index",
              text, m.desc.digest.str());
       std::string p = m.desc.platform->str();
-      auto [it, fresh] = platform_source.emplace(p, text);
-      if (!fresh)
-        fail(Exit::usage, "platform {} appears twice: in {} and in {}; give each platform once", p, it->second, text);
-      m.desc.annotations.clear();
-      manifests.push_back(oci::to_json(m.desc));
+      // buildx's attestation manifests ("unknown/unknown", vnd.docker.reference.type) ride
+      // along with the image they describe; only real platforms must be unique.
+      bool attestation = m.desc.annotations.count("vnd.docker.reference.type") > 0;
+      if (!attestation) {
+        auto [it, fresh] = platform_source.emplace(p, text);
+        if (!fresh)
+          fail(Exit::usage, "platform {} appears twice: in {} and in {}; give each platform once", p, it->second, text);
+      }
+      manifests.push_back(oci::to_json(m.desc));  // annotations of the source index are kept
       out.children.push_back(m);
     }
     for (const auto& b : set.blobs) out.add_blob(b, set.locations.at(b.digest.str()));

@@ -64,6 +64,7 @@ class Request:
     status: int
     auth: bool
     length: int
+    conn: int = 0  # the client's port: one per TCP connection
 
 
 @dataclass
@@ -165,7 +166,7 @@ class FakeRegistry:
                 data = json.dumps({"errors": [{"code": c, "message": m, "detail": None} for c, m in errors]}).encode()
                 headers = dict(headers or {}, **{"Content-Type": "application/json"})
             with self.state.lock:
-                self.state.log.append(Request(method, path, query, status, authed, len(body)))
+                self.state.log.append(Request(method, path, query, status, authed, len(body), h.client_address[1]))
             h.send_response(status)
             for k, v in (headers or {}).items():
                 h.send_header(k, v)
@@ -185,7 +186,7 @@ class FakeRegistry:
             action = fault.action
             if action == "drop":
                 with self.state.lock:
-                    self.state.log.append(Request(method, path, query, 0, authed, len(body)))
+                    self.state.log.append(Request(method, path, query, 0, authed, len(body), h.client_address[1]))
                 h.close_connection = True
                 h.connection.shutdown(socket.SHUT_RDWR)
                 return

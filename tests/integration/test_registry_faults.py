@@ -155,3 +155,16 @@ def test_authorization_is_not_forwarded_to_another_host_on_redirect(xbuild, tmp_
         assert len(storage.authorization) >= 3 and all(a is None for a in storage.authorization)
     finally:
         storage.stop()
+
+
+def test_uploads_are_parallel_but_bounded_over_reused_connections(xbuild, tmp_path, fake_registry, clean_env):
+    reg = fake_registry(post_digest_202=True)
+    layout = tmp_path / "l"
+    make_layout(layout, platforms=["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/riscv64"])
+    run([xbuild, "push", "--push-jobs", "2", f"{layout}:latest", f"{reg.host}/app:1"], env=clean_env)
+    requests = reg.requests()
+    assert len(requests) >= 25
+    # Two upload workers plus one connection for the manifests: every other request reused one.
+    assert len({r.conn for r in requests}) <= 3
+    blob_conns = {r.conn for r in requests if "/blobs/" in r.path}
+    assert len(blob_conns) == 2
