@@ -27,8 +27,8 @@ struct SshTarget {
   std::string address() const;
 };
 
-/// `ssh` and the options every call shares, without the host: append "--", nothing else, then
-/// host and remote command. `-o` values are separate argv elements (no shell).
+/// `ssh` and the options every call shares, without the host: callers append "--", the host
+/// and the remote command line. Each option is its own argv element (no local shell).
 std::vector<std::string> ssh_argv(const SshTarget& t);
 /// The same options as one string for rsync's -e, each word through rsync_quote.
 std::string rsync_rsh(const SshTarget& t);
@@ -38,9 +38,9 @@ std::string explain_ssh_failure(const SshTarget& t, std::string_view step, std::
 /// Throws Error(usage) when `host` could be taken for an ssh option or holds whitespace.
 void check_host(std::string_view host, std::string_view origin);
 
-/// A child started in the caller's process group. fds: -1 = inherit.
+/// A child started in the caller's process group.
 struct Child {
-  pid_t pid = -1;
+  pid_t pid = -1;  ///< -1 once waited for
 };
 /// Starts argv (PATH lookup) with the given stdin/stdout/stderr fds (-1 = inherit); the child
 /// closes every other descriptor it would inherit through O_CLOEXEC. Throws Error(environment)
