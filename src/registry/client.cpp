@@ -211,13 +211,16 @@ std::string Client::auth_header(HttpSession& session, const Scopes& scopes, bool
   }
   if (m_scheme != "bearer") return {};
   std::string key = join(scopes, " ");
-  auto now = std::chrono::steady_clock::now();
-  if (!force_refresh) {
-    if (auto it = m_tokens.find(key); it != m_tokens.end() && it->second.expires > now) return "Bearer " + it->second.value;
-  }
   lock.unlock();
-  std::string token = fetch_token(session, scopes);
-  return "Bearer " + token;
+  // One token request per scope set at a time: workers starting together wait for the
+  // first one's token instead of each asking the token server.
+  std::lock_guard fetching(m_token_mutex);
+  if (!force_refresh) {
+    std::lock_guard again(m_mutex);
+    auto it = m_tokens.find(key);
+    if (it != m_tokens.end() && it->second.expires > std::chrono::steady_clock::now()) return "Bearer " + it->second.value;
+  }
+  return "Bearer " + fetch_token(session, scopes);
 }
 
 std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
@@ -328,7 +331,8 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
       std::string what = scheme == "basic"
                              ? fmt::format("{} rejected {} (wrong username or password?)", m_registry, who)
                              : fmt::format("{} rejected the token it issued for {} with {} (no access to this "
-                                           "repository?)", m_registry, join(scopes, " "), who);
+                                           "repository?{})", m_registry, join(scopes, " "), who,
+                                           creds.empty() ? " pass --creds USER:PASSWORD or log in" : "");
       throw error_from_response(what, req, resp);
     }
     return resp;

@@ -112,6 +112,7 @@ private:
   ClientOptions m_options;
   TransportOptions m_transport;
   std::mutex m_mutex;
+  std::mutex m_token_mutex;             ///< serialises token requests (taken before m_mutex)
   std::string m_base_url;               ///< "" until probed
   Credentials m_creds;
   bool m_creds_loaded = false;

@@ -156,6 +156,8 @@ def test_token_auth_push_and_a_repository_the_token_does_not_cover(xbuild, token
     out = json.loads(push(xbuild, layout, "latest", f"{reg.host}/team/app:1", env=clean_env, extra=creds).stdout)
     assert out[0]["digest"] == info["index"]
     assert any("repository:team/app:pull,push" in s for r in tokens.requests for s in r["scopes"])
+    # Four upload workers started together, yet one token request served them all.
+    assert len(tokens.requests) == 1
     # Mount into another allowed repo asks for pull on the source too.
     out = json.loads(push(xbuild, layout, "latest", f"{reg.host}/team/app:1", f"{reg.host}/team/other-allowed:1",
                           env=clean_env, extra=creds).stdout)
