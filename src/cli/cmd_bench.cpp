@@ -26,8 +26,31 @@ struct BenchCmd {
   std::string strategies = "native,cross,emulate";
   std::string json;
   std::string report_dir;
+  std::string from_json;
   int timeout = 0;
 };
+
+/// Prints the table and ratios, and writes --json and the --report-dir files.
+void write_reports(const emulate::BenchReport& report, const std::string& json, const std::string& report_dir) {
+  fmt::print("{}", emulate::bench_table(report));
+  for (const auto& p : report.platforms())
+    if (auto q = report.ratio(p))
+      fmt::print("{}: emulation is {:.1f}x slower than cross-compiling (wall; {:.1f}x in CPU time)\n", p, *q,
+                 report.cpu_ratio(p).value_or(0));
+  std::fflush(stdout);
+  if (!json.empty()) {
+    if (json == "-") fmt::print("{}", emulate::bench_json(report));
+    else write_file_atomic(json, emulate::bench_json(report));
+  }
+  if (!report_dir.empty()) {
+    fs::path dir = report_dir;
+    fs::create_directories(dir);
+    write_file_atomic(dir / "bench.md", emulate::bench_markdown(report));
+    write_file_atomic(dir / "bench.svg", emulate::bench_svg(report));
+    write_file_atomic(dir / "bench.json", emulate::bench_json(report));
+    fmt::print(stderr, "xbuild bench: wrote {}/bench.md, bench.svg, bench.json\n", dir.string());
+  }
+}
 
 }  // namespace
 
@@ -40,7 +63,13 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--json", o->json, "Write the results as JSON to FILE ('-' = stdout)");
   cmd->add_option("--report-dir", o->report_dir, "Write bench.md, bench.svg and bench.json into DIR");
   cmd->add_option("--timeout", o->timeout, "Per-build timeout in seconds")->check(CLI::PositiveNumber);
+  cmd->add_option("--from-json", o->from_json, "Build nothing: re-render the reports of an earlier --json FILE");
   cmd->callback([o] {
+    if (!o->from_json.empty()) {
+      emulate::BenchReport report = emulate::bench_from_json(read_file(o->from_json), o->from_json);
+      write_reports(report, o->json, o->report_dir);
+      return;
+    }
     auto [project, toolchains] = load_project_and_toolchains();
     std::vector<Platform> platforms;
     try {
@@ -116,24 +145,7 @@ void register_bench(CLI::App& app) {
       }
     }
 
-    fmt::print("{}", emulate::bench_table(report));
-    for (const auto& p : report.platforms())
-      if (auto q = report.ratio(p))
-        fmt::print("{}: emulation is {:.1f}x slower than cross-compiling (wall; {:.1f}x in CPU time)\n", p, *q,
-                   report.cpu_ratio(p).value_or(0));
-    std::fflush(stdout);
-    if (!o->json.empty()) {
-      if (o->json == "-") fmt::print("{}", emulate::bench_json(report));
-      else write_file_atomic(o->json, emulate::bench_json(report));
-    }
-    if (!o->report_dir.empty()) {
-      fs::path dir = o->report_dir;
-      fs::create_directories(dir);
-      write_file_atomic(dir / "bench.md", emulate::bench_markdown(report));
-      write_file_atomic(dir / "bench.svg", emulate::bench_svg(report));
-      write_file_atomic(dir / "bench.json", emulate::bench_json(report));
-      fmt::print(stderr, "xbuild bench: wrote {}/bench.md, bench.svg, bench.json\n", dir.string());
-    }
+    write_reports(report, o->json, o->report_dir);
     if (bad) throw Error("a benchmarked build or its test failed (see the table)", Exit::build_failed);
   });
 }

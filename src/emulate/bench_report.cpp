@@ -4,6 +4,7 @@
 
 #include "emulate/bench_report.hpp"
 
+#include "util/error.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
@@ -158,7 +159,7 @@ std::string bench_json(const BenchReport& r) {
 }
 
 std::string bench_svg(const BenchReport& r) {
-  const int label_w = 190, bar_max = 520, row_h = 26, gap = 14, top = 48, right = 140;
+  const int label_w = 190, bar_max = 500, row_h = 26, gap = 14, top = 48, right = 190;
   double longest = 0;
   for (const auto& row : r.rows)
     if (row.built) longest = std::max(longest, row.wall_seconds);
@@ -199,6 +200,31 @@ std::string bench_svg(const BenchReport& r) {
                    xml_escape(r.machine));
   s += "</svg>\n";
   return s;
+}
+
+BenchReport bench_from_json(const std::string& text, const std::string& origin) {
+  try {
+    auto doc = boost::json::parse(text).as_object();
+    BenchReport r;
+    r.project = boost::json::value_to<std::string>(doc.at("project"));
+    r.machine = boost::json::value_to<std::string>(doc.at("machine"));
+    r.jobs = static_cast<int>(doc.at("jobs").to_number<double>());
+    for (const auto& v : doc.at("results").as_array()) {
+      const auto& o = v.as_object();
+      BenchRow row;
+      row.platform = boost::json::value_to<std::string>(o.at("platform"));
+      row.strategy = boost::json::value_to<std::string>(o.at("strategy"));
+      row.built = o.at("built").as_bool();
+      row.wall_seconds = o.at("wall_seconds").to_number<double>();
+      row.cpu_seconds = o.at("cpu_seconds").to_number<double>();
+      if (o.at("test").is_bool()) row.test_ok = o.at("test").as_bool();
+      if (auto n = o.if_contains("note")) row.note = boost::json::value_to<std::string>(*n);
+      r.rows.push_back(std::move(row));
+    }
+    return r;
+  } catch (const std::exception& e) {
+    fail(Exit::usage, "{}: not a report written by xbuild bench --json ({})", origin, e.what());
+  }
 }
 
 }  // namespace xb::emulate

@@ -46,5 +46,8 @@ std::string bench_markdown(const BenchReport& r);
 std::string bench_json(const BenchReport& r);
 /// A horizontal bar chart of wall seconds per platform and strategy.
 std::string bench_svg(const BenchReport& r);
+/// Reads what bench_json wrote (to re-render a report without rebuilding). Throws
+/// Error(usage) naming `origin` when it is not such a document.
+BenchReport bench_from_json(const std::string& text, const std::string& origin);
 
 }  // namespace xb::emulate

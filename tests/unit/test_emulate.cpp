@@ -334,6 +334,12 @@ TEST_CASE("emulate::bench report formats") {
   CHECK(doc.at("emulate_over_cross").as_object().at("linux/arm64").as_double() == doctest::Approx(15.0));
   CHECK(doc.at("results").as_array()[2].as_object().at("test").is_null());
 
+  BenchReport back = bench_from_json(bench_json(r), "r.json");
+  CHECK(bench_markdown(back) == md);
+  CHECK(back.rows[3].test_ok == false);
+  CHECK_FALSE(back.rows[2].test_ok);
+  CHECK_THROWS_WITH_AS(bench_from_json("{\"project\": 1}", "x.json"), doctest::Contains("x.json: not a report"), Error);
+
   std::string svg = bench_svg(r);
   CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
   CHECK(svg.find("</svg>") != std::string::npos);
