@@ -35,6 +35,9 @@ void add_push_flags(CLI::App& cmd, PushOptions& options) {
   cmd.add_option("--chunk-size", options.chunk_size, "Upload blobs larger than this many bytes in chunks of this size")
       ->capture_default_str()
       ->check(CLI::Range(static_cast<std::uint64_t>(1024), static_cast<std::uint64_t>(1ull << 40)));
+  cmd.add_flag("--docker-manifest-list-fallback", options.docker_fallback,
+               "If the registry rejects the OCI index (MANIFEST_INVALID), push a Docker manifest list with "
+               "converted platform manifests instead (new digests)");
   cmd.add_option("--retries", options.max_attempts, "Attempts per blob or manifest on 5xx and broken connections")
       ->capture_default_str()
       ->check(CLI::Range(1, 20));

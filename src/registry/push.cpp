@@ -265,6 +265,48 @@ bool put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, 
 
 }  // namespace
 
+std::pair<std::vector<RawManifest>, RawManifest> to_docker_manifest_list(const ImageSet& image) {
+  auto layer_type = [](const std::string& t) -> std::string {
+    if (t == oci::media::k_layer_gzip) return "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    if (t == oci::media::k_layer_tar) return "application/vnd.docker.image.rootfs.diff.tar";
+    if (t == "application/vnd.docker.image.rootfs.diff.tar.gzip" || t == "application/vnd.docker.image.rootfs.diff.tar")
+      return t;
+    fail(Exit::registry, "a layer of type {} has no Docker manifest equivalent; push to a registry that accepts OCI "
+                         "images (or build with gzip layers)", t);
+  };
+  std::vector<RawManifest> children;
+  json::array list_entries;
+  for (const auto& child : image.children) {
+    auto blobs = manifest_blobs(child.bytes, fmt::format("manifest {}", child.desc.digest.str()));
+    json::object m;
+    m["schemaVersion"] = 2;
+    m["mediaType"] = oci::media::k_docker_manifest;
+    m["config"] = json::object{{"mediaType", "application/vnd.docker.container.image.v1+json"},
+                               {"size", blobs.front().size},
+                               {"digest", blobs.front().digest.str()}};
+    json::array layers;
+    for (std::size_t i = 1; i < blobs.size(); ++i)
+      layers.push_back(json::object{{"mediaType", layer_type(blobs[i].media_type)},
+                                    {"size", blobs[i].size},
+                                    {"digest", blobs[i].digest.str()}});
+    m["layers"] = std::move(layers);
+    RawManifest converted;
+    converted.bytes = json::serialize(m);  // a new document, hashed as written
+    converted.desc = oci::Descriptor::of(oci::media::k_docker_manifest, converted.bytes);
+    converted.desc.platform = child.desc.platform;
+    list_entries.push_back(oci::to_json(converted.desc));
+    children.push_back(std::move(converted));
+  }
+  json::object list;
+  list["schemaVersion"] = 2;
+  list["mediaType"] = oci::media::k_docker_list;
+  list["manifests"] = std::move(list_entries);
+  RawManifest top;
+  top.bytes = json::serialize(list);
+  top.desc = oci::Descriptor::of(oci::media::k_docker_list, top.bytes);
+  return {std::move(children), std::move(top)};
+}
+
 ClientOptions PushOptions::client_options() const {
   ClientOptions c;
   c.creds = creds;
@@ -334,14 +376,30 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
   // 2. Platform manifests by digest, 3. the index (or single manifest) by tag, last.
   auto session = client.new_session();
   int manifests = 0;
-  for (const auto& child : image.children) {
-    if (put_manifest(ctx, *session, child, child.desc.digest.str())) ++manifests;
+  std::string top_digest = image.top.desc.digest.str();
+  auto push_manifests = [&](const std::vector<RawManifest>& children, const RawManifest& top) {
+    for (const auto& child : children)
+      if (put_manifest(ctx, *session, child, child.desc.digest.str())) ++manifests;
+    if (put_manifest(ctx, *session, top, target.tag.empty() ? top.desc.digest.str() : target.tag)) ++manifests;
+  };
+  try {
+    push_manifests(image.children, image.top);
+  } catch (const RegistryError& e) {
+    if (!options.docker_fallback || !e.has_code("MANIFEST_INVALID") || !image.is_index() ||
+        image.top.desc.media_type != oci::media::k_index)
+      throw;
+    // Opt-in: the registry refuses OCI types; say so, convert, and push a manifest list.
+    auto [children, list] = to_docker_manifest_list(image);
+    fmt::print(stderr, "xbuild: warning: {} rejected the OCI image index (MANIFEST_INVALID); pushing a Docker manifest "
+                       "list with converted platform manifests instead (its digest {} differs from the layout's {})\n",
+               target.registry, list.desc.digest.str(), top_digest);
+    push_manifests(children, list);
+    top_digest = list.desc.digest.str();
   }
-  if (put_manifest(ctx, *session, image.top, target.tag.empty() ? image.top.desc.digest.str() : target.tag)) ++manifests;
 
   PushResult r;
-  r.reference = target.with_digest(image.top.desc.digest.str());
-  r.digest = image.top.desc.digest.str();
+  r.reference = target.with_digest(top_digest);
+  r.digest = top_digest;
   r.blobs_uploaded = ctx.uploaded;
   r.blobs_existing = ctx.existing;
   r.blobs_mounted = ctx.mounted;

@@ -34,6 +34,7 @@ struct PushOptions {
   std::uint64_t chunk_size = k_default_chunk_size;  ///< --chunk-size BYTES
   int max_attempts = 4;                           ///< tries per blob / manifest on 5xx and broken connections
   int backoff_ms = 200;                           ///< first retry delay, doubled each time
+  bool docker_fallback = false;                   ///< --docker-manifest-list-fallback
 
   /// The client settings these imply.
   ClientOptions client_options() const;
@@ -49,6 +50,11 @@ struct PushResult {
   std::uint64_t bytes_uploaded = 0;
   int manifests = 0;       ///< manifests and index PUT (ones the registry already served are skipped)
 };
+
+/// The opt-in fallback for registries that reject OCI indexes: each platform manifest
+/// converted to a Docker v2 schema 2 manifest (same config and layer blobs) and a Docker
+/// manifest list over them. New documents, so new digests. Throws Error for zstd layers.
+std::pair<std::vector<RawManifest>, RawManifest> to_docker_manifest_list(const ImageSet& image);
 
 /// Pushes the image tagged `layout_tag` (its org.opencontainers.image.ref.name in
 /// index.json; "" = the only one) from an OCI layout to each ref in `refs`.

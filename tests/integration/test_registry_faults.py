@@ -168,3 +168,34 @@ def test_uploads_are_parallel_but_bounded_over_reused_connections(xbuild, tmp_pa
     assert len({r.conn for r in requests}) <= 3
     blob_conns = {r.conn for r in requests if "/blobs/" in r.path}
     assert len(blob_conns) == 2
+
+
+def test_opt_in_docker_manifest_list_fallback(xbuild, tmp_path, fake_registry, clean_env):
+    from fake_registry import DOCKER_LIST, DOCKER_MANIFEST
+    from registry_fixtures import sha, skopeo_raw
+    reg = fake_registry(faults=[Fault("PUT", r"/manifests/", "status:400:MANIFEST_INVALID", times=-1,
+                                      content_type=OCI_INDEX)])
+    layout = tmp_path / "l"
+    info = make_layout(layout)
+    p = push(xbuild, layout, f"{reg.host}/app:1", clean_env, "--docker-manifest-list-fallback")
+    out = json.loads(p.stdout)[0]
+    assert "warning" in p.stderr and "Docker manifest list" in p.stderr
+    assert out["digest"] != info["index"]
+    ctype, body = reg.manifest("app", "1")
+    assert ctype == DOCKER_LIST and sha(body) == out["digest"]
+    # An independent reader sees a manifest list whose children keep the OCI image's blobs.
+    raw = skopeo_raw(f"{reg.host}/app:1")
+    assert sha(raw) == out["digest"]
+    listing = json.loads(raw)
+    assert len(listing["manifests"]) == 3
+    for entry in listing["manifests"]:
+        ctype, child = reg.manifest("app", entry["digest"])
+        assert ctype == DOCKER_MANIFEST
+        doc = json.loads(child)
+        plat = entry["platform"]
+        name = "/".join(filter(None, [plat["os"], plat["architecture"], plat.get("variant")]))
+        original = json.loads((layout / "blobs" / "sha256" / info["manifests"][name].split(":")[1]).read_text())
+        assert doc["config"]["digest"] == original["config"]["digest"]
+        assert [l["digest"] for l in doc["layers"]] == [l["digest"] for l in original["layers"]]
+    back = tmp_path / "back"
+    run(["skopeo", "copy", "--all", "--src-tls-verify=false", f"docker://{reg.host}/app:1", f"dir:{back}"])
