@@ -362,76 +362,81 @@ int run_exec(const ExecSpec& spec) {
   return 0;
 }
 
+SshTarget target_for(const Project& project, const RunnerSection& r, const fs::path& state_root) {
+  SshTarget t;
+  t.origin = fmt::format("the [[runner]] for {} in {}", r.platform, project.file.string());
+  check_host(r.host, t.origin);
+  if (!fs::path(r.workdir).is_absolute())
+    fail(Exit::usage, "{}: workdir '{}' must be an absolute path on the runner", t.origin, r.workdir);
+  if (r.port < 1 || r.port > 65535) fail(Exit::usage, "{}: port {} is not a TCP port (1-65535)", t.origin, r.port);
+  t.host = r.host;
+  t.port = r.port;
+  fs::path identity = expand_identity(project, r.identity);
+  if (!identity.empty()) {
+    std::error_code ec;
+    if (!fs::is_regular_file(identity, ec))
+      fail(Exit::environment, "{}: identity {} does not exist: create the key (ssh-keygen -t ed25519 -f {}) and put its "
+           ".pub into the runner user's ~/.ssh/authorized_keys", t.origin, identity.string(), identity.string());
+    t.identity = identity.string();
+  }
+  fs::create_directories(state_root / "runner");
+  t.known_hosts = (state_root / "runner" / "known_hosts").string();
+  return t;
+}
+
+ProbeResult probe(const SshTarget& t, const Platform& platform) {
+  auto argv = ssh_argv(t);
+  argv.insert(argv.end(), {"--", t.host,
+                           remote_sh(fmt::format("echo machine=$(uname -m); command -v setsid >/dev/null && command -v flock "
+                                                 ">/dev/null && echo setsid; command -v rsync >/dev/null && echo rsync; echo {}",
+                                                 k_probe_ok))});
+  auto [rc, out] = run_capture_merged(argv);
+  if (rc == k_ssh_failed) throw Error(explain_ssh_failure(t, "connect", out), Exit::environment);
+  auto lines = split(out, '\n');
+  auto has = [&](std::string_view l) { return std::find(lines.begin(), lines.end(), l) != lines.end(); };
+  if (rc != 0 || !has(k_probe_ok))
+    fail(Exit::environment, "runner {} ({}): its shell did not run xbuild's probe (exit {}): {}\n  check: the user's login "
+         "shell must be a POSIX shell (sh, bash, dash, zsh)", t.address(), t.origin, rc, trim(out));
+  if (!has("setsid")) fail(Exit::environment, "runner {} ({}) has no setsid or flock: install util-linux there", t.address(), t.origin);
+  ProbeResult p;
+  p.has_rsync = has("rsync");
+  for (const auto& l : lines) {  // a chatty login script may print lines of its own: find ours
+    if (l.rfind("machine=", 0) == 0) p.machine = l.substr(8);
+  }
+  std::optional<Platform> m;
+  try {
+    m = Platform::parse(p.machine);
+  } catch (const Error&) {
+    // An unknown uname -m: the output check after the build still catches a wrong machine.
+  }
+  if (m && !machine_serves(*m, platform))
+    fail(Exit::environment, "runner {} ({}) is a {} machine (uname -m: {}), it cannot build {} natively: fix 'platform' "
+         "or 'host' in that entry", t.address(), t.origin, m->str(), p.machine, platform.str());
+  return p;
+}
+
 void prepare_build(const Project& project, PlatformPlan& plan) {
   if (!plan.runner) throw Error("internal: runner::prepare_build on a plan without a runner");
   const RunnerSection& r = *plan.runner;
-  std::string origin = fmt::format("the [[runner]] for {} in {}", r.platform, project.file.string());
   auto unusable = [&](Exit code, const std::string& msg) {
     plan.strategy = Strategy::none;
     plan.problem = msg;
     throw Error(msg, code);
   };
 
-  try {
-    check_host(r.host, origin);
-  } catch (const Error& e) {
-    unusable(Exit::usage, e.what());
-  }
-  if (!fs::path(r.workdir).is_absolute())
-    unusable(Exit::usage, fmt::format("{}: workdir '{}' must be an absolute path on the runner", origin, r.workdir));
-  if (r.port < 1 || r.port > 65535) unusable(Exit::usage, fmt::format("{}: port {} is not a TCP port (1-65535)", origin, r.port));
-
   ExecSpec s;
   s.platform = plan.platform.str();
-  s.ssh.host = r.host;
-  s.ssh.port = r.port;
-  s.ssh.origin = origin;
-  fs::path identity = expand_identity(project, r.identity);
-  if (!identity.empty()) {
-    std::error_code ec;
-    if (!fs::is_regular_file(identity, ec))
-      unusable(Exit::environment, fmt::format("{}: identity {} does not exist: create the key (ssh-keygen -t ed25519 -f {}) "
-                                              "and put its .pub into the runner user's ~/.ssh/authorized_keys",
-                                              origin, identity.string(), identity.string()));
-    s.ssh.identity = identity.string();
-  }
   // The state root holds logs/ and out/: the runner's files go beside them.
-  fs::path state = plan.paths.out.parent_path().parent_path();
-  fs::path dir = state / "runner";
-  fs::create_directories(dir);
-  s.ssh.known_hosts = (dir / "known_hosts").string();
-
-  // One connection before any job starts: reachable, authenticated, right machine, rsync?
-  auto probe = ssh_argv(s.ssh);
-  probe.insert(probe.end(), {"--", r.host,
-                             remote_sh(fmt::format("echo machine=$(uname -m); command -v setsid >/dev/null && command -v flock >/dev/null "
-                                                   "&& echo setsid; command -v rsync >/dev/null && echo rsync; echo {}", k_probe_ok))});
-  auto [rc, out] = run_capture_merged(probe);
-  if (rc == k_ssh_failed) unusable(Exit::environment, explain_ssh_failure(s.ssh, "connect", out));
-  auto lines = split(out, '\n');
-  if (rc != 0 || std::find(lines.begin(), lines.end(), k_probe_ok) == lines.end())
-    unusable(Exit::environment,
-             fmt::format("runner {} ({}): its shell did not run xbuild's probe (exit {}): {}\n  check: the user's login "
-                         "shell must be a POSIX shell (sh, bash, dash, zsh) and must print nothing on its own",
-                         s.ssh.address(), origin, rc, trim(out)));
-  bool has_setsid = std::find(lines.begin(), lines.end(), "setsid") != lines.end();
-  bool has_rsync = std::find(lines.begin(), lines.end(), "rsync") != lines.end();
-  if (!has_setsid)
-    unusable(Exit::environment, fmt::format("runner {} ({}) has no setsid or flock: install util-linux there", s.ssh.address(), origin));
-  std::string machine;  // a chatty login script may print lines of its own: find ours
-  for (const auto& l : lines) {
-    if (l.rfind("machine=", 0) == 0) machine = l.substr(8);
-  }
-  std::optional<Platform> m;
+  fs::path dir = plan.paths.out.parent_path().parent_path() / "runner";
+  ProbeResult found;
   try {
-    m = Platform::parse(machine);
-  } catch (const Error&) {
-    // An unknown uname -m: the output check after the build still catches a wrong machine.
+    s.ssh = target_for(project, r, dir.parent_path());
+    // One connection before any job starts: reachable, authenticated, right machine, rsync?
+    found = probe(s.ssh, plan.platform);
+  } catch (const Error& e) {
+    unusable(e.code(), e.what());
   }
-  if (m && !machine_serves(*m, plan.platform))
-    unusable(Exit::environment,
-             fmt::format("runner {} ({}) is a {} machine (uname -m: {}), it cannot build {} natively: fix 'platform' "
-                         "or 'host' in that entry", s.ssh.address(), origin, m->str(), machine, plan.platform.str()));
+  bool has_rsync = found.has_rsync;
 
   // rsync when both ends have it (repeat builds send only what changed); XBUILD_RUNNER_SYNC
   // forces one.

@@ -38,6 +38,21 @@ struct ExecSpec {
   std::vector<std::pair<std::string, std::string>> files;  ///< remote path -> content, written first
 };
 
+/// What one connection to a runner found.
+struct ProbeResult {
+  std::string machine;                                  ///< `uname -m` there
+  bool has_rsync = false;                               ///< rsync on the runner's PATH
+};
+
+/// The ssh target for a [[runner]] entry: checks host, port and workdir (Error usage) and the
+/// identity file (relative to the project dir, ~ = $HOME; Error environment when missing), and
+/// keeps host keys in STATE_ROOT/runner/known_hosts. Errors name the entry's xbuild.toml.
+SshTarget target_for(const Project& project, const RunnerSection& runner, const std::filesystem::path& state_root);
+/// Connects once and checks the login, util-linux (setsid, flock) and that the machine can
+/// build `platform` natively. Throws Error(environment) naming the runner, its xbuild.toml,
+/// what failed and what to check. For `xbuild doctor` too.
+ProbeResult probe(const SshTarget& target, const Platform& platform);
+
 /// Checks the runner and rewrites plan.command (argv, env, cwd) into the local
 /// `/proc/self/exe __runner-exec SPEC` call; writes SPEC under the state dir. When the runner
 /// cannot be used (no connection, no authentication, wrong architecture, missing key file)

@@ -4,6 +4,7 @@
 
 #include "runner/quote.hpp"
 #include "runner/runner.hpp"
+#include "config/project.hpp"
 #include "runner/ssh.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -229,4 +230,50 @@ TEST_CASE("runner spec: JSON round trip, and a clear error for a bad file") {
     CHECK(e.code() == Exit::usage);
     CHECK(std::string(e.what()).find("bad.json") != std::string::npos);
   }
+}
+
+TEST_CASE("runner::target_for checks the [[runner]] entry and resolves the key") {
+  TempDir tmp;
+  Project project;
+  project.dir = tmp.dir;
+  project.file = tmp.dir / "xbuild.toml";
+  fs::create_directories(tmp.dir / "keys");
+  write_file_atomic(tmp.dir / "keys" / "id", "not really a key");
+  RunnerSection r;
+  r.platform = "linux/arm64";
+  r.host = "ci@arm-box";
+  r.port = 2200;
+  r.identity = "keys/id";
+  r.workdir = "/var/tmp/xb";
+
+  SshTarget t = target_for(project, r, tmp.dir / ".xbuild");
+  CHECK(t.identity == (tmp.dir / "keys" / "id").string());
+  CHECK(t.known_hosts == (tmp.dir / ".xbuild" / "runner" / "known_hosts").string());
+  CHECK(t.address() == "ci@arm-box:2200");
+  CHECK(t.origin.find(project.file.string()) != std::string::npos);
+  CHECK(t.origin.find("linux/arm64") != std::string::npos);
+
+  auto error_of = [&](RunnerSection bad, Exit code) {
+    try {
+      target_for(project, bad, tmp.dir / ".xbuild");
+    } catch (const Error& e) {
+      CHECK(e.code() == code);
+      CHECK(std::string(e.what()).find(project.file.string()) != std::string::npos);
+      return std::string(e.what());
+    }
+    FAIL("no error");
+    return std::string();
+  };
+  RunnerSection bad = r;
+  bad.identity = "keys/missing";
+  CHECK(error_of(bad, Exit::environment).find((tmp.dir / "keys" / "missing").string()) != std::string::npos);
+  bad = r;
+  bad.workdir = "relative/dir";
+  CHECK(error_of(bad, Exit::usage).find("absolute") != std::string::npos);
+  bad = r;
+  bad.port = 0;
+  CHECK(error_of(bad, Exit::usage).find("port 0") != std::string::npos);
+  bad = r;
+  bad.host = "-oProxyCommand=x";
+  CHECK(error_of(bad, Exit::usage).find("-oProxyCommand=x") != std::string::npos);
 }
