@@ -38,7 +38,8 @@ def sha256(data: bytes) -> str:
 class Fault:
     """Fires `action` on requests matching method + path regex (+ content type), after
     letting `after` matching requests through, for `times` requests (-1 = always).
-    Actions: "status:<code>[:<CODE>]", "drop", "wrong-digest"."""
+    Actions: "status:<code>[:<CODE>]", "drop", "wrong-digest", "hold" (block until
+    FakeRegistry.release is set)."""
     method: str
     path: str
     action: str
@@ -91,6 +92,8 @@ class FakeRegistry:
         self.users = users or {}
         self.absolute_locations = absolute_locations
         self.state = State()
+        self.held = threading.Event()      # set when a "hold" fault has caught a request
+        self.release = threading.Event()   # set by the test to let held requests go on
         registry = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -125,6 +128,7 @@ class FakeRegistry:
         self.thread.start()
 
     def stop(self):
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -184,6 +188,14 @@ class FakeRegistry:
         fault = self._fault(method, path, ctype)
         if fault:
             action = fault.action
+            if action == "hold":
+                # Keep the request open until the test has done its part (e.g. killed the client).
+                self.held.set()
+                self.release.wait(120)
+                try:
+                    return reply(503, errors=[("UNAVAILABLE", "held then released")])
+                except OSError:
+                    return None
             if action == "drop":
                 with self.state.lock:
                     self.state.log.append(Request(method, path, query, 0, authed, len(body), h.client_address[1]))

@@ -199,3 +199,31 @@ def test_opt_in_docker_manifest_list_fallback(xbuild, tmp_path, fake_registry, c
         assert [l["digest"] for l in doc["layers"]] == [l["digest"] for l in original["layers"]]
     back = tmp_path / "back"
     run(["skopeo", "copy", "--all", "--src-tls-verify=false", f"docker://{reg.host}/app:1", f"dir:{back}"])
+
+
+def test_push_killed_midway_then_rerun_uploads_only_missing_blobs(xbuild, tmp_path, fake_registry, clean_env):
+    import signal
+    import subprocess
+    # The fourth blob upload is held open until xbuild has been interrupted (SIGINT).
+    reg = fake_registry(post_digest_202=True, faults=[Fault("PUT", r"/blobs/uploads/", "hold", after=3, times=1)])
+    layout = tmp_path / "l"
+    info = make_layout(layout, layer_bytes=50_000)
+    proc = subprocess.Popen([str(xbuild), "push", "--json", "--push-jobs", "1", f"{layout}:latest", f"{reg.host}/app:1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env)
+    try:
+        assert reg.held.wait(120), "the push never reached the held upload"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    reg.release.set()
+    assert reg.tag("app", "1") is None
+    committed = len(reg.blob_uploads())
+    assert committed == 3
+    out = json.loads(push(xbuild, layout, f"{reg.host}/app:1", clean_env).stdout)[0]
+    assert out["blobs_existing"] == committed
+    assert out["blobs_uploaded"] == len(reg.blob_uploads()) - committed > 0
+    assert reg.tag("app", "1") == info["index"]
