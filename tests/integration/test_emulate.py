@@ -230,12 +230,9 @@ def test_exec_in_rootfs_missing_program_is_named(xbuild, arm64_rootfs, tmp_path)
     assert "'no-such-compiler' is not installed in the rootfs" in p.stderr
 
 
-def test_oci_image_layout_as_rootfs(xbuild, tmp_path):
-    # A tiny amd64 image (dash and its libraries, plus a marker) made with umoci; the project
-    # names it as oci:LAYOUT:TAG and an emulate build for the host runs inside it (chroot, no
-    # qemu needed for the host's architecture).
+def tiny_image(tmp_path: Path) -> Path:
+    """A tiny amd64 OCI image layout (dash, its libraries and /marker) made with umoci."""
     umoci = need("umoci")
-    need("skopeo")
     layout, bundle = tmp_path / "layout", tmp_path / "bundle"
     run([umoci, "init", "--layout", layout])
     run([umoci, "new", "--image", f"{layout}:latest"])
@@ -249,22 +246,50 @@ def test_oci_image_layout_as_rootfs(xbuild, tmp_path):
         shutil.copy(lib, dst)
     (root / "marker").write_text("inside the image\n")
     run([umoci, "repack", "--image", f"{layout}:latest", bundle])
-    proj = write_project(tmp_path / "proj", f"""
+    return layout
+
+
+MARKER_PROJECT = """
 name = "oci-rootfs"
 language = "custom"
 platforms = ["linux/amd64"]
 build = "read line < /marker; echo \\"$line\\" > {{out}}/where"
 outputs = ["where"]
 [emulate]
-rootfs = "oci:../layout:latest"
-""")
+rootfs = "{rootfs}"
+"""
+
+
+def test_oci_image_layout_as_rootfs(xbuild, tmp_path):
+    # The project names the image as oci:LAYOUT:TAG and an emulate build for the host runs
+    # inside it (chroot, no qemu needed for the host's architecture).
+    need("skopeo")
+    tiny_image(tmp_path)
+    proj = write_project(tmp_path / "proj", MARKER_PROJECT.format(rootfs="oci:../layout:latest"))
     cache = tmp_path / "cache"
     run([xbuild, "-C", proj, "build", "--strategy", "emulate"], env=env_with(XBUILD_ROOTFS_CACHE=cache))
     assert (proj / ".xbuild/out/linux_amd64/where").read_text() == "inside the image\n"
     unpacked = [d.name for d in cache.iterdir() if d.is_dir()]
     assert len(unpacked) == 1 and unpacked[0].startswith("linux_amd64-image-")
     # A missing layout is named.
-    bad = write_project(tmp_path / "bad", proj.joinpath("xbuild.toml").read_text().replace("../layout", "../nolayout"))
+    bad = write_project(tmp_path / "bad", MARKER_PROJECT.format(rootfs="oci:../nolayout:latest"))
     p = run([xbuild, "-C", bad, "build", "--strategy", "emulate"], check=False, env=env_with(XBUILD_ROOTFS_CACHE=cache))
     assert p.returncode != 0
     assert "is not an OCI image layout (no index.json)" in p.stdout + p.stderr
+
+
+def test_registry_image_as_rootfs(xbuild, tmp_path):
+    # The same image pushed to a real docker-registry on loopback, named as docker://REF.
+    from registry_fixtures import DockerRegistry
+    skopeo = need("skopeo")
+    layout = tiny_image(tmp_path)
+    reg = DockerRegistry(tmp_path / "reg", "open")
+    try:
+        ref = f"docker://{reg.host}/tools/mini-rootfs:1"
+        run([skopeo, "copy", "--dest-tls-verify=false", f"oci:{layout}:latest", ref])
+        proj = write_project(tmp_path / "proj", MARKER_PROJECT.format(rootfs=ref))
+        cache = tmp_path / "cache"
+        run([xbuild, "-C", proj, "build", "--strategy", "emulate"], env=env_with(XBUILD_ROOTFS_CACHE=cache))
+        assert (proj / ".xbuild/out/linux_amd64/where").read_text() == "inside the image\n"
+    finally:
+        reg.stop()
