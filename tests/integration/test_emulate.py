@@ -172,6 +172,13 @@ timeout = 5
     assert "timed out" in (p.stdout + p.stderr).lower()
     assert processes_matching(r"sleep 313[78]") == []
     assert host_mounts_under(arm64_rootfs) == []
+    # The --timeout flag does the same without the config entry.
+    (proj / "xbuild.toml").write_text((proj / "xbuild.toml").read_text().replace("[emulate]\ntimeout = 5\n", ""))
+    p = run([xbuild, "-C", proj, "build", "--strategy", "emulate", "--timeout", "3"], check=False, env=env_with(),
+            timeout=120)
+    assert p.returncode != 0
+    assert "timed out" in (p.stdout + p.stderr).lower()
+    assert processes_matching(r"sleep 313[78]") == []
 
 
 def test_no_qemu_installed(xbuild, project_copy, tmp_path):
