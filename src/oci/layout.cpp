@@ -61,6 +61,14 @@ std::vector<Descriptor> children(const Descriptor& d, const std::string& bytes, 
   return out;
 }
 
+/// fsync(2) of a file or directory; errors are ignored (some filesystems refuse it on dirs).
+void sync_path(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
 bool pid_gone(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
 
 }  // namespace
@@ -218,6 +226,7 @@ void LayoutWriter::commit_blob(const fs::path& temp, const Descriptor& d) {
     return;
   }
   fs::create_directories(final.parent_path(), ec);
+  sync_path(temp);  // the bytes are on disk before any index can name them
   if (::rename(temp.c_str(), final.c_str()) != 0)
     fail(Exit::environment, "cannot rename {} to {}: {}", temp.string(), final.string(), std::strerror(errno));
 }
@@ -267,6 +276,7 @@ void LayoutWriter::commit(const std::vector<Descriptor>& entries) {
   index["schemaVersion"] = 2;
   index["mediaType"] = media::k_index;
   index["manifests"] = std::move(manifests);
+  sync_path(m_root / "blobs" / "sha256");  // the renames too
   write_file_atomic(m_root / "index.json", json::serialize(index));
   if (m_staged) {
     std::error_code ec;

@@ -3,7 +3,7 @@
 // inspect` read from) and writing one (LayoutWriter). The writer's rules make a layout
 // that is never half-written: a new layout is assembled in a hidden sibling directory and
 // renamed into place; in an existing layout each blob goes to a temp file and is renamed
-// to blobs/sha256/<hex>, and index.json is replaced last, by rename. A blob that already
+// to blobs/sha256/<hex> (fsync first), and index.json is replaced last, by rename. A blob that already
 // exists is verified before it is reused, and the images an existing layout keeps are
 // checked for missing or wrong blobs, so corruption is reported instead of spread. Two
 // xbuilds writing into the same place take turns (flock on the destination's parent), so
