@@ -1,9 +1,10 @@
-// `xbuild rootfs create|list`: target root filesystems for emulated builds, made once with
+// `xbuild rootfs create|resolve|list`: target root filesystems for emulated builds, made once with
 // mmdebstrap and cached (CI runs `rootfs create` as its first step). Also the hidden
 // `__exec-in-rootfs` helper that emulated build commands are rewritten to call: it lives
 // in the xbuild binary so the build needs no other setuid or helper program.
 
 #include "cli/commands.hpp"
+#include "config/project.hpp"
 #include "emulate/rootfs.hpp"
 #include "emulate/sandbox.hpp"
 #include "util/error.hpp"
@@ -49,6 +50,14 @@ void register_rootfs(CLI::App& app) {
     opts.force = o->force;
     fs::path dir = emulate::ensure_rootfs(p, split(o->packages, ','), opts);
     fmt::print("{}\n", dir.string());
+  });
+
+  auto* resolve = cmd->add_subcommand("resolve", "Print the rootfs the project's emulated build for a platform uses (unpacking or creating it)");
+  resolve->add_option("-C,--directory", globals().dir, "Project directory (holds xbuild.toml), as the global -C");
+  resolve->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required();
+  resolve->callback([o] {
+    Project project = load_project(globals().dir);
+    fmt::print("{}\n", emulate::resolve_rootfs(project, Platform::parse(o->platform)).string());
   });
 
   auto* list = cmd->add_subcommand("list", "List the cached root filesystems");

@@ -300,3 +300,23 @@ def test_registry_image_as_rootfs(xbuild, tmp_path):
         assert (proj / ".xbuild/out/linux_amd64/where").read_text() == "inside the image\n"
     finally:
         reg.stop()
+
+
+def test_multi_platform_image_gives_each_platform_its_own_rootfs(xbuild, project_copy, tmp_path):
+    # xbuild's own two-platform image (an OCI layout with an index) as the rootfs source:
+    # each platform unpacks its own manifest; a platform the index lacks is named.
+    need("skopeo")
+    proj = project_copy("c-make")
+    layout = tmp_path / "img"
+    run([xbuild, "-C", proj, "build", "--platform", "linux/amd64,linux/arm64", "-t", "hello:1",
+         "-o", f"type=oci,dest={layout}"], env=env_with())
+    with open(proj / "xbuild.toml", "a") as f:
+        f.write(f'\n[emulate]\nrootfs = "oci:{layout}:1"\n')
+    env = env_with(XBUILD_ROOTFS_CACHE=tmp_path / "cache")
+    for platform, word in [("linux/arm64", "ARM aarch64"), ("linux/amd64", "x86-64")]:
+        root = Path(run([xbuild, "rootfs", "resolve", "-C", proj, "--platform", platform], env=env).stdout.strip())
+        assert root.name.startswith(platform.replace("/", "_") + "-image-")
+        assert word in file_says(root / "usr/local/bin/hello"), platform
+    p = run([xbuild, "rootfs", "resolve", "-C", proj, "--platform", "linux/riscv64"], check=False, env=env)
+    assert p.returncode == 3
+    assert "could not fetch the linux/riscv64 image" in p.stderr
