@@ -18,9 +18,9 @@ namespace xb::oci {
 /// The platform object of an index entry or image config. Plain strings, because a
 /// foreign index may name platforms xbuild does not build for (or "unknown/unknown").
 struct OciPlatform {
-  std::string os;
-  std::string architecture;
-  std::string variant;  ///< "" when none
+  std::string os;            ///< "linux"
+  std::string architecture;  ///< GOARCH-style: amd64, arm64, arm, ...
+  std::string variant;       ///< "" when none
 
   /// From xbuild's normalised platform.
   static OciPlatform from(const Platform& p);
@@ -35,11 +35,11 @@ struct OciPlatform {
 
 /// A content descriptor.
 struct Descriptor {
-  std::string media_type;
-  Digest digest;
-  std::int64_t size = 0;
-  std::optional<OciPlatform> platform;
-  std::map<std::string, std::string> annotations;
+  std::string media_type;                          ///< what the blob is (media_types.hpp)
+  Digest digest;                                   ///< sha256 of the exact stored bytes
+  std::int64_t size = 0;                           ///< byte count of the blob
+  std::optional<OciPlatform> platform;             ///< set on an index's manifest entries
+  std::map<std::string, std::string> annotations;  ///< sorted, so serialisation is stable
 
   /// A descriptor for `bytes` (digest computed here).
   static Descriptor of(std::string_view media_type, std::string_view bytes);

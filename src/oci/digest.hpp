@@ -32,6 +32,7 @@ public:
   std::string short_hex() const { return m_hex.substr(0, 12); }
   /// blobs/<algorithm>/<hex>, relative to a layout root.
   std::filesystem::path blob_path() const { return std::filesystem::path("blobs") / m_algorithm / m_hex; }
+  /// True for a default-constructed Digest.
   bool empty() const { return m_hex.empty(); }
 
   bool operator==(const Digest&) const = default;

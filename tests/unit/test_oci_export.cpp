@@ -202,6 +202,14 @@ TEST_CASE("export_images: bad input") {
     CHECK(error_of([&] { export_images(project, inputs, o); }).find("not an OCI layout") != std::string::npos);
     CHECK(fs::exists(o.dest / "precious"));
   }
+  SUBCASE("several tags: one index.json entry each, all naming the same index") {
+    o.tags = {"hello:1", "registry.example.com/team/hello:2", "hello:1"};
+    auto r = export_images(project, inputs, o);
+    CHECK(r.ref_names == std::vector<std::string>{"1", "2"});
+    auto idx = json_file(o.dest / "index.json");
+    REQUIRE(idx["manifests"].as_array().size() == 2);
+    for (const auto& e : idx["manifests"].as_array()) CHECK(e.as_object().at("digest").as_string() == r.index_digest);
+  }
   SUBCASE("default tag is <name>:latest") {
     auto r = export_images(project, inputs, o);
     CHECK(r.ref_names == std::vector<std::string>{"latest"});
