@@ -114,13 +114,14 @@ void register_build(CLI::App& app) {
     auto results = run_builds(project, plans, bopts);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
+    // A build that failed outranks a setup problem: exit 1 if any platform's build failed,
+    // else the code the failures share (3 for a missing toolchain or runner, 2 for bad input).
     std::vector<std::string> failures;
-    bool only_environment = true;
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const auto& r = results[i];
+    std::optional<Exit> code;
+    for (const auto& r : results) {
       if (r.ok || r.cancelled) continue;
       failures.push_back(fmt::format("{}: {}", r.platform.str(), r.error));
-      if (plans[i].strategy != Strategy::none) only_environment = false;
+      code = !code || *code == r.exit ? r.exit : Exit::build_failed;
     }
     std::optional<oci::ExportResult> image;
     std::vector<registry::PushResult> pushed;
@@ -174,7 +175,7 @@ void register_build(CLI::App& app) {
     }
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),
-                  only_environment ? Exit::environment : Exit::build_failed);
+                  code.value_or(Exit::build_failed));
     }
   });
 }

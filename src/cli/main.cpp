@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -20,6 +21,9 @@ GlobalOptions& globals() {
 
 int main(int argc, char** argv) {
   using namespace xb;
+  // A reader that goes away (xbuild build | head) must not kill xbuild before it kills its
+  // children: writes fail instead, the error unwinds, and the runner's destructor cleans up.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"xbuild: build one project for many platforms and ship one multi-arch OCI image"};
   app.set_version_flag("--version", std::string("xbuild ") + XBUILD_VERSION);
   app.require_subcommand(1);

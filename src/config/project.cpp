@@ -164,7 +164,11 @@ Project load_project(const std::filesystem::path& dir_in) {
     s.host = *host;
     if (auto v = rr.integer("port")) s.port = static_cast<int>(*v);
     if (auto v = rr.string("identity")) s.identity = *v;
-    if (auto v = rr.string("workdir")) s.workdir = *v;
+    if (auto v = rr.string("workdir")) {
+      s.workdir = *v;
+      if (!std::filesystem::path(s.workdir).is_absolute())
+        rr.error_at(*rr.node("workdir"), fmt::format("'runner.workdir' must be an absolute path on the runner (got \"{}\")", s.workdir));
+    }
     rr.reject_unknown({});
     p.runners.push_back(std::move(s));
   }

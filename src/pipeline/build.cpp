@@ -73,6 +73,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     r.log = plan.paths.log;
     if (plan.strategy == Strategy::none) {
       r.error = plan.problem;
+      r.exit = Exit::environment;
       continue;
     }
     if (options.clean) fs::remove_all(plan.paths.build);
@@ -85,6 +86,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
       if (plan.strategy == Strategy::runner) runner::prepare_build(project, plan);
     } catch (const Error& e) {
       r.error = e.what();
+      r.exit = e.code();
       continue;
     }
     Job job;

@@ -5,6 +5,7 @@
 
 #include "config/project.hpp"
 #include "plan/plan.hpp"
+#include "util/error.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -33,6 +34,7 @@ struct PlatformResult {
   bool ok = false;
   bool cancelled = false;                        ///< never ran or killed because another failed
   std::string error;                             ///< why it failed
+  Exit exit = Exit::build_failed;                ///< the exit code this failure calls for
   double wall_seconds = 0;
   double cpu_seconds = 0;                        ///< user+sys of the build's processes
   std::filesystem::path out;                     ///< the collected outputs

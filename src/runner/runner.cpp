@@ -418,24 +418,17 @@ ProbeResult probe(const SshTarget& t, const Platform& platform) {
 void prepare_build(const Project& project, PlatformPlan& plan) {
   if (!plan.runner) throw Error("internal: runner::prepare_build on a plan without a runner");
   const RunnerSection& r = *plan.runner;
-  auto unusable = [&](Exit code, const std::string& msg) {
-    plan.strategy = Strategy::none;
-    plan.problem = msg;
-    throw Error(msg, code);
-  };
+
+  // run_builds reports a thrown Error with its own exit code (3 here, 2 for bad input).
+  auto unusable = [](Exit code, const std::string& msg) { throw Error(msg, code); };
 
   ExecSpec s;
   s.platform = plan.platform.str();
   // The state root holds logs/ and out/: the runner's files go beside them.
   fs::path dir = plan.paths.out.parent_path().parent_path() / "runner";
-  ProbeResult found;
-  try {
-    s.ssh = target_for(project, r, dir.parent_path());
-    // One connection before any job starts: reachable, authenticated, right machine, rsync?
-    found = probe(s.ssh, plan.platform);
-  } catch (const Error& e) {
-    unusable(e.code(), e.what());
-  }
+  // One connection before any job starts: reachable, authenticated, right machine, rsync?
+  s.ssh = target_for(project, r, dir.parent_path());
+  ProbeResult found = probe(s.ssh, plan.platform);
   bool has_rsync = found.has_rsync;
 
   // rsync when both ends have it (repeat builds send only what changed); XBUILD_RUNNER_SYNC
