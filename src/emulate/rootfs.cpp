@@ -108,11 +108,6 @@ bool is_tarball(const std::string& s) {
   return false;
 }
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-  return s;
-}
-
 /// Unpacks an OCI image for `p` (oci:LAYOUT[:TAG] or docker://REF) with skopeo + umoci.
 void unpack_image(const std::string& source, const Platform& p, const fs::path& dest) {
   for (const char* tool : {"skopeo", "umoci"})

@@ -248,12 +248,6 @@ fs::path expand_identity(const Project& project, const std::string& id) {
 }
 
 /// Replaces every occurrence of `from` by `to` in `s`.
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  if (from.empty()) return s;
-  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-  return s;
-}
-
 }  // namespace
 
 std::string remote_build_script(const ExecSpec& s) {

@@ -40,6 +40,7 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 }
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  if (from.empty()) return s;
   std::size_t pos = 0;
   while ((pos = s.find(from, pos)) != std::string::npos) {
     s.replace(pos, from.size(), to);
