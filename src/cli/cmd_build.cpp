@@ -29,6 +29,7 @@ struct BuildCmd {
   std::string progress = "auto";
   int timeout = 0;
   std::string compression;
+  std::string rootfs;
   registry::PushOptions push_options;
 };
 
@@ -71,6 +72,9 @@ void register_build(CLI::App& app) {
                   "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar | type=local,dest=DIR (default: type=oci,dest=<project>/.xbuild/oci)");
   cmd->add_flag("--push", o->push, "Push the image to the registry named by -t");
   cmd->add_option("--compression", o->compression, "Layer compression: gzip (default), zstd or none");
+  cmd->add_option("--rootfs", o->rootfs,
+                  "Root filesystem for emulated builds: DIR, TARBALL, oci:LAYOUT[:TAG] or docker://REF ({arch} expands); "
+                  "overrides [emulate] rootfs");
   registry::add_push_flags(*cmd, o->push_options);
   cmd->add_flag("--keep-going", o->keep_going, "Finish the other platforms when one fails");
   cmd->add_flag("--clean", o->clean, "Remove each platform's build directory first");
@@ -79,6 +83,10 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout");
   cmd->callback([o] {
     auto [project, toolchains] = load_project_and_toolchains();
+    if (!o->rootfs.empty()) {
+      project.emulate.rootfs = o->rootfs;
+      project.emulate.rootfs_origin = "--rootfs " + o->rootfs;
+    }
     PlanOptions popts = to_plan_options(o->flags);
     BuildOptions bopts;
     bopts.slots = popts.slots;

@@ -46,6 +46,7 @@ struct ImageSection {
 /// The [emulate] section: how to build when no cross toolchain serves a platform.
 struct EmulateSection {
   std::string rootfs;                            ///< dir, tarball, oci:..., or "" for auto (mmdebstrap)
+  std::string rootfs_origin;                     ///< where rootfs came from when not xbuild.toml (e.g. "--rootfs")
   std::vector<std::string> packages = {"gcc", "make", "libc6-dev"};  ///< for an auto rootfs
   std::optional<std::chrono::seconds> timeout;   ///< per-platform build timeout
 };

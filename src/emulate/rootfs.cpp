@@ -229,7 +229,8 @@ std::optional<fs::path> find_cached_rootfs(const Platform& p) {
 
 fs::path resolve_rootfs(const Project& project, const Platform& p) {
   std::string source = project.emulate.rootfs;
-  std::string origin = fmt::format("[emulate] rootfs in {}", project.file.string());
+  std::string origin = project.emulate.rootfs_origin.empty() ? fmt::format("[emulate] rootfs in {}", project.file.string())
+                                                             : project.emulate.rootfs_origin;
   if (const char* env = std::getenv("XBUILD_ROOTFS"); env && *env) {
     source = env;
     origin = "XBUILD_ROOTFS";

@@ -320,3 +320,16 @@ def test_multi_platform_image_gives_each_platform_its_own_rootfs(xbuild, project
     p = run([xbuild, "rootfs", "resolve", "-C", proj, "--platform", "linux/riscv64"], check=False, env=env)
     assert p.returncode == 3
     assert "could not fetch the linux/riscv64 image" in p.stderr
+
+
+def test_rootfs_flag_on_build(xbuild, project_copy, arm64_rootfs):
+    proj = project_copy("c-make")
+    # A bad --rootfs is named as the flag, not as xbuild.toml.
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate",
+             "--rootfs", "/nonexistent/root"], check=False)
+    assert p.returncode == 2, p.stderr
+    assert "--rootfs /nonexistent/root" in p.stderr
+    # A directory given with --rootfs is used as it is.
+    run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "emulate",
+         "--rootfs", arm64_rootfs, "-o", f"type=local,dest={proj / 'dist'}"])
+    assert "ARM aarch64" in file_says(proj / "dist" / "linux_arm64" / "hello")
