@@ -113,7 +113,6 @@ std::vector<Check> check_tools() {
 void register_doctor(CLI::App& app) {
   auto o = std::make_shared<DoctorCmd>();
   auto* cmd = app.add_subcommand("doctor", "Check binfmt_misc, qemu and root filesystems for each foreign platform");
-  cmd->add_option("-C,--directory", globals().dir, "Project directory (holds xbuild.toml), as the global -C");
   cmd->add_option("--platform", o->platforms, "Platforms to check (default: the project's, else all known)");
   cmd->add_flag("--json", o->json, "Print the checks as JSON");
   cmd->callback([o] {

@@ -53,7 +53,6 @@ void register_rootfs(CLI::App& app) {
   });
 
   auto* resolve = cmd->add_subcommand("resolve", "Print the rootfs the project's emulated build for a platform uses (unpacking or creating it)");
-  resolve->add_option("-C,--directory", globals().dir, "Project directory (holds xbuild.toml), as the global -C");
   resolve->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required();
   resolve->callback([o] {
     Project project = load_project(globals().dir);
@@ -81,6 +80,7 @@ void register_rootfs(CLI::App& app) {
   auto* exec = app.add_subcommand("__exec-in-rootfs", "");
   exec->group("");  // hidden: called by emulated build commands
   exec->prefix_command();
+  exec->fallthrough(false);  // everything after it belongs to the helper, -C of make included
   exec->allow_extras();
   exec->callback([exec] {
     emulate::exec_in_rootfs(emulate::parse_exec_args(exec->remaining()));

@@ -31,7 +31,6 @@ struct TestCmd {
 void register_test(CLI::App& app) {
   auto o = std::make_shared<TestCmd>();
   auto* cmd = app.add_subcommand("test", "Run the project's test command for each platform (foreign ones under QEMU)");
-  cmd->add_option("-C,--directory", globals().dir, "Project directory (holds xbuild.toml), as the global -C");
   add_plan_flags(*cmd, o->flags);
   cmd->add_flag("--build", o->build, "Build the platforms first");
   cmd->add_option("--timeout", o->timeout, "Per-platform test timeout in seconds")->check(CLI::PositiveNumber);

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   CLI::App app{"xbuild: build one project for many platforms and ship one multi-arch OCI image"};
   app.set_version_flag("--version", std::string("xbuild ") + XBUILD_VERSION);
   app.require_subcommand(1);
+  // Global flags may also follow the subcommand (xbuild build -C DIR ...); subcommands made
+  // after this inherit it.
+  app.fallthrough();
   auto& g = cli::globals();
   g.no_color = std::getenv("NO_COLOR") != nullptr;
   app.add_option("-C,--directory", g.dir, "Project directory (holds xbuild.toml)")->capture_default_str();
