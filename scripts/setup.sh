@@ -37,7 +37,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     dpkg --add-architecture arm64
   fi
-  apt-get update -qq
+  # A mirror caught mid-sync fails one index ("File has unexpected size"): retry, and if an
+  # index still fails, go on with the lists apt has; the install below fails clearly if a
+  # package is really missing.
+  for try in 1 2 3; do
+    apt-get update -qq && break
+    echo "setup.sh: apt-get update failed (try $try of 3)" >&2
+    sleep $((try * 5))
+  done
   # docker-registry and openssh-server try to start services on install; the tests start
   # their own instances on loopback ports, so keep the packaged ones from starting.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
