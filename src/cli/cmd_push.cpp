@@ -13,7 +13,11 @@
 
 namespace xb::registry {
 
-void add_registry_flags(CLI::App& cmd, ClientOptions& options) {
+namespace {
+
+/// --creds, --insecure-registry and --ca-file, for any options type that has those fields.
+template <typename Options>
+void add_connection_flags(CLI::App& cmd, Options& options) {
   cmd.add_option("--creds", options.creds,
                  "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");
   cmd.add_option("--insecure-registry", options.insecure_registries,
@@ -23,14 +27,12 @@ void add_registry_flags(CLI::App& cmd, ClientOptions& options) {
       ->check(CLI::ExistingFile);
 }
 
+}  // namespace
+
+void add_registry_flags(CLI::App& cmd, ClientOptions& options) { add_connection_flags(cmd, options); }
+
 void add_push_flags(CLI::App& cmd, PushOptions& options) {
-  cmd.add_option("--creds", options.creds,
-                 "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");
-  cmd.add_option("--insecure-registry", options.insecure_registries,
-                 "Allow plain http and unverified TLS for this registry host (repeatable)")
-      ->allow_extra_args(false);
-  cmd.add_option("--ca-file", options.ca_file, "Extra CA certificates (PEM) to trust for registries")
-      ->check(CLI::ExistingFile);
+  add_connection_flags(cmd, options);
   cmd.add_option("--push-jobs", options.jobs, "Parallel blob uploads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd.add_option("--chunk-size", options.chunk_size, "Upload blobs larger than this many bytes in chunks of this size")
       ->capture_default_str()

@@ -5,6 +5,8 @@
 #include "plan/plan.hpp"
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -18,15 +20,11 @@ namespace fs = std::filesystem;
 namespace {
 
 /// A fresh directory holding xbuild.toml with `text`.
-struct TempProject {
+struct TempProject : test::TempDir {
   fs::path dir;
-  explicit TempProject(const std::string& text) {
-    static int n = 0;
-    dir = fs::temp_directory_path() / ("xb-cfg-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    fs::create_directories(dir);
+  explicit TempProject(const std::string& text) : test::TempDir("cfg"), dir(path) {
     std::ofstream(dir / "xbuild.toml") << text;
   }
-  ~TempProject() { fs::remove_all(dir); }
 };
 
 std::string error_of(const std::string& text) {

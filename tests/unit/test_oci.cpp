@@ -22,6 +22,8 @@
 #include <fcntl.h>
 #include <zlib.h>
 
+#include "temp_dir.hpp"
+
 #include <filesystem>
 #include <clocale>
 #include <random>
@@ -32,15 +34,8 @@ using namespace xb::oci;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / fmt::format("xb-oci-test-{}-{}", ::getpid(), n++);
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("oci-test") {}
 };
 
 std::string random_bytes(std::size_t n, unsigned seed) {
