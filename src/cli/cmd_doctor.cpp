@@ -7,6 +7,8 @@
 #include "emulate/binfmt.hpp"
 #include "emulate/qemu.hpp"
 #include "emulate/rootfs.hpp"
+#include "plan/plan.hpp"
+#include "runner/runner.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -108,6 +110,17 @@ std::vector<Check> check_tools() {
   return out;
 }
 
+/// One connection per [[runner]]: reachable, logged in, the right machine, rsync or not.
+std::vector<Check> check_runner(const Project& project, const RunnerSection& r) {
+  try {
+    auto target = runner::target_for(project, r, state_dir(project));
+    auto found = runner::probe(target, Platform::parse(r.platform));
+    return {{"ok", fmt::format("reachable, logged in, machine {}, ships with {}", found.machine, found.has_rsync ? "rsync" : "tar"), ""}};
+  } catch (const Error& e) {
+    return {{"FAIL", e.what(), ""}};
+  }
+}
+
 }  // namespace
 
 void register_doctor(CLI::App& app) {
@@ -145,8 +158,14 @@ void register_doctor(CLI::App& app) {
       }
       emit(p.str(), check_platform(p));
     }
+    std::error_code ec;
+    if (fs::exists(globals().dir / "xbuild.toml", ec)) {
+      Project project = load_project(globals().dir);
+      for (const auto& r : project.runners)
+        emit(fmt::format("runner {}:{} for {}", r.host, r.port, r.platform), check_runner(project, r));
+    }
     if (o->json) fmt::print("{}\n", boost::json::serialize(doc));
-    if (failed) throw Error("some platforms cannot be emulated; run the fix commands above", Exit::environment);
+    if (failed) throw Error("some platforms cannot be emulated or built; run the fix commands above", Exit::environment);
   });
 }
 

@@ -344,3 +344,18 @@ def test_timeout_kills_the_local_helper_and_the_remote_build(xbuild, sshd, tmp_p
             break
         time.sleep(0.1)
     assert remote_processes_with(marker) == []
+
+
+def test_doctor_checks_each_runner(xbuild, sshd, tmp_path):
+    proj = tmp_path / "d"
+    write_project(proj, "true")
+    add_runner(proj, sshd)
+    p = run([xbuild, "-C", proj, "doctor", "--platform", HOST_PLATFORM])
+    assert f"runner root@127.0.0.1:{sshd.port} for {HOST_PLATFORM}" in p.stdout
+    assert "reachable, logged in, machine" in p.stdout
+    bad = tmp_path / "e"
+    write_project(bad, "true")
+    add_runner(bad, sshd, port=free_port())
+    p = run([xbuild, "-C", bad, "doctor", "--platform", HOST_PLATFORM], check=False)
+    assert p.returncode == 3, p.stderr
+    assert "FAIL" in p.stdout and "127.0.0.1" in p.stdout
