@@ -56,8 +56,8 @@ ProbeResult probe(const SshTarget& target, const Platform& platform);
 /// Checks the runner and rewrites plan.command (argv, env, cwd) into the local
 /// `/proc/self/exe __runner-exec SPEC` call; writes SPEC under the state dir. When the runner
 /// cannot be used (no connection, no authentication, wrong architecture, missing key file)
-/// it sets plan.strategy = none and plan.problem, and throws Error(environment) naming the
-/// runner, its xbuild.toml, what failed and what to check.
+/// it throws Error(environment) naming the runner, its xbuild.toml, what failed and what to
+/// check; run_builds reports it as that platform's failure with exit code 3.
 void prepare_build(const Project& project, PlatformPlan& plan);
 
 /// The remote shell script that runs spec's build: creates {build}, empties {out}, writes
