@@ -83,7 +83,8 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     write_toolchain_files(plan);
     try {
       if (plan.strategy == Strategy::emulate) emulate::prepare_build(project, plan);
-      if (plan.strategy == Strategy::runner) runner::prepare_build(project, plan);
+      if (plan.strategy == Strategy::runner)
+        runner::prepare_build(project, plan, options.clean ? runner::CleanBuild::yes : runner::CleanBuild::no);
     } catch (const Error& e) {
       r.error = e.what();
       r.exit = e.code();

@@ -247,7 +247,6 @@ fs::path expand_identity(const Project& project, const std::string& id) {
   return p.is_absolute() ? p : project.dir / p;
 }
 
-/// Replaces every occurrence of `from` by `to` in `s`.
 }  // namespace
 
 std::string remote_build_script(const ExecSpec& s) {
@@ -255,6 +254,7 @@ std::string remote_build_script(const ExecSpec& s) {
   auto or_die = [](const std::string& what) { return fmt::format(" || {{ echo {} >&2; exit 125; }}", sh_quote("xbuild runner: " + what)); };
   std::string sc;
   sc += "exec 3<&0\n";  // the ssh channel: EOF means xbuild went away
+  if (s.clean_build) sc += fmt::format("rm -rf -- {}", q(s.remote_build)) + or_die("cannot remove " + s.remote_build.string()) + "\n";
   sc += fmt::format("mkdir -p -- {}", q(s.remote_build)) + or_die("cannot create " + s.remote_build.string()) + "\n";
   sc += fmt::format("rm -rf -- {0} && mkdir -p -- {0}", q(s.remote_out)) + or_die("cannot empty " + s.remote_out.string()) + "\n";
   for (const auto& [path, content] : s.files) {
@@ -291,7 +291,7 @@ void write_spec(const fs::path& file, const ExecSpec& s) {
     {"connect_timeout", s.ssh.connect_timeout}, {"origin", s.ssh.origin}, {"sync", std::string(to_string(s.sync))},
     {"platform", s.platform}, {"local_src", s.local_src.string()}, {"remote_src", s.remote_src.string()},
     {"excludes", excludes}, {"local_out", s.local_out.string()}, {"remote_out", s.remote_out.string()},
-    {"remote_build", s.remote_build.string()}, {"remote_cwd", s.remote_cwd.string()}, {"argv", argv},
+    {"remote_build", s.remote_build.string()}, {"clean_build", s.clean_build}, {"remote_cwd", s.remote_cwd.string()}, {"argv", argv},
     {"env", env}, {"files", files},
   };
   fs::create_directories(file.parent_path());
@@ -318,6 +318,7 @@ ExecSpec read_spec(const fs::path& file) {
     s.local_out = str("local_out");
     s.remote_out = str("remote_out");
     s.remote_build = str("remote_build");
+    s.clean_build = o.at("clean_build").as_bool();
     s.remote_cwd = str("remote_cwd");
     for (const auto& a : o.at("argv").as_array()) s.argv.emplace_back(a.as_string());
     for (const auto& [k, v] : o.at("env").as_object()) s.env[std::string(k)] = std::string(v.as_string());
@@ -409,7 +410,7 @@ ProbeResult probe(const SshTarget& t, const Platform& platform) {
   return p;
 }
 
-void prepare_build(const Project& project, PlatformPlan& plan) {
+void prepare_build(const Project& project, PlatformPlan& plan, CleanBuild clean) {
   if (!plan.runner) throw Error("internal: runner::prepare_build on a plan without a runner");
   const RunnerSection& r = *plan.runner;
 
@@ -442,6 +443,7 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
   s.local_out = plan.paths.out;
   s.remote_out = runner_path(r, plan.paths.out);
   s.remote_build = runner_path(r, plan.paths.build);
+  s.clean_build = clean == CleanBuild::yes;
   s.remote_cwd = plan.command.cwd.empty() ? s.remote_src : plan.command.cwd;
 
   // The generated toolchain files live in the (unshipped) state dir: send their content,

@@ -32,6 +32,7 @@ struct ExecSpec {
   std::filesystem::path local_out;                      ///< plan.paths.out
   std::filesystem::path remote_out;                     ///< {out} on the runner, emptied before the build
   std::filesystem::path remote_build;                   ///< {build} on the runner, created if missing
+  bool clean_build = false;                             ///< remove remote_build first (build --clean)
   std::filesystem::path remote_cwd;                     ///< where the build runs
   std::vector<std::string> argv;                        ///< the project's build command
   std::map<std::string, std::string> env;               ///< exported on the runner
@@ -58,7 +59,8 @@ ProbeResult probe(const SshTarget& target, const Platform& platform);
 /// cannot be used (no connection, no authentication, wrong architecture, missing key file)
 /// it throws Error(environment) naming the runner, its xbuild.toml, what failed and what to
 /// check; run_builds reports it as that platform's failure with exit code 3.
-void prepare_build(const Project& project, PlatformPlan& plan);
+enum class CleanBuild { yes, no };
+void prepare_build(const Project& project, PlatformPlan& plan, CleanBuild clean = CleanBuild::no);
 
 /// The remote shell script that runs spec's build: creates {build}, empties {out}, writes
 /// spec.files, exports spec.env, enters remote_cwd, runs argv in its own session and kills

@@ -359,3 +359,17 @@ def test_doctor_checks_each_runner(xbuild, sshd, tmp_path):
     p = run([xbuild, "-C", bad, "doctor", "--platform", HOST_PLATFORM], check=False)
     assert p.returncode == 3, p.stderr
     assert "FAIL" in p.stdout and "127.0.0.1" in p.stdout
+
+
+def test_clean_removes_the_remote_build_dir(xbuild, sshd, tmp_path):
+    proj = tmp_path / "c"
+    write_project(proj, "if [ -e {build}/marker ]; then echo reused > {out}/x; else echo fresh > {out}/x; fi; "
+                        "touch {build}/marker")
+    add_runner(proj, sshd)
+    out = proj / ".xbuild" / "out" / HOST_SLUG / "x"
+    build(xbuild, proj)
+    assert out.read_text().strip() == "fresh"
+    build(xbuild, proj)
+    assert out.read_text().strip() == "reused"  # the runner keeps {build} for incremental builds
+    run([xbuild, "-C", proj, "build", "--clean", "--platform", HOST_PLATFORM, "--strategy", f"{HOST_PLATFORM}=runner"])
+    assert out.read_text().strip() == "fresh"
