@@ -2,6 +2,9 @@
 
 #include "cli/commands.hpp"
 #include "util/error.hpp"
+#include "util/strings.hpp"
+
+#include <algorithm>
 
 namespace xb::cli {
 
@@ -10,7 +13,7 @@ void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
                  "Target platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7 (default: xbuild.toml's, else the host)");
   cmd.add_option("--strategy", flags.strategies,
                  "Force a strategy: auto|native|cross|emulate|runner for all, or PLATFORM=STRATEGY (repeatable)");
-  cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::PositiveNumber);
+  cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::Range(1, 1024));
 }
 
 PlanOptions to_plan_options(const PlanFlags& flags) {
@@ -44,6 +47,13 @@ PlanOptions to_plan_options(const PlanFlags& flags) {
 std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains() {
   Project project = load_project(globals().dir);
   auto toolchains = load_toolchains(toolchain_dirs(project.dir));
+  if (!project.toolchain.empty() &&
+      std::none_of(toolchains.begin(), toolchains.end(), [&](const Toolchain& t) { return t.name == project.toolchain; })) {
+    std::vector<std::string> names;
+    for (const auto& t : toolchains) names.push_back(t.name);
+    fail(Exit::usage, "{}: unknown toolchain '{}'; known: {} (see xbuild toolchains)", project.file.string(),
+         project.toolchain, join(names, ", "));
+  }
   return {std::move(project), std::move(toolchains)};
 }
 

@@ -6,6 +6,7 @@
 #include "oci/export.hpp"
 #include "pipeline/build.hpp"
 #include "registry/push.hpp"
+#include "registry/reference.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
@@ -67,7 +68,8 @@ void register_build(CLI::App& app) {
   auto o = std::make_shared<BuildCmd>();
   auto* cmd = app.add_subcommand("build", "Build the project for every platform in parallel and export the result");
   add_plan_flags(*cmd, o->flags);
-  cmd->add_option("-t,--tag", o->tags, "Image name and tag (repeatable), e.g. registry.example.com/team/app:1.0");
+  cmd->add_option("-t,--tag", o->tags, "Image name and tag (repeatable), e.g. registry.example.com/team/app:1.0")
+      ->allow_extra_args(false);
   cmd->add_option("-o,--output", o->output,
                   "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar | type=local,dest=DIR (default: type=oci,dest=<project>/.xbuild/oci)");
   cmd->add_flag("--push", o->push, "Push the image to the registry named by -t");
@@ -79,7 +81,7 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--keep-going", o->keep_going, "Finish the other platforms when one fails");
   cmd->add_flag("--clean", o->clean, "Remove each platform's build directory first");
   cmd->add_option("--progress", o->progress, "auto|plain|tty|json|quiet")->capture_default_str();
-  cmd->add_option("--timeout", o->timeout, "Per-platform build timeout in seconds")->check(CLI::PositiveNumber);
+  cmd->add_option("--timeout", o->timeout, "Per-platform build timeout in seconds")->check(CLI::Range(1, 7 * 24 * 3600));
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout");
   cmd->callback([o] {
     auto [project, toolchains] = load_project_and_toolchains();
@@ -111,6 +113,18 @@ void register_build(CLI::App& app) {
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {})", project.file.string());
     if (o->push && out.type == "oci-archive")
       fail(Exit::usage, "--push pushes from an OCI layout: use --output type=oci,dest=DIR (or none) with --push");
+    for (const auto& t : o->tags) {
+      try {
+        registry::Reference::parse(t);
+      } catch (const Error& e) {
+        fail(Exit::usage, "-t {}: {}", t, e.what());
+      }
+    }
+    if (!o->push_options.creds.empty() && o->push_options.creds.find(':') == std::string::npos)
+      fail(Exit::usage, "--creds must be USER:PASSWORD (the password may be a token)");
+    std::error_code ec;
+    if (out.type == "local" && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
+      fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
     if (out.type != "local") project.image.base = registry::resolve_base(project.image.base, targets, o->push_options.client_options());
@@ -174,8 +188,10 @@ void register_build(CLI::App& app) {
       fmt::print("{}\n", boost::json::serialize(root));
     } else {
       for (const auto& r : results) {
+        // Nothing is exported unless every platform built: then the outputs stay in .xbuild/out.
+        bool exported = failures.empty() && !dest.empty();
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s) -> {}\n", r.platform.str(), to_string(r.strategy), r.wall_seconds,
-                             dest.empty() ? r.out.string() : (dest / r.platform.dir_name()).string());
+                             exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
       if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));

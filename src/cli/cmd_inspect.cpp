@@ -62,11 +62,12 @@ void register_inspect(CLI::App& app) {
   register_pack_layer(app);
   auto o = std::make_shared<InspectCmd>();
   auto* cmd = app.add_subcommand("inspect",
-                                 "Show the images in an OCI layout or oci-archive: index, and per platform the manifest digest, "
-                                 "layer count and size, and the config's os/arch/variant");
+                                 "Show an image from an OCI layout, an oci-archive or a registry: the index, and per platform "
+                                 "the manifest digest, layer count and size, and the config's os/arch/variant");
   cmd->add_option("target", o->target,
-                  "LAYOUT[:TAG] or ARCHIVE.tar[:TAG] (oci: / oci-archive: prefixes are accepted). Default: "
-                  "<project>/.xbuild/oci, where `xbuild build` writes when no --output is given");
+                  "LAYOUT[:TAG], ARCHIVE.tar[:TAG] (oci: / oci-archive: prefixes are accepted) or REGISTRY/REPO[:TAG] "
+                  "(with its host, e.g. localhost:5000/app:1.0). Default: <project>/.xbuild/oci, where `xbuild build` "
+                  "writes when no --output is given");
   cmd->add_flag("--json", o->json, "Print JSON");
   registry::add_registry_flags(*cmd, o->registry);
   cmd->callback([o] {
@@ -82,6 +83,11 @@ void register_inspect(CLI::App& app) {
     std::string tag;
     if (o->target.empty()) dir = globals().dir / ".xbuild" / "oci";
     else std::tie(dir, tag) = oci::split_layout_ref(o->target);
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec))
+      fail(Exit::usage, "{}: no such OCI layout or oci-archive{} (a registry image is named with its host: "
+           "registry.example.com/repo:tag, localhost:5000/repo:tag)", dir.string(),
+           o->target.empty() ? " (the default output of xbuild build in this project; build first or pass a path)" : "");
     std::unique_ptr<oci::BlobSource> source;
     if (oci::ArchiveSource::is_archive(dir)) source = std::make_unique<oci::ArchiveSource>(dir);
     else source = std::make_unique<oci::LayoutSource>(dir);

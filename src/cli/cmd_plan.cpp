@@ -2,6 +2,7 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
+#include "util/strings.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -47,7 +48,6 @@ void register_plan(CLI::App& app) {
   cmd->callback([opts] {
     auto [project, toolchains] = load_project_and_toolchains();
     auto plans = make_plan(project, toolchains, to_plan_options(opts->flags));
-    bool unresolved = false;
     if (opts->json) {
       boost::json::array arr;
       for (const auto& p : plans) arr.push_back(plan_json(p));
@@ -70,8 +70,11 @@ void register_plan(CLI::App& app) {
         for (const auto& [k, v] : p.env) fmt::print("    {}={}\n", k, v);
       }
     }
-    for (const auto& p : plans) unresolved = unresolved || p.strategy == Strategy::none;
-    if (unresolved) throw Error("some platforms have no way to build (see 'problem' above)", Exit::environment);
+    std::vector<std::string> problems;
+    for (const auto& p : plans) {
+      if (p.strategy == Strategy::none) problems.push_back(p.problem);
+    }
+    if (!problems.empty()) throw Error(join(problems, "\n  "), Exit::environment);
   });
 }
 

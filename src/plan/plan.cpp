@@ -209,7 +209,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
       plan.problem = fmt::format("no toolchain for {} ({}): {}, or configure emulation (apt-get install qemu-user-static binfmt-support; then xbuild doctor) or a [[runner]]",
                                  p.str(), lang,
                                  hints.empty() ? std::string("no shipped descriptor serves it; add one to toolchains/ or XBUILD_TOOLCHAIN_PATH")
-                                               : "install " + join(hints, " or "));
+                                               : "run `" + join(hints, "` or `") + "`");
       if (forced == Strategy::cross || forced == Strategy::native) plan.problem = fmt::format("strategy {} asked for {}: {}", to_string(*forced), p.str(), plan.problem);
     }
 

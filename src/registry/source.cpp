@@ -17,7 +17,14 @@ bool is_registry_target(const std::string& target) {
   if (target.empty() || target.rfind("oci:", 0) == 0) return false;
   std::error_code ec;
   if (std::filesystem::exists(target, ec) || std::filesystem::exists(split_layout_arg(target).first, ec)) return false;
-  return Reference::valid(target);
+  // Only a name that starts with a registry host (a dot, a port or localhost before the first
+  // slash) is looked up on the network: a mistyped layout path must not become a Docker Hub
+  // request. Docker Hub images are named in full (docker.io/library/alpine).
+  auto slash = target.find('/');
+  if (slash == std::string::npos) return false;
+  std::string host = target.substr(0, slash);
+  bool looks_like_host = host.find('.') != std::string::npos || host.find(':') != std::string::npos || host == "localhost";
+  return looks_like_host && Reference::valid(target);
 }
 
 RegistrySource::RegistrySource(const Reference& ref, const ClientOptions& options)

@@ -302,3 +302,30 @@ def test_progress_json_and_tty(xbuild, project_copy, tmp_path):
              f"--output type=local,dest={tmp_path / 't'}", "/dev/null"])
     assert "\x1b[2A" in p.stdout and "\x1b[2K" in p.stdout
     assert "[linux/riscv64]" in p.stdout
+
+
+def test_bad_input_is_caught_before_building(xbuild, project_copy, tmp_path):
+    proj = project_copy("c-make")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for args, needle in [(["-t", "Bad Ref"], "-t Bad Ref: invalid image reference"),
+                         (["-t", "app:1", "."], "not expected: ."),
+                         (["-j", "0"], "--jobs"),
+                         (["--creds", "nocolon", "--push", "-t", "localhost:5000/a:1"], "--creds must be USER:PASSWORD"),
+                         (["-o", f"type=local,dest={afile}"], "exists and is not a directory")]:
+        p = run([xbuild, "-C", proj, "build", "--platform", "arm64", *args], check=False)
+        assert p.returncode == 2, (args, p.stderr)
+        assert needle in p.stderr, (args, p.stderr)
+        assert not (proj / ".xbuild" / "out").exists(), f"{args}: built before rejecting the input"
+    toml = proj / "xbuild.toml"
+    toml.write_text('toolchain = "gcc-crosss"\n' + toml.read_text())
+    p = run([xbuild, "-C", proj, "plan", "--platform", "arm64"], check=False)
+    assert p.returncode == 2
+    assert "unknown toolchain 'gcc-crosss'; known: " in p.stderr and "gcc-cross" in p.stderr
+
+
+def test_inspect_of_a_missing_path_is_not_a_registry_lookup(xbuild, tmp_path):
+    for target in ["nonexist", "nonexist.tar", str(tmp_path / "nope") + ":1.0"]:
+        p = run([xbuild, "inspect", target], check=False)
+        assert p.returncode == 2, (target, p.stderr)
+        assert "no such OCI layout or oci-archive" in p.stderr, p.stderr
