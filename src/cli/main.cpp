@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   // A reader that goes away (xbuild build | head) must not kill xbuild before it kills its
   // children: writes fail instead, the error unwinds, and the runner's destructor cleans up.
   std::signal(SIGPIPE, SIG_IGN);
+  // A parent that left SIGCHLD ignored would make the kernel reap our children before we
+  // can read their exit status.
+  std::signal(SIGCHLD, SIG_DFL);
   CLI::App app{"xbuild: build one project for many platforms and ship one multi-arch OCI image"};
   app.set_version_flag("--version", std::string("xbuild ") + XBUILD_VERSION);
   app.require_subcommand(1);

@@ -7,6 +7,7 @@
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 namespace xb {
 
@@ -31,20 +32,24 @@ CommandSpec read_command(TableReader& r, const std::string& key) {
   return spec;
 }
 
+constexpr long long k_max_timeout = 30LL * 24 * 3600;  // 30 days: beyond that it is a typo
+
 std::chrono::seconds parse_duration(TableReader& r, const std::string& key) {
   const toml::node* n = r.node(key);
   if (n->is_integer()) {
     auto v = *n->value<long long>();
-    if (v <= 0) r.error_at(*n, fmt::format("'{}' must be positive", r.full_key(key)));
+    if (v <= 0 || v > k_max_timeout)
+      r.error_at(*n, fmt::format("'{}' must be between 1 and {} seconds", r.full_key(key), k_max_timeout));
     return std::chrono::seconds(v);
   }
   if (n->is_string()) {
     std::string s = *n->value<std::string>();
     char* end = nullptr;
+    errno = 0;
     long long v = std::strtoll(s.c_str(), &end, 10);
     std::string unit = end ? std::string(end) : "";
     long long mult = unit == "" || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
-    if (end == s.c_str() || mult < 0 || v <= 0)
+    if (end == s.c_str() || mult < 0 || v <= 0 || errno == ERANGE || v > k_max_timeout / mult)
       r.error_at(*n, fmt::format("'{}' must be a duration such as 90, \"90s\", \"30m\" or \"2h\" (got \"{}\")", r.full_key(key), s));
     return std::chrono::seconds(v * mult);
   }
@@ -162,7 +167,10 @@ Project load_project(const std::filesystem::path& dir_in) {
       rr.error_at(*rr.node("platform"), e.what());
     }
     s.host = *host;
-    if (auto v = rr.integer("port")) s.port = static_cast<int>(*v);
+    if (auto v = rr.integer("port")) {
+      if (*v < 1 || *v > 65535) rr.error_at(*rr.node("port"), fmt::format("'runner.port' must be 1-65535 (got {})", *v));
+      s.port = static_cast<int>(*v);
+    }
     if (auto v = rr.string("identity")) s.identity = *v;
     if (auto v = rr.string("workdir")) {
       s.workdir = *v;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -96,12 +97,16 @@ struct SubprocessRunner::Running {
 SubprocessRunner::SubprocessRunner(int slots, LineSink sink) : m_slots(std::max(1, slots)), m_sink(std::move(sink)) {
   g_signal = 0;
   if (g_signal_pipe[0] < 0) ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK);
+  // As make and ninja do: a signal that was ignored when xbuild started (nohup) stays ignored,
+  // and the previous actions come back when the runner goes.
   struct sigaction sa {};
   sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGHUP, &sa, nullptr);
+  for (std::size_t i = 0; i < std::size(k_signals); ++i) {
+    ::sigaction(k_signals[i], nullptr, &m_previous[i]);
+    if (m_previous[i].sa_handler != SIG_IGN) ::sigaction(k_signals[i], &sa, nullptr);
+  }
 }
 
 SubprocessRunner::~SubprocessRunner() {
@@ -110,9 +115,7 @@ SubprocessRunner::~SubprocessRunner() {
     r->proc.wait();
     if (r->log) std::fclose(r->log);
   }
-  ::signal(SIGINT, SIG_DFL);
-  ::signal(SIGTERM, SIG_DFL);
-  ::signal(SIGHUP, SIG_DFL);
+  for (std::size_t i = 0; i < std::size(k_signals); ++i) ::sigaction(k_signals[i], &m_previous[i], nullptr);
 }
 
 bool SubprocessRunner::can_run_more() const {
@@ -129,7 +132,7 @@ void SubprocessRunner::start(std::size_t id, const Job& job) {
   r->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, r->proc.pid(), 0));
   if (!job.log.empty()) {
     std::filesystem::create_directories(job.log.parent_path());
-    r->log = std::fopen(job.log.c_str(), "w");
+    r->log = std::fopen(job.log.c_str(), "we");  // never inherited by later jobs
     if (r->log) std::fprintf(r->log, "$ %s\n", job.command.display().c_str());
   }
   r->started = std::chrono::steady_clock::now();
@@ -148,13 +151,14 @@ void SubprocessRunner::kill_all(JobStatus status, const std::string& message) {
   // Give groups a moment to exit cleanly, then make sure.
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   for (auto& r : m_running) {
-    ExitInfo ignored;
+    // Wait for the leader to exit without reaping it (a zombie leader keeps its group id
+    // alive, so "does the group exist" would wait out the whole grace period).
     while (std::chrono::steady_clock::now() < until) {
-      if (::kill(-r->proc.pid(), 0) != 0) break;
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(r->proc.pid()), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0) break;
       ::usleep(20000);
     }
     r->proc.signal_group(SIGKILL);
-    (void)ignored;
   }
 }
 
@@ -176,9 +180,11 @@ std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
       r.partial.clear();
     }
   };
+  // At most ~1 MiB per wake-up: a job that writes faster than the sink prints must not keep
+  // the loop from checking deadlines and signals.
   auto drain = [&](Running& r) {
     char buf[16384];
-    while (r.proc.fd() >= 0) {
+    for (int reads = 0; r.proc.fd() >= 0 && reads < 64; ++reads) {
       ssize_t n = ::read(r.proc.fd(), buf, sizeof buf);
       if (n > 0) {
         emit(r, std::string_view(buf, static_cast<std::size_t>(n)), false);
@@ -191,7 +197,8 @@ std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
   };
 
   while (true) {
-    if (g_signal != 0) {
+    if (g_signal != 0 && !m_interrupt_handled) {
+      m_interrupt_handled = true;
       char c;
       while (::read(g_signal_pipe[0], &c, 1) > 0) {}
       kill_all(JobStatus::interrupted, fmt::format("interrupted by {}", sigabbrev_np(g_signal) ? std::string("SIG") + sigabbrev_np(g_signal) : "a signal"));
@@ -212,7 +219,11 @@ std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
       // The leader exited: kill what it left behind in its group, then take the rest of
       // the output.
       ::kill(-r.proc.pid(), SIGKILL);
-      drain(r);
+      while (r.proc.fd() >= 0) {
+        int before = r.proc.fd();
+        drain(r);
+        if (r.proc.fd() == before) break;  // EAGAIN: the rest of the group is gone or detached
+      }
       emit(r, "", true);
       r.proc.close_fd();
       JobResult res;

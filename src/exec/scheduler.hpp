@@ -7,6 +7,8 @@
 #include "exec/command.hpp"
 #include "exec/subprocess.hpp"
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -62,9 +64,9 @@ std::vector<JobResult> run_jobs(const std::vector<Job>& jobs, CommandRunner& run
 using LineSink = std::function<void(const Job& job, std::string_view line)>;
 
 /// The real runner: each job is a Subprocess in its own process group; output is read with
-/// poll(), split into lines, written to the job's log and passed to the sink. SIGINT and
-/// SIGTERM are caught while it lives: every group is killed and the running jobs come back
-/// as interrupted.
+/// poll(), split into lines, written to the job's log and passed to the sink. SIGINT, SIGTERM
+/// and SIGHUP (unless ignored when xbuild started) are caught while it lives: every group is
+/// killed and the running jobs come back as interrupted.
 class SubprocessRunner : public CommandRunner {
 public:
   SubprocessRunner(int slots, LineSink sink);
@@ -80,6 +82,9 @@ public:
 private:
   struct Running;
   void kill_all(JobStatus status, const std::string& message);
+  static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction m_previous[std::size(k_signals)] {};  ///< restored by the destructor
+  bool m_interrupt_handled = false;                    ///< the groups were killed once already
   int m_slots;
   LineSink m_sink;
   std::vector<std::unique_ptr<Running>> m_running;

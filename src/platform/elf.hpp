@@ -17,6 +17,7 @@ struct ElfInfo {
   std::uint16_t machine = 0;  ///< e_machine
   int elf_class = 0;          ///< 32 or 64
   bool little_endian = true;  ///< EI_DATA
+  int arm_float_abi = 0;      ///< 32-bit ARM only: 2 hard-float (armhf), 1 soft-float (armel), 0 unknown
 };
 
 /// The ELF identity of `path`, or nullopt when it is not an ELF file.

@@ -54,7 +54,7 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string sha256_file(const std::filesystem::path& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  std::FILE* f = std::fopen(path.c_str(), "rbe");
   if (!f) fail(Exit::build_failed, "cannot read {}: {}", path.string(), std::strerror(errno));
   Sha256 h;
   std::array<char, 1 << 16> buf{};

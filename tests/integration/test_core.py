@@ -329,3 +329,25 @@ def test_inspect_of_a_missing_path_is_not_a_registry_lookup(xbuild, tmp_path):
         p = run([xbuild, "inspect", target], check=False)
         assert p.returncode == 2, (target, p.stderr)
         assert "no such OCI layout or oci-archive" in p.stderr, p.stderr
+
+
+def test_timeout_still_fires_when_a_build_floods_its_output(xbuild, tmp_path):
+    proj = write_project(tmp_path / "flood", 'name = "f"\nbuild = "yes"\noutputs = ["x"]\n')
+    start = time.monotonic()
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", "--timeout", "2", "--progress", "plain"],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, capture_output=False)
+    assert p.returncode == 1
+    assert "timed out after 2s" in p.stderr
+    assert time.monotonic() - start < 60
+
+
+def test_a_signal_ignored_at_start_stays_ignored_like_nohup(xbuild, tmp_path):
+    proj = write_project(tmp_path / "nohup", 'name = "n"\nbuild = "sleep 3; echo done > {out}/x"\noutputs = ["x"]\n')
+    proc = subprocess.Popen([str(xbuild), "-C", str(proj), "build", "--platform", "linux/amd64", "-o", f"type=local,dest={tmp_path / 'o'}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    time.sleep(1)
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "o" / "linux_amd64" / "x").read_text().strip() == "done"

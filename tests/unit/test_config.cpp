@@ -99,6 +99,9 @@ TEST_CASE("bad xbuild.toml input names file:line:column and what was expected") 
   CHECK(error_of(std::string(k_minimal) + "[image]\nentrypont = [\"x\"]\n").find("unknown key 'image.entrypont'") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[strategy]\n\"linux/arm64\" = \"magic\"\n").find("must be one of") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[emulate]\ntimeout = \"soon\"\n").find("duration") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[emulate]\ntimeout = \"99999999999999999999h\"\n").find("duration") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[emulate]\ntimeout = 9223372036854775807\n").find("between 1 and") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[[runner]]\nplatform = \"arm64\"\nhost = \"h\"\nport = 99999999999\n").find("1-65535") != std::string::npos);
   auto missing = fs::temp_directory_path() / "xb-no-such-project";
   CHECK_THROWS_WITH_AS(load_project(missing), doctest::Contains("xbuild.toml not found"), Error);
 }

@@ -5,6 +5,12 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+
 using xb::Platform;
 
 TEST_CASE("Platform::parse normalises what users type") {
@@ -72,4 +78,29 @@ TEST_CASE("read_elf identifies the running test binary as host") {
 TEST_CASE("sha256") {
   CHECK(xb::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(xb::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_CASE("the ELF check tells armhf from armel by the float ABI in e_flags") {
+  auto write_arm_elf = [](const std::filesystem::path& path, std::uint32_t flags) {
+    std::array<unsigned char, 52> h{};
+    h[0] = 0x7f, h[1] = 'E', h[2] = 'L', h[3] = 'F', h[4] = 1 /*32-bit*/, h[5] = 1 /*LSB*/, h[6] = 1;
+    h[18] = 40;  // EM_ARM
+    for (int i = 0; i < 4; ++i) h[36 + i] = static_cast<unsigned char>(flags >> (8 * i));
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(h.data()), h.size());
+  };
+  auto dir = std::filesystem::temp_directory_path() / ("xb-elf-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto v7 = Platform::parse("linux/arm/v7"), v6 = Platform::parse("linux/arm/v6");
+  write_arm_elf(dir / "soft", 0x05000200);
+  write_arm_elf(dir / "hard", 0x05000400);
+  write_arm_elf(dir / "go", 0x05000002);  // Go's linker sets no float-ABI flag
+  auto soft = xb::read_elf(dir / "soft"), hard = xb::read_elf(dir / "hard"), go = xb::read_elf(dir / "go");
+  REQUIRE((soft && hard && go));
+  CHECK(xb::elf_matches(*hard, v7));
+  CHECK_FALSE(xb::elf_matches(*soft, v7));
+  CHECK(xb::elf_matches(*soft, v6));
+  CHECK_FALSE(xb::elf_matches(*hard, v6));
+  CHECK(xb::elf_matches(*go, v7));
+  CHECK(xb::describe(*soft).find("soft-float (armel)") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
