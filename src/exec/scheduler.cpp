@@ -238,6 +238,7 @@ std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
         res.status = JobStatus::failed;
         res.message = fmt::format("`{}` failed ({})", r.job->command.display(), info.describe());
         if (info.exit_code == 127) res.message += "; command not found? check PATH and the toolchain (xbuild toolchains)";
+        if (info.exit_code == 126) res.message += "; permission denied: is it executable (chmod +x)?";
       }
       if (r.log) {
         std::fprintf(r.log, "# %s after %.1fs\n", res.status == JobStatus::ok ? "ok" : res.message.c_str(), res.wall_seconds);

@@ -54,8 +54,30 @@ Subprocess Subprocess::start(const Command& cmd, Output output) {
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  // PATH lookup must use the child's PATH when the command overrides it.
+  // Everything the child needs is prepared before fork: after fork in a threaded process the
+  // child may only make system calls (no allocation, no stdio) until it execs.
+  // PATH lookup uses the child's PATH when the command overrides it, as a shell would.
   std::string path = cmd.env.count("PATH") ? cmd.env.at("PATH") : (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
+  const std::string& prog = cmd.argv[0];
+  std::vector<std::string> candidates;
+  if (prog.find('/') != std::string::npos) {
+    candidates.push_back(prog);
+  } else {
+    for (std::string_view dirs(path);;) {
+      auto colon = dirs.find(':');
+      std::string_view dir = dirs.substr(0, colon);
+      candidates.push_back((dir.empty() ? std::string(".") : std::string(dir)) + "/" + prog);
+      if (colon == std::string_view::npos) break;
+      dirs.remove_prefix(colon + 1);
+    }
+  }
+  // A file without #! is run by /bin/sh, as execvp and shells do (ENOEXEC).
+  std::vector<char*> sh_argv = {const_cast<char*>("/bin/sh"), nullptr};
+  for (std::size_t i = 1; i < cmd.argv.size(); ++i) sh_argv.push_back(const_cast<char*>(cmd.argv[i].c_str()));
+  sh_argv.push_back(nullptr);
+  std::string not_found = fmt::format("xbuild: cannot run {}: not found\n", prog);
+  std::string denied = fmt::format("xbuild: cannot run {}: permission denied\n", prog);
+  std::string no_cwd = fmt::format("xbuild: cannot enter {}\n", cmd.cwd.string());
 
   int fds[2] = {-1, -1};
   if (output == Output::pipe && ::pipe2(fds, O_CLOEXEC) != 0)
@@ -83,25 +105,21 @@ Subprocess Subprocess::start(const Command& cmd, Output output) {
       ::dup2(devnull, 2);
     }
     if (!cmd.cwd.empty() && ::chdir(cmd.cwd.c_str()) != 0) {
-      dprintf(2, "xbuild: cannot enter %s: %s\n", cmd.cwd.c_str(), std::strerror(errno));
+      [[maybe_unused]] auto n = ::write(2, no_cwd.data(), no_cwd.size());
       ::_exit(127);
     }
-    std::string prog = cmd.argv[0];
-    if (prog.find('/') != std::string::npos) {
-      ::execve(prog.c_str(), argv.data(), envp.data());
-    } else {
-      std::string_view dirs(path);
-      while (true) {
-        auto colon = dirs.find(':');
-        std::string dir(dirs.substr(0, colon));
-        std::string full = (dir.empty() ? "." : dir) + "/" + prog;
-        ::execve(full.c_str(), argv.data(), envp.data());
-        if (colon == std::string_view::npos) break;
-        dirs.remove_prefix(colon + 1);
+    bool saw_denied = false;
+    for (const auto& c : candidates) {
+      ::execve(c.c_str(), argv.data(), envp.data());
+      if (errno == ENOEXEC) {
+        sh_argv[1] = const_cast<char*>(c.c_str());
+        ::execve("/bin/sh", sh_argv.data(), envp.data());
       }
+      if (errno == EACCES) saw_denied = true;
     }
-    dprintf(2, "xbuild: cannot run %s: %s\n", prog.c_str(), std::strerror(errno));
-    ::_exit(127);
+    const std::string& msg = saw_denied ? denied : not_found;
+    [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
+    ::_exit(saw_denied ? 126 : 127);
   }
   ::setpgid(pid, pid);  // also from the parent, so signal_group works without a race
   if (devnull >= 0) ::close(devnull);
