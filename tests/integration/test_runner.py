@@ -292,6 +292,16 @@ def remote_processes_with(marker: str):
     return found
 
 
+def wait_until_empty(probe, tries=300):
+    """Polls `probe()` every 0.1 s until it returns nothing (30 s at most); returns what it last saw."""
+    for _ in range(tries):
+        left = probe()
+        if not left:
+            return left
+        time.sleep(0.1)
+    return probe()
+
+
 @pytest.mark.parametrize("sig,rc_expected", [(signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)])
 def test_interrupt_leaves_no_ssh_behind_and_stops_the_remote_build(xbuild, sshd, tmp_path, sig, rc_expected):
     """Ctrl-C goes through the scheduler; SIGKILL of xbuild itself reaches __runner-exec as
@@ -316,17 +326,10 @@ def test_interrupt_leaves_no_ssh_behind_and_stops_the_remote_build(xbuild, sshd,
     proc.send_signal(sig)
     rc = proc.wait(timeout=60)
     assert rc == rc_expected, proc.stderr.read()
-    for _ in range(300):  # after SIGKILL the helper cleans up on its own, just after xbuild died
-        if not local_ssh_processes(sshd.port):
-            break
-        time.sleep(0.1)
-    assert local_ssh_processes(sshd.port) == []
+    # After SIGKILL the helper cleans up on its own, just after xbuild died.
+    assert wait_until_empty(lambda: local_ssh_processes(sshd.port)) == []
     # The runner ends the build when the connection drops (poll, no timing assertion).
-    for _ in range(300):
-        if not remote_processes_with(marker):
-            break
-        time.sleep(0.1)
-    assert remote_processes_with(marker) == []
+    assert wait_until_empty(lambda: remote_processes_with(marker)) == []
 
 
 def test_timeout_kills_the_local_helper_and_the_remote_build(xbuild, sshd, tmp_path):
@@ -339,11 +342,7 @@ def test_timeout_kills_the_local_helper_and_the_remote_build(xbuild, sshd, tmp_p
     assert p.returncode == 1, p.stderr
     assert "timed out after 5s" in p.stderr
     assert local_ssh_processes(sshd.port) == []
-    for _ in range(300):
-        if not remote_processes_with(marker):
-            break
-        time.sleep(0.1)
-    assert remote_processes_with(marker) == []
+    assert wait_until_empty(lambda: remote_processes_with(marker)) == []
 
 
 def test_doctor_checks_each_runner(xbuild, sshd, tmp_path):
