@@ -38,13 +38,19 @@ def test_merge_layouts_and_push(xbuild, tmp_path, registry_open, clean_env):
     run(["skopeo", "copy", "--all", "--src-tls-verify=false", f"docker://{ref}", f"oci:{back}:x"])
 
 
-def test_merge_registry_refs_mounts_blobs(xbuild, tmp_path, registry_open, clean_env):
-    jobs = single_layouts(tmp_path)
+def push_jobs(xbuild, jobs, registry, env):
+    """Pushes each per-platform layout as a CI job would; returns the pushed references."""
     sources = []
     for p, (layout, _) in jobs.items():
-        tag = p.replace("/", "-")
-        run([xbuild, "push", f"{layout}:ci", f"{registry_open.host}/ci/jobs:{tag}"], env=clean_env)
-        sources.append(f"{registry_open.host}/ci/jobs:{tag}")
+        ref = f"{registry.host}/ci/jobs:{p.replace('/', '-')}"
+        run([xbuild, "push", f"{layout}:ci", ref], env=env)
+        sources.append(ref)
+    return sources
+
+
+def test_merge_registry_refs_mounts_blobs(xbuild, tmp_path, registry_open, clean_env):
+    jobs = single_layouts(tmp_path)
+    sources = push_jobs(xbuild, jobs, registry_open, clean_env)
     # Into the same repository: every blob is already there; into another: mounted.
     out = json.loads(run([xbuild, "merge", "--json", "-t", f"{registry_open.host}/ci/jobs:all",
                           "-t", f"{registry_open.host}/release/app:1"] + sources, env=clean_env).stdout)
@@ -101,11 +107,7 @@ def test_a_platform_given_twice_is_an_error(xbuild, tmp_path, clean_env):
 def test_merge_across_registries_copies_blobs(xbuild, tmp_path, registry_open, clean_env):
     from registry_fixtures import DockerRegistry
     jobs = single_layouts(tmp_path)
-    sources = []
-    for p, (layout, _) in jobs.items():
-        tag = p.replace("/", "-")
-        run([xbuild, "push", f"{layout}:ci", f"{registry_open.host}/ci/jobs:{tag}"], env=clean_env)
-        sources.append(f"{registry_open.host}/ci/jobs:{tag}")
+    sources = push_jobs(xbuild, jobs, registry_open, clean_env)
     other = DockerRegistry(tmp_path / "other", "open")
     try:
         ref = f"{other.host}/release/app:1"
