@@ -48,3 +48,15 @@ def project_copy(tmp_path):
         shutil.copytree(PROJECTS / name, dst, ignore=shutil.ignore_patterns(".xbuild"))
         return dst
     return copy
+
+
+def live_argvs():
+    """(pid, argv as a list of bytes) of every process that can be read, this one excluded."""
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        yield int(d.name), argv

@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import need, run
+from conftest import live_argvs, need, run
 
 ROOTFS_PACKAGES = "gcc,make,libc6-dev"
 ARM64_MAGIC = "7f454c460201010000000000000000000200b700"
@@ -71,13 +71,8 @@ def processes_matching(pattern: str) -> list:
     """Command lines of live processes matching the regex (not counting this test's own)."""
     rx = re.compile(pattern)
     found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit() or int(d.name) == os.getpid():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
+    for pid, argv in live_argvs():
+        cmd = b" ".join(argv).decode(errors="replace")
         if rx.search(cmd):
-            found.append(f"{d.name}: {cmd}")
+            found.append(f"{pid}: {cmd}")
     return found

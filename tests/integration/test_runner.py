@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need, run
+from conftest import live_argvs, need, run
 
 HOST_MACHINE = py_platform.machine()  # what uname -m says here
 HOST_PLATFORM = {"x86_64": "linux/amd64", "aarch64": "linux/arm64", "riscv64": "linux/riscv64"}[HOST_MACHINE]
@@ -265,31 +265,12 @@ def test_plan_shows_the_runner_and_remote_paths(xbuild, sshd, project_copy):
 
 
 def local_ssh_processes(port: int):
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            argv = (d / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith((b"ssh", b"rsync")) and str(port).encode() in argv:
-            found.append(int(d.name))
-    return found
+    return [pid for pid, argv in live_argvs()
+            if argv and argv[0].endswith((b"ssh", b"rsync")) and str(port).encode() in argv]
 
 
 def remote_processes_with(marker: str):
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            argv = (d / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0] != b"" and marker.encode() in argv:
-            found.append(int(d.name))
-    return found
+    return [pid for pid, argv in live_argvs() if argv and argv[0] != b"" and marker.encode() in argv]
 
 
 def wait_until_empty(probe, tries=300):
