@@ -3,7 +3,6 @@
 the XBUILD_BINFMT_DIR override, and small custom projects."""
 import os
 import re
-import subprocess
 from pathlib import Path
 
 from conftest import live_argvs, need, run
