@@ -209,3 +209,16 @@ def test_a_test_that_leaves_a_background_child_ends_with_its_command(xbuild, tmp
     assert time.monotonic() - start < 100, "the test waited for its background child"
     assert "[linux/arm64] \n" in p.stdout and "[linux/arm64]   indented\n" in p.stdout, p.stdout
     assert _gone(f"echo {marker}") == []
+
+
+def test_cargo_test_runs_the_target_test_binary(xbuild, project_copy):
+    """cargo build and cargo test for amd64 and arm64: Debian's cargo with Debian's rustc, the
+    target's linker from the toolchain, and the test binary run through xbuild's Cargo runner."""
+    need("/usr/bin/cargo")
+    d = project_copy("rust-cargo")
+    p = run([xbuild, "-C", d, "test", "--build", "--platform", "linux/amd64,linux/arm64"], timeout=1800)
+    assert "test binary ran as x86_64" in p.stdout, p.stdout
+    assert "test binary ran as aarch64" in p.stdout, p.stdout
+    line = next(l for l in p.stdout.splitlines() if l.startswith("PASS") and "linux/arm64" in l)
+    assert "test binaries: hello-" in line and "aarch64" in line.lower(), line
+    assert "ARM aarch64" in file_says(d / ".xbuild" / "out" / "linux_arm64" / "hello")
