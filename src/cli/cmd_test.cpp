@@ -5,6 +5,7 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "emulate/project_test.hpp"
 #include "pipeline/build.hpp"
 #include "util/error.hpp"
@@ -52,8 +53,7 @@ void register_test(CLI::App& app) {
       BuildOptions bopts;
       bopts.slots = popts.slots;
       bopts.keep_going = true;
-      bopts.progress = o->json ? Progress::quiet : Progress::plain;
-      auto results = run_builds(project, plans, bopts);
+      auto results = run_builds(project, plans, bopts, *make_status(o->json ? ProgressView::quiet : ProgressView::plain));
       for (std::size_t i = 0; i < results.size(); ++i)
         if (!results[i].ok) build_errors[i] = "build failed: " + results[i].error;
     }
