@@ -85,9 +85,9 @@ class RecordingStatus : public Status {
 public:
   std::vector<std::string> events;
   void build_started(const std::vector<Platform>& platforms) override {
-    std::string names;
-    for (const auto& p : platforms) names += " " + p.str();
-    events.push_back("build_started" + names);
+    std::string event = "build_started";
+    for (const auto& p : platforms) fmt::format_to(std::back_inserter(event), " {}", p.str());
+    events.push_back(event);
   }
   void platform_started(std::size_t i) override { events.push_back(fmt::format("started {}", i)); }
   void output_line(std::size_t i, std::string_view line) override { events.push_back(fmt::format("line {} {}", i, line)); }
