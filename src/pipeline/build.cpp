@@ -1,6 +1,7 @@
 // Runs the per-platform builds through the scheduler and checks what they produced. The
 // output check is the point of the whole tool: a binary for the wrong machine is caught here,
-// with its name and both identities, instead of as "exec format error" on a node.
+// with its name and both identities, instead of as "exec format error" on a node. Nothing
+// here writes to the terminal: every event goes to the caller's Status (cli/ draws it).
 
 #include "pipeline/build.hpp"
 
@@ -14,7 +15,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <map>
 
 namespace xb {
