@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fails when a file in src/<stage>/ includes a stage or a third-party library its stage may
-not use (the arrows of docs/ARCHITECTURE.md).
+not use (the arrows of docs/ARCHITECTURE.md), or when that document's layers table states
+other arrows than the build uses.
 
 The allowed lists are not kept here: they are the `layers` table of src/meson.build, which
 also decides what each stage's static library is built with. A stage may include itself, the
@@ -87,11 +88,35 @@ def library_of(header: str) -> str | None:
     return None
 
 
+DOC_ROW = re.compile(r"^\| (\w+) \| ([^|]*) \|", re.M)
+
+
+def check_docs(root: Path, layers: dict[str, tuple[list[str], list[str]]]) -> list[str]:
+    """docs/ARCHITECTURE.md's layers table must state the same arrows as src/meson.build."""
+    doc = root / "docs" / "ARCHITECTURE.md"
+    if not doc.exists():
+        return []
+    text = doc.read_text()
+    start = text.find("### Layers")
+    if start < 0:
+        return ["docs/ARCHITECTURE.md: no '### Layers' section stating the arrows of src/meson.build"]
+    section = text[start:text.find("\n## ", start) if "\n## " in text[start:] else len(text)]
+    documented = {m.group(1): set(re.findall(r"\b\w+\b", m.group(2))) - {"and"}
+                  for m in DOC_ROW.finditer(section) if m.group(1) != "stage"}
+    problems = []
+    for stage, (lower, _) in layers.items():
+        if documented.get(stage) != set(lower):
+            problems.append(f"docs/ARCHITECTURE.md: the layers table says {stage} uses "
+                            f"{', '.join(sorted(documented.get(stage, set()))) or 'nothing'}; "
+                            f"src/meson.build says {', '.join(lower) or 'nothing'}")
+    return problems
+
+
 def check(root: Path) -> tuple[list[str], list[str]]:
     """Returns (violations, notes about stale exceptions)."""
     layers = read_layers(root / "src" / "meson.build")
     stages = closure(layers)
-    problems: list[str] = []
+    problems: list[str] = check_docs(root, layers)
     used_exceptions: set[tuple[str, str]] = set()
     src = root / "src"
     for d in sorted(p for p in src.iterdir() if p.is_dir()):
@@ -153,12 +178,15 @@ def self_test() -> int:
             "src/cli/m.cpp": '#include "plan/p.hpp"\n#include "oci/x.hpp"\n#include "util/a.hpp"\n#include <CLI/CLI.hpp>\n',
             "src/cli/bad.cpp": '#include "p.hpp"\n',
             "src/extra/e.cpp": "\n",
+            "docs/ARCHITECTURE.md": "### Layers\n\n| stage | uses | third-party |\n|---|---|---|\n| util | — | |\n"
+                                    "| plan | util | |\n| oci | util | zlib |\n| cli | plan | CLI11 |\n\n## Next\n",
         }
         for name, text in files.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
         problems, _ = check(root)
         expected = [
+            "docs/ARCHITECTURE.md: the layers table says cli uses plan; src/meson.build says plan, oci",
             "src/cli/bad.cpp:1: #include \"p.hpp\"",
             "src/extra/: a folder that is not a stage",
             "src/oci/x.cpp:3: #include <curl/curl.h>: curl is not a dependency of oci",
