@@ -90,7 +90,8 @@ CgroupSupport probe() {
     }
     rel = rel.substr(r.size());
   }
-  fs::path dir = mount / fs::path(rel).relative_path();
+  fs::path rel_dir = fs::path(rel).relative_path();
+  fs::path dir = rel_dir.empty() ? mount : mount / rel_dir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     s.reason = fmt::format("xbuild's cgroup {} is not visible at {}", self, dir.string());
