@@ -106,7 +106,13 @@ SubprocessRunner::SubprocessRunner(int slots, LineSink sink) : m_slots(std::max(
     ::sigaction(k_signals[i], nullptr, &m_previous[i]);
     if (m_previous[i].sa_handler != SIG_IGN) ::sigaction(k_signals[i], &sa, nullptr);
   }
-  if (const CgroupSupport& cg = cgroup_support(); cg.usable) m_cgroup = Cgroup::create_unique(cg.parent, "xbuild");
+  if (const CgroupSupport& cg = cgroup_support(); cg.usable) {
+    try {
+      m_cgroup = Cgroup::create_unique(cg.parent, "xbuild");
+    } catch (const Error& e) {
+      fmt::print(stderr, "xbuild: warning: {}; jobs are isolated by process group only\n", e.what());
+    }
+  }
   m_watchdog = std::make_unique<Watchdog>(m_cgroup.get());
 }
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import live_argvs, need, run
+from conftest import live_argvs, need, run, wait_until_empty
 
 HOST = "linux/amd64" if os.uname().machine == "x86_64" else "linux/arm64"
 
@@ -60,16 +60,6 @@ def processes_touching(path: Path) -> list:
             if state != "Z":  # a zombie runs nothing and holds nothing
                 found.append(f"{pid}: {b' '.join(argv).decode(errors='replace')[:200]}")
     return found
-
-
-def wait_until_empty(probe, tries=600):
-    """Polls probe() every 0.1 s until it returns nothing (a minute at most); returns what it last saw."""
-    for _ in range(tries):
-        left = probe()
-        if not left:
-            return left
-        time.sleep(0.1)
-    return probe()
 
 
 def wait_for(cond, what: str, tries=1200):

@@ -69,6 +69,16 @@ Command sh(const std::string& script) { return Command{{"sh", "-c", script}, {},
 /// pid once it is there; the output pipe closes when this shell and that one are done.
 const std::string k_escape = "setsid sh -c 'echo $$ >&3; exec sleep 300 3>&-' 3>&1 >/dev/null 2>&1 &";
 
+/// Runs k_escape in `group`; returns the escaped sleep's pid once the starting shell is done.
+pid_t escape_from(const Cgroup& group) {
+  SpawnOptions o;
+  o.cgroup = &group;
+  Subprocess p = Subprocess::start(sh(k_escape), o);
+  std::string out = read_all(p.stdout_fd());
+  CHECK(p.wait().ok());
+  return std::stoi(out);
+}
+
 }  // namespace
 
 TEST_CASE("Subprocess: stdin from a pipe, a descriptor, or /dev/null") {
@@ -344,12 +354,7 @@ TEST_CASE("cgroups: cgroup.kill ends a process that escaped its group with setsi
   SUBCASE("a job cgroup") {
     auto group = Cgroup::create_unique(cg.parent, "xbuild-test");
     fs::path dir = group->path();
-    SpawnOptions o;
-    o.cgroup = group.get();
-    Subprocess p = Subprocess::start(sh(k_escape), o);
-    std::string out = read_all(p.stdout_fd());
-    CHECK(p.wait().ok());
-    pid_t escaped = std::stoi(out);
+    pid_t escaped = escape_from(*group);
     REQUIRE_FALSE(dead(escaped));
     CHECK(::getsid(escaped) != ::getsid(0));
     CHECK(group->populated());
@@ -363,12 +368,7 @@ TEST_CASE("cgroups: cgroup.kill ends a process that escaped its group with setsi
     auto run = Cgroup::create_unique(cg.parent, "xbuild-test");
     fs::path dir = run->path();
     auto job = Cgroup::create(dir, "job-0");
-    SpawnOptions o;
-    o.cgroup = job.get();
-    Subprocess p = Subprocess::start(sh(k_escape), o);
-    std::string out = read_all(p.stdout_fd());
-    CHECK(p.wait().ok());
-    pid_t escaped = std::stoi(out);
+    pid_t escaped = escape_from(*job);
     REQUIRE_FALSE(dead(escaped));
     { Watchdog w(run.get()); }
     CHECK(wait_dead(escaped));
