@@ -33,18 +33,18 @@ namespace xb::emulate {
 
 namespace {
 
-/// Runs argv in our own process group, its stdout and stderr going to our stderr.
-/// Returns the exit code (127 not found, 128+sig when killed). A SIGINT or SIGTERM is passed
-/// on and, once the tool has cleaned up (mmdebstrap unmounts what it mounted), thrown, so
-/// create_once removes the half-made rootfs. If xbuild dies, the tool gets SIGTERM, not
-/// SIGKILL, for the same reason.
+/// Runs argv, its stdout and stderr going to our stderr. Returns the exit code (127 not
+/// found, 128+sig when killed). A SIGINT or SIGTERM to xbuild is passed on to the tool's
+/// whole process group and, once the tool has cleaned up (mmdebstrap unmounts what it
+/// mounted), thrown, so create_once removes the half-made rootfs. If xbuild dies, the tool
+/// gets SIGTERM, not SIGKILL, for the same reason.
 int run_in_foreground(const std::vector<std::string>& argv) {
   SpawnOptions o;
   o.out = OutputTo::fd;
   o.out_fd = 2;
   o.err = OutputTo::inherit;
   o.death_signal = SIGTERM;
-  return run_foreground(Command{argv, {}, {}}, o);
+  return run_interruptible(Command{argv, {}, {}}, o);
 }
 
 /// An exclusive flock held for the lifetime of the object.

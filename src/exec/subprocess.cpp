@@ -471,14 +471,14 @@ std::atomic<int> g_foreground_signal{0};
 
 extern "C" void forward_signal(int sig) {
   g_foreground_signal = sig;
-  if (pid_t child = g_foreground; child > 0) ::kill(child, sig);
+  if (pid_t child = g_foreground; child > 0) ::kill(-child, sig);
 }
 
 }  // namespace
 
-int run_foreground(const Command& cmd, const SpawnOptions& options) {
+int run_interruptible(const Command& cmd, const SpawnOptions& options) {
   SpawnOptions o = options;
-  o.group = ProcessGroup::inherit;
+  o.group = ProcessGroup::own;
   constexpr int k_forwarded[] = {SIGINT, SIGTERM, SIGHUP};
   struct sigaction previous[std::size(k_forwarded)] {};
   struct sigaction sa {};

@@ -168,12 +168,13 @@ Captured capture(const Command& cmd, const CaptureOptions& options = {});
 /// Runs `cmd` with output discarded; returns the exit code (127 when not found, 128+sig).
 int run_status(const Command& cmd);
 
-/// Runs `cmd` in the caller's process group and waits, as a shell runs a foreground command
-/// (options.group is ignored). A SIGINT, SIGTERM or SIGHUP that reaches xbuild meanwhile is
-/// passed on to the child (so a SIGTERM sent to xbuild alone reaches it too) and, once the
-/// child has ended, thrown as Error(Exit::interrupted): the caller unwinds and cleans up
-/// instead of dying halfway. Otherwise returns the child's status(). One at a time.
-int run_foreground(const Command& cmd, const SpawnOptions& options = {});
+/// Runs `cmd` in a process group of its own and waits. A SIGINT, SIGTERM or SIGHUP that
+/// reaches xbuild meanwhile (Ctrl-C at the terminal, or a signal sent to xbuild alone) is
+/// passed on to that whole group, so tools that defer signals in their main process while
+/// their workers run (mmdebstrap) still stop; once the child has ended, the signal is thrown
+/// as Error(Exit::interrupted), so the caller unwinds and cleans up instead of dying halfway.
+/// Otherwise returns the child's status(). options.group is ignored. One at a time.
+int run_interruptible(const Command& cmd, const SpawnOptions& options = {});
 
 /// Replaces this process with `cmd` (execve: its env on top of ours, its cwd, the same PATH
 /// search and #!-less script handling as Subprocess, SIGPIPE back to default, stdio
