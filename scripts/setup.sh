@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Boost.Process v2 in exec/, which uses Boost.Filesystem in 1.81.
 build_pkgs=(
   build-essential pkg-config meson ninja-build git ca-certificates
-  libboost1.81-dev libboost-filesystem1.81-dev libboost-json1.81-dev
+  libboost1.81-dev libboost-json1.81-dev
   libtomlplusplus-dev libarchive-dev libssl-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev
   doctest-dev libcli11-dev libfmt-dev
 )

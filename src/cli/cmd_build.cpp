@@ -4,6 +4,7 @@
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
+#include "exec/cgroup.hpp"
 #include "oci/export.hpp"
 #include "pipeline/build.hpp"
 #include "registry/push.hpp"
@@ -121,6 +122,7 @@ void register_build(CLI::App& app) {
     fs::path dest = out.type == "local" ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);
+    if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
     auto started = std::chrono::steady_clock::now();
     auto status = make_status(view, term);
     auto results = run_builds(project, plans, bopts, *status);

@@ -6,16 +6,13 @@
 #include "cli/commands.hpp"
 #include "config/project.hpp"
 #include "emulate/qemu.hpp"
+#include "exec/subprocess.hpp"
 #include "plan/plan.hpp"
 #include "platform/elf.hpp"
 #include "util/error.hpp"
 
 #include <fmt/format.h>
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 namespace xb::cli {
@@ -83,13 +80,8 @@ void register_run(CLI::App& app) {
     emulate::RunMode mode;
     c = emulate::foreign_command(p, std::move(c), sysroot, &mode);
     if (globals().verbose) fmt::print(stderr, "xbuild: running {}\n", c.display());
-    for (const auto& [k, v] : c.env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::fflush(stdout);
-    std::vector<char*> argv;
-    for (auto& a : c.argv) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    fail(Exit::environment, "cannot run {}: {}", c.argv[0], std::strerror(errno));
+    int err = exec_replace(c);
+    fail(Exit::environment, "cannot run {}: {}", c.argv[0], std::strerror(err));
   });
 }
 

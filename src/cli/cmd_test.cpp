@@ -7,6 +7,7 @@
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
+#include "exec/cgroup.hpp"
 #include "pipeline/build.hpp"
 #include "pipeline/test.hpp"
 #include "util/error.hpp"
@@ -71,6 +72,7 @@ void register_test(CLI::App& app) {
       fmt::print("[{}] {}\n", p.str(), line);
       std::fflush(stdout);
     };
+    if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
     auto done = run_tests(project, todo, topts);
     std::vector<TestOutcome> outcomes(plans.size());
     for (std::size_t i = 0; i < plans.size(); ++i) {

@@ -39,10 +39,10 @@ std::optional<fs::path> find_qemu(const Platform& p) {
 }
 
 std::string qemu_version(const fs::path& qemu) {
-  auto out = run_capture(Command{{qemu.string(), "--version"}, {}, {}});
+  Captured out = capture(Command{{qemu.string(), "--version"}, {}, {}});
   if (!out.ok()) return {};
   // "qemu-aarch64 version 7.2.22 (Debian ...)"
-  const std::string& s = out.value();
+  const std::string& s = out.output;
   auto pos = s.find("version ");
   if (pos == std::string::npos) return {};
   auto end = s.find_first_of(" \n", pos + 8);

@@ -8,6 +8,7 @@
 
 #include "emulate/binfmt.hpp"
 #include "emulate/qemu.hpp"
+#include "exec/subprocess.hpp"
 #include "util/error.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
@@ -32,25 +33,18 @@ namespace xb::emulate {
 
 namespace {
 
-/// Runs argv in our own process group, its stdout and stderr going to our stderr.
-/// Returns the exit code (127 not found, 128+sig when killed).
+/// Runs argv, its stdout and stderr going to our stderr. Returns the exit code (127 not
+/// found, 128+sig when killed). A SIGINT or SIGTERM to xbuild is passed on to the tool's
+/// whole process group and, once the tool has cleaned up (mmdebstrap unmounts what it
+/// mounted), thrown, so create_once removes the half-made rootfs. If xbuild dies, the tool
+/// gets SIGTERM, not SIGKILL, for the same reason.
 int run_in_foreground(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) fail(Exit::environment, "fork failed for {}", argv[0]);
-  if (pid == 0) {
-    ::dup2(2, 1);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  SpawnOptions o;
+  o.out = OutputTo::fd;
+  o.out_fd = 2;
+  o.err = OutputTo::inherit;
+  o.death_signal = SIGTERM;
+  return run_interruptible(Command{argv, {}, {}}, o);
 }
 
 /// An exclusive flock held for the lifetime of the object.

@@ -3,6 +3,7 @@
 
 #include "emulate/sandbox.hpp"
 
+#include "exec/subprocess.hpp"
 #include "util/error.hpp"
 
 #include <fmt/format.h>
@@ -157,11 +158,7 @@ void exec_in_rootfs(const RootfsExec& e) {
   if (::chdir(cwd.c_str()) != 0) sys_fail(fmt::format("chdir {} inside the rootfs", cwd.string()));
   ::setenv("PATH", k_path, 1);
 
-  std::vector<char*> argv;
-  for (const auto& a : e.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
-  int err = errno;
+  int err = exec_replace(Command{e.argv, {}, {}});
   if (err == ENOENT)
     fail(Exit::environment, "'{}' is not installed in the rootfs {} (add it to [emulate] packages in xbuild.toml)", e.argv[0], root.string());
   if (err == ENOEXEC)

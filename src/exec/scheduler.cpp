@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,6 +83,7 @@ extern "C" void on_signal(int sig) {
 struct SubprocessRunner::Running {
   std::size_t id;
   const Job* job;
+  std::unique_ptr<Cgroup> cgroup;         // destroyed after proc: killed, emptied, removed
   Subprocess proc;
   std::FILE* log = nullptr;
   std::string partial;
@@ -91,7 +91,6 @@ struct SubprocessRunner::Running {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   JobStatus forced = JobStatus::pending;  // set when we killed it
   std::string forced_message;
-  int pidfd = -1;                         // readable when the leader exits (Linux >= 5.3)
 };
 
 SubprocessRunner::SubprocessRunner(int slots, LineSink sink) : m_slots(std::max(1, slots)), m_sink(std::move(sink)) {
@@ -107,14 +106,26 @@ SubprocessRunner::SubprocessRunner(int slots, LineSink sink) : m_slots(std::max(
     ::sigaction(k_signals[i], nullptr, &m_previous[i]);
     if (m_previous[i].sa_handler != SIG_IGN) ::sigaction(k_signals[i], &sa, nullptr);
   }
+  if (const CgroupSupport& cg = cgroup_support(); cg.usable) {
+    try {
+      m_cgroup = Cgroup::create_unique(cg.parent, "xbuild");
+    } catch (const Error& e) {
+      fmt::print(stderr, "xbuild: warning: {}; jobs are isolated by process group only\n", e.what());
+    }
+  }
+  m_watchdog = std::make_unique<Watchdog>(m_cgroup.get());
 }
 
 SubprocessRunner::~SubprocessRunner() {
   kill_all(JobStatus::cancelled, "");
   for (auto& r : m_running) {
     r->proc.wait();
+    m_watchdog->untrack(r->proc.pid());
     if (r->log) std::fclose(r->log);
   }
+  m_running.clear();  // removes the job cgroups
+  m_cgroup.reset();
+  m_watchdog.reset();
   for (std::size_t i = 0; i < std::size(k_signals); ++i) ::sigaction(k_signals[i], &m_previous[i], nullptr);
 }
 
@@ -127,9 +138,17 @@ std::size_t SubprocessRunner::running() const { return m_running.size(); }
 bool SubprocessRunner::interrupted() const { return g_signal != 0; }
 
 void SubprocessRunner::start(std::size_t id, const Job& job) {
-  auto r = std::make_unique<Running>(Running{id, &job, Subprocess::start(job.command), nullptr, {}, {}, {}, {}, {}});
-  ::fcntl(r->proc.fd(), F_SETFL, O_NONBLOCK);
-  r->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, r->proc.pid(), 0));
+  auto r = std::make_unique<Running>();
+  r->id = id;
+  r->job = &job;
+  SpawnOptions options;  // own group, stdin /dev/null, stdout+stderr in one pipe
+  if (m_cgroup) {
+    r->cgroup = Cgroup::create(m_cgroup->path(), fmt::format("job-{}", m_started++));
+    options.cgroup = r->cgroup.get();
+  }
+  r->proc = Subprocess::start(job.command, options);
+  m_watchdog->track(r->proc.pid());
+  ::fcntl(r->proc.stdout_fd(), F_SETFL, O_NONBLOCK);
   if (!job.log.empty()) {
     std::filesystem::create_directories(job.log.parent_path());
     r->log = std::fopen(job.log.c_str(), "we");  // never inherited by later jobs
@@ -140,25 +159,26 @@ void SubprocessRunner::start(std::size_t id, const Job& job) {
   m_running.push_back(std::move(r));
 }
 
+void SubprocessRunner::end_job(Running& r, int sig) {
+  r.proc.signal_group(sig);
+  if (sig == SIGKILL && r.cgroup) r.cgroup->kill();
+}
+
 void SubprocessRunner::kill_all(JobStatus status, const std::string& message) {
   for (auto& r : m_running) {
     if (r->forced == JobStatus::pending) {
       r->forced = status;
       r->forced_message = message;
     }
-    r->proc.signal_group(SIGTERM);
+    end_job(*r, SIGTERM);
   }
-  // Give groups a moment to exit cleanly, then make sure.
+  // Give groups a moment to exit cleanly, then make sure. Wait for each leader to exit
+  // without reaping it: a zombie leader keeps its group id, so the KILL still reaches
+  // whatever it left in the group.
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   for (auto& r : m_running) {
-    // Wait for the leader to exit without reaping it (a zombie leader keeps its group id
-    // alive, so "does the group exist" would wait out the whole grace period).
-    while (std::chrono::steady_clock::now() < until) {
-      siginfo_t info{};
-      if (::waitid(P_PID, static_cast<id_t>(r->proc.pid()), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0) break;
-      ::usleep(20000);
-    }
-    r->proc.signal_group(SIGKILL);
+    while (std::chrono::steady_clock::now() < until && !r->proc.exited()) ::usleep(20000);
+    end_job(*r, SIGKILL);
   }
 }
 
@@ -167,6 +187,7 @@ void SubprocessRunner::abort_all() {
 }
 
 std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
+  // Lines go to the sink as they are, blank or indented; only the newline is taken off.
   auto emit = [&](Running& r, std::string_view data, bool flush) {
     if (r.log) std::fwrite(data.data(), 1, data.size(), r.log);
     r.partial.append(data);
@@ -180,20 +201,22 @@ std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
       r.partial.clear();
     }
   };
-  // At most ~1 MiB per wake-up: a job that writes faster than the sink prints must not keep
-  // the loop from checking deadlines and signals.
+  // At most ~1 MiB per call: a job that writes faster than the sink prints must not keep
+  // the loop from checking deadlines and signals. Returns true when it stopped at EAGAIN
+  // or EOF (nothing more to read now).
   auto drain = [&](Running& r) {
     char buf[16384];
-    for (int reads = 0; r.proc.fd() >= 0 && reads < 64; ++reads) {
-      ssize_t n = ::read(r.proc.fd(), buf, sizeof buf);
+    for (int reads = 0; r.proc.stdout_fd() >= 0 && reads < 64; ++reads) {
+      ssize_t n = ::read(r.proc.stdout_fd(), buf, sizeof buf);
       if (n > 0) {
         emit(r, std::string_view(buf, static_cast<std::size_t>(n)), false);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      if (n == 0) r.proc.close_fd();
-      break;
+      if (n == 0 || errno != EAGAIN) r.proc.close_stdout();
+      return true;
     }
+    return r.proc.stdout_fd() < 0;
   };
 
   while (true) {
@@ -207,52 +230,49 @@ std::pair<std::size_t, JobResult> SubprocessRunner::wait_for_one() {
     for (auto& r : m_running) {
       if (r->deadline && now >= *r->deadline && r->forced == JobStatus::pending) {
         r->forced = JobStatus::timed_out;
-        r->forced_message = fmt::format("timed out after {}s; its process group was killed", r->job->timeout->count());
-        r->proc.signal_group(SIGKILL);
+        r->forced_message = fmt::format("timed out after {}s; its process group{} was killed", r->job->timeout->count(),
+                                        r->cgroup ? " and cgroup" : "");
+        end_job(*r, SIGKILL);
       }
     }
     for (std::size_t i = 0; i < m_running.size(); ++i) {
       Running& r = *m_running[i];
       drain(r);
-      ExitInfo info;
-      if (!r.proc.try_wait(info)) continue;
-      // The leader exited: kill what it left behind in its group, then take the rest of
-      // the output.
-      ::kill(-r.proc.pid(), SIGKILL);
-      while (r.proc.fd() >= 0) {
-        int before = r.proc.fd();
-        drain(r);
-        if (r.proc.fd() == before) break;  // EAGAIN: the rest of the group is gone or detached
-      }
+      if (!r.proc.exited()) continue;
+      // The job's process exited: the job is over. Kill what it left behind (its group id
+      // is still reserved by the unreaped leader; the cgroup catches what left the group),
+      // take the output already written, and do not wait for anyone still holding the pipe.
+      end_job(r, SIGKILL);
+      for (int rounds = 0; rounds < 64 && !drain(r); ++rounds) {}
       emit(r, "", true);
-      r.proc.close_fd();
+      r.proc.close_stdout();
       JobResult res;
-      res.exit = info;
+      res.exit = r.proc.wait();
+      m_watchdog->untrack(r.proc.pid());
       res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count();
       if (r.forced != JobStatus::pending) {
         res.status = r.forced;
         res.message = r.forced_message;
-      } else if (info.ok()) {
+      } else if (res.exit.ok()) {
         res.status = JobStatus::ok;
       } else {
         res.status = JobStatus::failed;
-        res.message = fmt::format("`{}` failed ({})", r.job->command.display(), info.describe());
-        if (info.exit_code == 127) res.message += "; command not found? check PATH and the toolchain (xbuild toolchains)";
-        if (info.exit_code == 126) res.message += "; permission denied: is it executable (chmod +x)?";
+        res.message = fmt::format("`{}` failed ({})", r.job->command.display(), res.exit.describe());
+        if (res.exit.exit_code == 127) res.message += "; command not found? check PATH and the toolchain (xbuild toolchains)";
+        if (res.exit.exit_code == 126) res.message += "; permission denied: is it executable (chmod +x)?";
       }
       if (r.log) {
         std::fprintf(r.log, "# %s after %.1fs\n", res.status == JobStatus::ok ? "ok" : res.message.c_str(), res.wall_seconds);
         std::fclose(r.log);
       }
-      if (r.pidfd >= 0) ::close(r.pidfd);
       std::size_t id = r.id;
-      m_running.erase(m_running.begin() + static_cast<std::ptrdiff_t>(i));
+      m_running.erase(m_running.begin() + static_cast<std::ptrdiff_t>(i));  // ~Cgroup: emptied and removed
       return {id, std::move(res)};
     }
     std::vector<pollfd> fds;
     for (auto& r : m_running) {
-      if (r->proc.fd() >= 0) fds.push_back(pollfd{r->proc.fd(), POLLIN, 0});
-      if (r->pidfd >= 0) fds.push_back(pollfd{r->pidfd, POLLIN, 0});
+      if (r->proc.stdout_fd() >= 0) fds.push_back(pollfd{r->proc.stdout_fd(), POLLIN, 0});
+      if (r->proc.pidfd() >= 0) fds.push_back(pollfd{r->proc.pidfd(), POLLIN, 0});
     }
     fds.push_back(pollfd{g_signal_pipe[0], POLLIN, 0});
     ::poll(fds.data(), fds.size(), 100);

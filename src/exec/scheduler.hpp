@@ -4,8 +4,10 @@
 // Planning what is ready lives here; running processes lives behind CommandRunner, so the
 // scheduler is tested with a fake runner and no processes at all.
 
+#include "exec/cgroup.hpp"
 #include "exec/command.hpp"
 #include "exec/subprocess.hpp"
+#include "exec/watchdog.hpp"
 
 #include <signal.h>
 
@@ -13,6 +15,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -63,10 +66,14 @@ std::vector<JobResult> run_jobs(const std::vector<Job>& jobs, CommandRunner& run
 /// Where job output lines go (besides the job's log file).
 using LineSink = std::function<void(const Job& job, std::string_view line)>;
 
-/// The real runner: each job is a Subprocess in its own process group; output is read with
-/// poll(), split into lines, written to the job's log and passed to the sink. SIGINT, SIGTERM
-/// and SIGHUP (unless ignored when xbuild started) are caught while it lives: every group is
-/// killed and the running jobs come back as interrupted.
+/// The real runner: each job is a Subprocess in its own process group and, where cgroup v2
+/// allows (cgroup_support()), in its own cgroup below one cgroup per runner; a watchdog
+/// process ends them all if xbuild dies without doing it. Output is read with poll(), split
+/// into lines (blank lines and indentation kept), written to the job's log and passed to the
+/// sink. A job ends when its process exits: what it left running is killed (group and
+/// cgroup), the output already written is taken, and nothing later holds the job open.
+/// SIGINT, SIGTERM and SIGHUP (unless ignored when xbuild started) are caught while it
+/// lives: every job is killed and the running jobs come back as interrupted.
 class SubprocessRunner : public CommandRunner {
 public:
   SubprocessRunner(int slots, LineSink sink);
@@ -82,12 +89,17 @@ public:
 private:
   struct Running;
   void kill_all(JobStatus status, const std::string& message);
+  /// Sends `sig` to the job's group; SIGKILL also empties its cgroup.
+  static void end_job(Running& r, int sig);
   static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP};
   struct sigaction m_previous[std::size(k_signals)] {};  ///< restored by the destructor
   bool m_interrupt_handled = false;                    ///< the groups were killed once already
   int m_slots;
   LineSink m_sink;
   std::vector<std::unique_ptr<Running>> m_running;
+  std::unique_ptr<Cgroup> m_cgroup;                    ///< the run's cgroup, when usable
+  std::unique_ptr<Watchdog> m_watchdog;                ///< ends the jobs if xbuild dies
+  std::size_t m_started = 0;                           ///< names the job cgroups
 };
 
 }  // namespace xb

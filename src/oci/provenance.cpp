@@ -14,9 +14,11 @@ std::string git(const std::filesystem::path& dir, std::vector<std::string> args)
   std::vector<std::string> argv{"git", "-C", dir.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   Command cmd{argv, {{"GIT_TERMINAL_PROMPT", "0"}, {"LC_ALL", "C"}}, {}};
-  auto r = run_capture(cmd);
+  CaptureOptions quiet;
+  quiet.err = OutputTo::discard;  // "not a git repository" is not news here
+  Captured r = capture(cmd, quiet);
   if (!r.ok()) return "";
-  std::string out = std::string(trim(r.value()));
+  std::string out = std::string(trim(r.output));
   if (out.find('\n') != std::string::npos) return "";
   return out;
 }

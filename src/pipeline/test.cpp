@@ -234,13 +234,8 @@ void test_exec(const std::string& platform_text, const fs::path& record_dir, con
   const char* ld = std::getenv("QEMU_LD_PREFIX");
   fs::path sysroot = ld ? fs::path(ld) : emulate::default_sysroot(p);
   cmd = emulate::foreign_command(p, std::move(cmd), sysroot);
-  // TODO(lead): exec_replace from exec/ once merged.
-  for (const auto& [k, v] : cmd.env) ::setenv(k.c_str(), v.c_str(), 1);
-  std::vector<char*> args;
-  for (auto& a : cmd.argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  ::execvp(args[0], args.data());
-  fail(Exit::environment, "cannot run {}: {}", cmd.argv[0], std::strerror(errno));
+  int err = exec_replace(cmd);
+  fail(Exit::environment, "cannot run {}: {}", cmd.argv[0], std::strerror(err));
 }
 
 }  // namespace xb

@@ -1,25 +1,21 @@
 // Docker config parsing and credential helpers. A helper is run as
 // `docker-credential-<name> get` with the server URL on stdin and answers JSON
-// {"Username","Secret"}; it is spawned directly (no shell) with a pipe for each direction.
+// {"Username","Secret"}; it is run directly (no shell) through exec's capture(), with a pipe
+// for each direction.
 
 #include "registry/auth.hpp"
 
+#include "exec/subprocess.hpp"
 #include "registry/reference.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
-
-extern char** environ;
 
 namespace xb::registry {
 namespace {
@@ -59,47 +55,17 @@ std::string server_url_for_helper(std::string_view registry) {
 // Runs `docker-credential-<helper> get`, writing `input` to its stdin; returns stdout.
 Result<std::string> run_helper(const std::string& helper, const std::string& input) {
   std::string program = "docker-credential-" + helper;
-  int in_pipe[2], out_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Result<std::string>::failure("pipe failed");
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
-    ::close(in_pipe[0]);
-    ::close(in_pipe[1]);
-    return Result<std::string>::failure("pipe failed");
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  std::vector<char*> argv = {program.data(), const_cast<char*>("get"), nullptr};
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, program.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  if (rc != 0) {
-    ::close(in_pipe[1]);
-    ::close(out_pipe[0]);
-    return Result<std::string>::failure(fmt::format("{} is not on PATH", program));
-  }
-  std::size_t off = 0;
-  while (off < input.size()) {
-    ssize_t n = ::write(in_pipe[1], input.data() + off, input.size() - off);
-    if (n <= 0) break;
-    off += static_cast<std::size_t>(n);
-  }
-  ::close(in_pipe[1]);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(out_pipe[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  ::close(out_pipe[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!find_program(program)) return Result<std::string>::failure(fmt::format("{} is not on PATH", program));
+  CaptureOptions o;
+  o.input = input;
+  o.err = OutputTo::inherit;  // the helper's own complaints, never the secret (that is stdout)
+  Captured c = capture(Command{{program, "get"}, {}, {}}, o);
+  if (!c.ok()) {
     // The helper's stdout may say "credentials not found in native keychain": not secret.
-    std::string first_line = out.substr(0, out.find('\n')).substr(0, 200);
+    std::string first_line = c.output.substr(0, c.output.find('\n')).substr(0, 200);
     return Result<std::string>::failure(fmt::format("{} get failed: {}", program, first_line));
   }
-  return out;
+  return std::move(c.output);
 }
 
 Credentials from_helper(const std::string& helper, std::string_view registry) {

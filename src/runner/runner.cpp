@@ -385,7 +385,12 @@ ProbeResult probe(const SshTarget& t, const Platform& platform) {
                            remote_sh(fmt::format("echo machine=$(uname -m); command -v setsid >/dev/null && command -v flock "
                                                  ">/dev/null && echo setsid; command -v rsync >/dev/null && echo rsync; echo {}",
                                                  k_probe_ok))});
-  auto [rc, out] = run_capture_merged(argv);
+  require_program(argv[0]);
+  CaptureOptions merged;
+  merged.group = ProcessGroup::inherit;
+  Captured probed = capture(Command{argv, {}, {}}, merged);
+  int rc = probed.exit.status();
+  const std::string& out = probed.output;
   if (rc == k_ssh_failed) throw Error(explain_ssh_failure(t, "connect", out), Exit::environment);
   auto lines = split(out, '\n');
   auto has = [&](std::string_view l) { return std::find(lines.begin(), lines.end(), l) != lines.end(); };

@@ -12,16 +12,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-extern char** environ;
 
 namespace xb::runner {
 
@@ -152,40 +148,38 @@ std::string explain_ssh_failure(const SshTarget& t, std::string_view step, std::
                      said.empty() ? std::string("(nothing)") : said, check);
 }
 
+void require_program(const std::string& tool) {
+  if (!find_program(tool))
+    fail(Exit::environment, "cannot run {}: not found on PATH (install it: apt-get install {})", tool,
+         tool == "ssh" ? "openssh-client" : tool);
+}
+
 Child spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
   if (argv.empty()) throw Error("internal: empty command");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  Child c;
-  int rc = ::posix_spawnp(&c.pid, argv[0].c_str(), &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc == 0) remember(c.pid);
-  if (rc != 0)
-    fail(Exit::environment, "cannot run {}: {} (install it: apt-get install {})", argv[0], std::strerror(rc),
-         argv[0] == "ssh" ? "openssh-client" : argv[0]);
+  require_program(argv[0]);
+  SpawnOptions o;
+  o.group = ProcessGroup::inherit;
+  o.in = in_fd >= 0 ? InputFrom::fd : InputFrom::inherit;
+  o.in_fd = in_fd;
+  o.out = out_fd >= 0 ? OutputTo::fd : OutputTo::inherit;
+  o.out_fd = out_fd;
+  o.err = err_fd >= 0 ? OutputTo::fd : OutputTo::inherit;
+  o.err_fd = err_fd;
+  Child c = Subprocess::start(Command{argv, {}, {}}, o);
+  remember(c.pid());
   return c;
 }
 
 int wait_child(Child& c) {
-  int status = 0;
-  while (::waitpid(c.pid, &status, 0) < 0) {
-    if (errno != EINTR) return 255;
-  }
-  forget(c.pid);
-  c.pid = -1;
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+  if (!c.running()) return 255;
+  ExitInfo info = c.wait();
+  forget(c.pid());
+  return info.exit_code < 0 && info.signal == 0 ? 255 : info.status();
 }
 
 MasterConnection::~MasterConnection() {
-  if (m_child.pid > 0) {
-    ::kill(m_child.pid, SIGTERM);
+  if (m_child.running()) {
+    m_child.signal_group(SIGTERM);  // the caller's group: the master alone
     wait_child(m_child);
   }
   if (!m_path.empty()) ::unlink(m_path.c_str());
@@ -208,10 +202,8 @@ bool MasterConnection::start(SshTarget& t) {
       t.control_path = m_path;
       return true;
     }
-    int status = 0;
-    if (::waitpid(m_child.pid, &status, WNOHANG) == m_child.pid) {
-      forget(m_child.pid);
-      m_child.pid = -1;
+    if (ExitInfo gone; m_child.try_wait(gone)) {
+      forget(m_child.pid());
       return false;
     }
     ::usleep(20000);
@@ -227,33 +219,6 @@ void kill_children_on_exit_signals() {
   pid_t parent = ::getppid();
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != parent) kill_children_and_exit(SIGTERM);  // xbuild died before prctl
-}
-
-std::pair<int, std::string> run_capture_merged(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) fail(Exit::environment, "cannot create a pipe: {}", std::strerror(errno));
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  Child c;
-  try {
-    c = spawn(argv, devnull, fds[1], fds[1]);
-  } catch (...) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    ::close(devnull);
-    throw;
-  }
-  ::close(fds[1]);
-  ::close(devnull);
-  std::string out;
-  char buf[4096];
-  while (true) {
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  return {wait_child(c), out};
 }
 
 }  // namespace xb::runner

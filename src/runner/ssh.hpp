@@ -2,8 +2,10 @@
 // The ssh client as xbuild drives it: one function builds the options every call shares
 // (batch mode, port, identity, a known_hosts file of xbuild's own, timeouts), and one turns
 // ssh's stderr into an error that names the runner, what failed and what to check. Children
-// are started in the caller's process group (unlike xb::Subprocess), so that killing the
-// `__runner-exec` job's group also kills every ssh, rsync and tar it started.
+// are xb::Subprocess started in the caller's process group (ProcessGroup::inherit), so that
+// killing the `__runner-exec` job's group also kills every ssh, rsync and tar it started.
+
+#include "exec/subprocess.hpp"
 
 #include <sys/types.h>
 
@@ -39,12 +41,12 @@ std::string explain_ssh_failure(const SshTarget& t, std::string_view step, std::
 void check_host(std::string_view host, std::string_view origin);
 
 /// A child started in the caller's process group.
-struct Child {
-  pid_t pid = -1;  ///< -1 once waited for
-};
-/// Starts argv (PATH lookup) with the given stdin/stdout/stderr fds (-1 = inherit); the child
-/// closes every other descriptor it would inherit through O_CLOEXEC. Throws Error(environment)
-/// when it cannot start.
+using Child = Subprocess;
+/// Throws Error(environment) saying what to install when `tool` is not on PATH.
+void require_program(const std::string& tool);
+/// Starts argv (PATH lookup) in the caller's process group with the given stdin/stdout/stderr
+/// fds (-1 = inherit); it inherits no other descriptor. Throws Error(environment) when the
+/// program is not installed or cannot start.
 Child spawn(const std::vector<std::string>& argv, int in_fd = -1, int out_fd = -1, int err_fd = -1);
 /// Waits for the child; returns its exit code, or 128+signal.
 int wait_child(Child& c);
@@ -71,7 +73,5 @@ private:
 /// SIGTERM, SIGHUP or SIGPIPE arrives, kill every child spawn() started, then exit 128+sig.
 /// A dead ssh closes its connection, and the runner then ends the remote build.
 void kill_children_on_exit_signals();
-/// Runs argv with stdin from /dev/null and returns {exit code, merged stdout+stderr}.
-std::pair<int, std::string> run_capture_merged(const std::vector<std::string>& argv);
 
 }  // namespace xb::runner

@@ -4,6 +4,7 @@ that is missing is a failure (run scripts/setup.sh), never a quiet skip."""
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,13 @@ def live_argvs():
         except OSError:
             continue
         yield int(d.name), argv
+
+
+def wait_until_empty(probe, tries=300):
+    """Polls `probe()` every 0.1 s until it returns nothing (30 s at most); returns what it last saw."""
+    for _ in range(tries):
+        left = probe()
+        if not left:
+            return left
+        time.sleep(0.1)
+    return probe()

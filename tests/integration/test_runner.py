@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import live_argvs, need, run
+from conftest import live_argvs, need, run, wait_until_empty
 
 HOST_MACHINE = py_platform.machine()  # what uname -m says here
 HOST_PLATFORM = {"x86_64": "linux/amd64", "aarch64": "linux/arm64", "riscv64": "linux/riscv64"}[HOST_MACHINE]
@@ -271,16 +271,6 @@ def local_ssh_processes(port: int):
 
 def remote_processes_with(marker: str):
     return [pid for pid, argv in live_argvs() if argv and argv[0] != b"" and marker.encode() in argv]
-
-
-def wait_until_empty(probe, tries=300):
-    """Polls `probe()` every 0.1 s until it returns nothing (30 s at most); returns what it last saw."""
-    for _ in range(tries):
-        left = probe()
-        if not left:
-            return left
-        time.sleep(0.1)
-    return probe()
 
 
 @pytest.mark.parametrize("sig,rc_expected", [(signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)])

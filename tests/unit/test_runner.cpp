@@ -50,6 +50,12 @@ std::pair<int, std::string> run_with_open_stdin(const std::vector<std::string>& 
   return {rc, text};
 }
 
+/// Runs argv, stdin from /dev/null; returns {exit code, stdout and stderr merged}.
+std::pair<int, std::string> run_merged(const std::vector<std::string>& argv) {
+  Captured c = capture(Command{argv, {}, {}});
+  return {c.exit.status(), c.output};
+}
+
 struct TempDir {
   fs::path dir;
   TempDir() {
@@ -69,11 +75,11 @@ TEST_CASE("runner::sh_quote survives a real shell, once and nested") {
     for (const auto& word : k_odd) {
       CAPTURE(shell);
       CAPTURE(word);
-      auto once = run_capture_merged({shell, "-c", "printf '%s' " + sh_quote(word)});
+      auto once = run_merged({shell, "-c", "printf '%s' " + sh_quote(word)});
       CHECK(once.first == 0);
       CHECK(once.second == word);
       // What the runner gets: `sh -c QUOTED` where QUOTED holds quoted words itself.
-      auto nested = run_capture_merged({shell, "-c", "sh -c " + sh_quote("printf '%s' " + sh_quote(word))});
+      auto nested = run_merged({shell, "-c", "sh -c " + sh_quote("printf '%s' " + sh_quote(word))});
       CHECK(nested.first == 0);
       CHECK(nested.second == word);
     }
@@ -81,7 +87,7 @@ TEST_CASE("runner::sh_quote survives a real shell, once and nested") {
 }
 
 TEST_CASE("runner::sh_command keeps argv boundaries") {
-  auto r = run_capture_merged({"/bin/sh", "-c", "printf '[%s]' " + sh_command(k_odd)});
+  auto r = run_merged({"/bin/sh", "-c", "printf '[%s]' " + sh_command(k_odd)});
   std::string expected;
   for (const auto& w : k_odd) expected += "[" + w + "]";
   CHECK(r.first == 0);
@@ -109,7 +115,7 @@ TEST_CASE("runner::ssh_argv: ssh itself reads back the known_hosts path and port
     // `ssh -G` evaluates the options and prints the result without connecting.
     argv.insert(argv.begin() + 1, "-G");
     argv.insert(argv.end(), {"--", t.host});
-    auto [rc, out] = run_capture_merged(argv);
+    auto [rc, out] = run_merged(argv);
     REQUIRE(rc == 0);
     CHECK(out.find("\nuserknownhostsfile " + path + "\n") != std::string::npos);
     CHECK(out.find("\nport 2222\n") != std::string::npos);
