@@ -13,6 +13,7 @@
 #include "oci/provenance.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
+#include "util/temp.hpp"
 
 #include <boost/json.hpp>
 #include <sys/stat.h>
@@ -132,10 +133,11 @@ std::vector<LayerFile> layer_files(const Project& project, const fs::path& out_d
 /// Creates and removes a directory in `dir`: access(2) says yes to root even on a read-only
 /// mount, so only trying tells.
 void probe_writable(const fs::path& dir, const fs::path& path, std::string_view what) {
-  fs::path probe = dir / fmt::format(".xbuild-probe-{}", ::getpid());
-  if (::mkdir(probe.c_str(), 0700) != 0)
-    fail(Exit::environment, "{} '{}' cannot be written: {} in {}; choose another dest", what, path.string(), std::strerror(errno), dir.string());
-  ::rmdir(probe.c_str());
+  try {
+    TempDirectory probe = TempDirectory::in(dir, ".xbuild-probe-");  // removed again at once
+  } catch (const Error& e) {
+    fail(Exit::environment, "{} '{}' cannot be written ({}); choose another dest", what, path.string(), e.what());
+  }
 }
 
 /// Fails unless a file could be created at `path` (its nearest existing ancestor is a writable dir).
@@ -163,15 +165,6 @@ void check_dest(const ExportOptions& o) {
     check_creatable(o.dest, "--output dest");
   }
 }
-
-/// Removes a directory tree when it goes out of scope.
-struct TreeGuard {
-  fs::path path;
-  ~TreeGuard() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -208,18 +201,17 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
              in.platform.str(), f.source.string(), project.file.string());
   }
 
-  TreeGuard archive_layout;
+  TempDirectory archive_layout;  // an oci-archive's layout, assembled beside it and removed after packing
   fs::path layout_dest = options.dest;
   if (options.type == OutputType::oci_archive) {
     fs::path abs = fs::absolute(options.dest);
-    layout_dest = abs.parent_path() / fmt::format(".{}.layout-{}", abs.filename().string(), ::getpid());
     std::error_code ec;
-    remove_stale(abs.parent_path(), fmt::format(".{}.layout-", abs.filename().string()));
-    remove_stale(abs.parent_path(), fmt::format(".{}.tmp-", abs.filename().string()));
-    remove_stale(abs.parent_path(), fmt::format("..{}.layout-", abs.filename().string()));  // its staging dir
-    fs::remove_all(layout_dest, ec);
     fs::create_directories(abs.parent_path(), ec);
-    archive_layout.path = layout_dest;
+    remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "layout"));
+    remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "tmp"));
+    remove_stale_temps(abs.parent_path(), "." + temp_prefix_beside(abs, "layout"));  // the writer's stage beside it
+    archive_layout = TempDirectory::beside(abs, "layout");
+    layout_dest = archive_layout.path();
   }
   std::vector<std::string> refs;
   for (const auto& t : prep.tags) refs.push_back(t.second);
@@ -236,9 +228,9 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
   std::vector<Descriptor> manifests;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const auto& in = inputs[i];
-    fs::path tmp = writer.temp_blob();
-    LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp, options.threads);
-    writer.commit_blob(tmp, layer.descriptor);
+    TempFile tmp = writer.temp_blob();
+    LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp.path(), options.threads);
+    writer.commit_blob(std::move(tmp), layer.descriptor);
 
     std::vector<Descriptor> layers;
     std::vector<std::string> diff_ids;
@@ -290,12 +282,9 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
   writer.commit(entries);
 
   if (options.type == OutputType::oci_archive) {
-    fs::path tmp = fs::absolute(options.dest).parent_path() / fmt::format(".{}.tmp-{}", options.dest.filename().string(), ::getpid());
-    TreeGuard tmp_guard{tmp};
-    write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp, 1);
-    if (::rename(tmp.c_str(), options.dest.c_str()) != 0)
-      fail(Exit::environment, "cannot rename {} to {}: {}", tmp.string(), options.dest.string(), std::strerror(errno));
-    tmp_guard.path.clear();
+    TempFile tmp = TempFile::beside(fs::absolute(options.dest));
+    write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp.path(), 1);
+    tmp.commit(options.dest);
   }
   result.index_digest = index.digest.str();
   result.index_size = index.size;

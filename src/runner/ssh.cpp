@@ -192,9 +192,10 @@ MasterConnection::~MasterConnection() {
 }
 
 bool MasterConnection::start(SshTarget& t) {
-  // Unix socket paths are short (108 bytes): /tmp, not the project's state dir.
-  m_path = fmt::format("/tmp/xbuild-ssh-{}.sock", ::getpid());
-  ::unlink(m_path.c_str());
+  // Unix socket paths are short (108 bytes): /tmp, not the project's state dir (nor a long
+  // $TMPDIR); a private directory so no other user can pre-create or reach the socket.
+  m_dir = TempDirectory::in("/tmp", "xbuild-ssh-");
+  m_path = (m_dir.path() / "sock").string();
   SshTarget plain = t;
   plain.control_path.clear();
   auto argv = ssh_argv(plain);

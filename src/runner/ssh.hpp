@@ -5,6 +5,8 @@
 // are started in the caller's process group (unlike xb::Subprocess), so that killing the
 // `__runner-exec` job's group also kills every ssh, rsync and tar it started.
 
+#include "util/temp.hpp"
+
 #include <sys/types.h>
 
 #include <filesystem>
@@ -64,7 +66,8 @@ public:
 
 private:
   Child m_child;
-  std::string m_path;
+  TempDirectory m_dir;       ///< private (0700) directory holding the control socket
+  std::string m_path;  ///< the control socket, inside m_dir
 };
 
 /// For the `__runner-exec` process: when xbuild dies (parent-death signal) or a SIGINT,
