@@ -59,24 +59,36 @@ long long source_date_epoch(std::optional<long long> given) {
   return std::stoll(s);
 }
 
+std::string_view to_string(OutputType type) {
+  switch (type) {
+    case OutputType::oci: return "oci";
+    case OutputType::oci_archive: return "oci-archive";
+    case OutputType::local: return "local";
+  }
+  return "oci";
+}
+
 OutputSpec parse_output_spec(std::string_view text) {
   OutputSpec spec;
   if (text.find('=') == std::string_view::npos) {
-    spec.type = "local";
+    spec.type = OutputType::local;
     spec.dest = std::string(text);
   } else {
+    std::string type;
     for (const auto& part : split(text, ',')) {
       auto eq = part.find('=');
       if (eq == std::string::npos) fail(Exit::usage, "--output {}: '{}' is not key=value", text, part);
       std::string k = part.substr(0, eq), v = part.substr(eq + 1);
-      if (k == "type") spec.type = v;
+      if (k == "type") type = v;
       else if (k == "dest") spec.dest = v;
       else fail(Exit::usage, "--output {}: unknown key '{}'; expected type=oci|oci-archive|local,dest=PATH", text, k);
     }
+    if (type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|local", text);
+    if (type == "oci") spec.type = OutputType::oci;
+    else if (type == "oci-archive") spec.type = OutputType::oci_archive;
+    else if (type == "local") spec.type = OutputType::local;
+    else fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive or local", text, type);
   }
-  if (spec.type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|local", text);
-  if (spec.type != "oci" && spec.type != "oci-archive" && spec.type != "local")
-    fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive or local", text, spec.type);
   if (spec.dest.empty()) fail(Exit::usage, "--output {}: missing dest=PATH", text);
   return spec;
 }
@@ -90,10 +102,10 @@ struct Prepared {
   BaseSpec base;
 };
 
-Prepared prepare(const Project& project, const ExportOptions& o) {
+Prepared prepare(const ImageSpec& project, const ExportOptions& o) {
   Prepared p;
-  p.compression = o.compression.empty() ? parse_compression(project.image.compression, "[image] compression in " + project.file.string())
-                                        : parse_compression(o.compression, "compression");
+  if (o.type == OutputType::local) fail(Exit::usage, "--output type=local holds files, not an image: nothing to export");
+  p.compression = o.compression.value_or(project.image.compression);
   std::vector<std::string> names = !o.tags.empty() ? o.tags : project.image.tags;
   if (names.empty()) names.push_back((project.name.empty() ? std::string("image") : project.name) + ":latest");
   std::set<std::string> seen;
@@ -115,7 +127,7 @@ fs::path source_in(const fs::path& out_dir, const std::string& from) {
   return out_dir / f;
 }
 
-std::vector<LayerFile> layer_files(const Project& project, const fs::path& out_dir) {
+std::vector<LayerFile> layer_files(const ImageSpec& project, const fs::path& out_dir) {
   std::vector<LayerFile> files;
   if (project.image.files.empty()) {
     if (project.outputs.empty())
@@ -168,7 +180,7 @@ void check_dest(const ExportOptions& o) {
 
 }  // namespace
 
-void check_export(const Project& project, const std::vector<Platform>& platforms, const ExportOptions& options) {
+void check_export(const ImageSpec& project, const std::vector<Platform>& platforms, const ExportOptions& options) {
   Prepared p = prepare(project, options);
   layer_files(project, project.dir);  // checks the in-image paths (the sources do not exist yet)
   check_dest(options);
@@ -178,7 +190,7 @@ void check_export(const Project& project, const std::vector<Platform>& platforms
   }
 }
 
-ExportResult export_images(const Project& project, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options) {
+ExportResult export_images(const ImageSpec& project, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options) {
   Prepared prep = prepare(project, options);
   if (inputs.empty()) fail(Exit::usage, "no platforms to export");
   std::set<Platform> seen;
