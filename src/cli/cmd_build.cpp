@@ -10,6 +10,7 @@
 #include "registry/push.hpp"
 #include "registry/reference.hpp"
 #include "util/strings.hpp"
+#include "util/temp.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -52,8 +53,9 @@ Progress parse_progress(const std::string& s) {
 void export_local(const Project& project, const std::vector<PlatformResult>& results, const fs::path& dest) {
   for (const auto& r : results) {
     fs::path dir = dest / r.platform.dir_name();
-    fs::path tmp = dest / ("." + r.platform.dir_name() + ".tmp");
-    fs::remove_all(tmp);
+    fs::create_directories(dest);
+    TempDirectory scratch = TempDirectory::beside(dir);  // removed with whatever a failed copy left
+    fs::path tmp = scratch.path() / "out";
     fs::create_directories(tmp);
     for (const auto& o : project.outputs) {
       fs::create_directories((tmp / o).parent_path());
@@ -198,7 +200,7 @@ void register_build(CLI::App& app) {
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
       if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));
-      if (!pushed.empty()) registry::print_push_results(pushed, false);
+      if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
     }
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),

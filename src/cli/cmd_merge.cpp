@@ -79,7 +79,7 @@ void register_merge(CLI::App& app) {
     }
     std::vector<registry::PushResult> results;
     for (const auto& t : targets) results.push_back(registry::push_image(pool, merged, t, o->options));
-    registry::print_push_results(results, o->options.json);
+    registry::print_push_results(results, o->options.json ? registry::ResultFormat::json : registry::ResultFormat::text);
   });
 }
 

@@ -76,7 +76,7 @@ void register_push(CLI::App& app) {
       fail(Exit::usage, "{} is not a directory: give an OCI layout, e.g. xbuild build --output type=oci,dest=DIR",
            dir.string());
     auto results = registry::push_layout(dir, tag, o->refs, o->options);
-    registry::print_push_results(results, o->options.json);
+    registry::print_push_results(results, o->options.json ? registry::ResultFormat::json : registry::ResultFormat::text);
   });
 }
 

@@ -436,8 +436,8 @@ std::vector<PushResult> push_layout(const fs::path& layout, const std::string& l
   return results;
 }
 
-void print_push_results(const std::vector<PushResult>& results, bool as_json) {
-  if (as_json) {
+void print_push_results(const std::vector<PushResult>& results, ResultFormat format) {
+  if (format == ResultFormat::json) {
     json::array arr;
     for (const auto& r : results) {
       json::object o;

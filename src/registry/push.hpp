@@ -68,7 +68,10 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
 /// code; "scratch", "oci:..." and anything else come back unchanged. (In remote.cpp.)
 std::string resolve_base(const std::string& base, const std::vector<Platform>& platforms, const ClientOptions& options);
 
-/// Prints results as `name@sha256:...` lines, or as JSON with --json (stdout).
-void print_push_results(const std::vector<PushResult>& results, bool json);
+/// How print_push_results writes.
+enum class ResultFormat { text, json };
+/// Prints results as `name@sha256:...` lines (ResultFormat::text, with a summary on
+/// stderr), or as one JSON array (--json); both on stdout.
+void print_push_results(const std::vector<PushResult>& results, ResultFormat format);
 
 }  // namespace xb::registry
