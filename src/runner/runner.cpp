@@ -17,6 +17,7 @@
 
 #include "runner/quote.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -85,46 +86,35 @@ void say(const std::string& line) {
   std::fflush(stdout);
 }
 
+/// A pipe whose two ends close themselves.
 struct Pipe {
-  int r = -1, w = -1;
+  Fd r, w;
   Pipe() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) fail(Exit::environment, "cannot create a pipe: {}", std::strerror(errno));
-    r = fds[0];
-    w = fds[1];
-  }
-  ~Pipe() {
-    close_r();
-    close_w();
-  }
-  void close_r() {
-    if (r >= 0) ::close(r);
-    r = -1;
-  }
-  void close_w() {
-    if (w >= 0) ::close(w);
-    w = -1;
+    r.reset(fds[0]);
+    w.reset(fds[1]);
   }
 };
 
 /// Runs producer | consumer; returns both exit codes.
 std::pair<int, int> run_pipeline(const std::vector<std::string>& producer, const std::vector<std::string>& consumer) {
   Pipe p;
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  Child a = spawn(producer, devnull, p.w, -1);
+  Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Child a = spawn(producer, devnull.get(), p.w.get(), -1);
   Child b;
   try {
-    b = spawn(consumer, p.r, -1, -1);
+    b = spawn(consumer, p.r.get(), -1, -1);
   } catch (...) {
-    ::close(devnull);
-    p.close_w();
-    p.close_r();
+    devnull.reset();
+    p.w.reset();
+    p.r.reset();
     wait_child(a);
     throw;
   }
-  ::close(devnull);
-  p.close_r();
-  p.close_w();
+  devnull.reset();
+  p.r.reset();
+  p.w.reset();
   int ra = wait_child(a);
   int rb = wait_child(b);
   return {ra, rb};
@@ -225,8 +215,8 @@ int build(const ExecSpec& s) {
   // The runner's watcher ends the build when this pipe closes: keep the write end until
   // the build is over (O_CLOEXEC keeps it out of ssh itself).
   Pipe keepalive;
-  Child c = spawn(ssh_command(s.ssh, remote_build_script(s)), keepalive.r, -1, -1);
-  keepalive.close_r();
+  Child c = spawn(ssh_command(s.ssh, remote_build_script(s)), keepalive.r.get(), -1, -1);
+  keepalive.r.reset();
   int rc = wait_child(c);
   if (rc == k_ssh_failed) say(lost(s, "run the build"));
   else if (rc != 0) say(fmt::format("the build on {} failed with exit {}: `{}`", s.ssh.address(), rc, display(s.argv)));
