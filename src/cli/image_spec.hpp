@@ -7,8 +7,7 @@
 
 namespace xb::cli {
 
-/// The [image] section, outputs, name and location of `project`, with compression parsed
-/// (config has already checked it is gzip, zstd or none).
+/// The [image] section, outputs, name and location of `project`.
 oci::ImageSpec image_spec_of(const Project& project);
 
 }  // namespace xb::cli

@@ -76,7 +76,7 @@ port = 2222
   CHECK(proj.env.at("FOO") == "{out}/bar");
   CHECK(proj.strategy.at("linux/riscv64") == "emulate");
   CHECK(proj.image.entrypoint == std::vector<std::string>{"/usr/bin/app"});
-  CHECK(proj.image.compression == "zstd");
+  CHECK(proj.image.compression == Compression::zstd);
   CHECK(proj.image.files.at(0).to == "/usr/bin/app");
   CHECK(proj.emulate.timeout->count() == 1800);
   REQUIRE(proj.runners.size() == 1);
