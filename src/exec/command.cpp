@@ -4,6 +4,6 @@
 
 namespace xb {
 
-std::string Command::display() const { return shell_command(argv); }
+std::string Command::display() const { return shell_display(argv); }
 
 }  // namespace xb

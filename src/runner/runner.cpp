@@ -79,7 +79,7 @@ std::vector<std::string> ssh_command(const SshTarget& t, const std::string& scri
 std::string rsync_remote(const SshTarget& t, const fs::path& dir) { return t.host + ":" + dir.string() + "/"; }
 
 /// argv for messages.
-std::string display(const std::vector<std::string>& argv) { return shell_command(argv); }
+std::string display(const std::vector<std::string>& argv) { return shell_display(argv); }
 
 void say(const std::string& line) {
   fmt::print("xbuild runner: {}\n", line);

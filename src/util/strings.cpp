@@ -62,6 +62,18 @@ std::string shell_quote(std::string_view word) {
   return out;
 }
 
+std::string shell_display(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](unsigned char c) {
+      return std::isalnum(c) || std::string_view("-_./=:,+@%").find(static_cast<char>(c)) != std::string_view::npos;
+    });
+    if (!out.empty()) out += ' ';
+    out += plain ? a : shell_quote(a);
+  }
+  return out;
+}
+
 std::string shell_command(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& a : argv) {

@@ -81,6 +81,14 @@ TEST_CASE("util::shell_quote survives a real shell, once and nested") {
       CHECK(*nested == word);
     }
   }
+  SUBCASE("shell_display quotes only the words that need it, and still runs as argv") {
+    CHECK(shell_display({"make", "-j4", "CC=gcc", "a b", "", "it's"}) == "make -j4 CC=gcc 'a b' '' 'it'\\''s'");
+    auto r = run_argv({"/bin/sh", "-c", "printf '[%s]' " + shell_display(k_odd)});
+    std::string expected;
+    for (const auto& w : k_odd) expected += "[" + w + "]";
+    REQUIRE(r.ok());
+    CHECK(*r == expected);
+  }
   SUBCASE("shell_command keeps argv boundaries") {
     auto r = run_argv({"/bin/sh", "-c", "printf '[%s]' " + shell_command(k_odd)});
     std::string expected;
