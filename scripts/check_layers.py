@@ -40,10 +40,6 @@ HEADERS = {
 TEMPORARY = {
     # config runs processes: the toolchain probe moves to plan/ ("toolchains" helper).
     ("src/config/toolchain.cpp", "exec"),
-    # oci takes the whole Project: the "util" helper gives export its own options.
-    ("src/oci/export.hpp", "config"),
-    # registry declares CLI11 flag registration: the "util" helper moves it to cli/.
-    ("src/registry/push.hpp", "cli11"),
 }
 
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^">]+)[">]', re.M)

@@ -5,11 +5,14 @@
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "exec/cgroup.hpp"
+#include "cli/image_spec.hpp"
+#include "cli/registry_flags.hpp"
 #include "oci/export.hpp"
 #include "pipeline/build.hpp"
 #include "registry/push.hpp"
 #include "registry/reference.hpp"
 #include "util/strings.hpp"
+#include "util/temp.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -39,8 +42,9 @@ struct BuildCmd {
 void export_local(const Project& project, const std::vector<PlatformResult>& results, const fs::path& dest) {
   for (const auto& r : results) {
     fs::path dir = dest / r.platform.dir_name();
-    fs::path tmp = dest / ("." + r.platform.dir_name() + ".tmp");
-    fs::remove_all(tmp);
+    fs::create_directories(dest);
+    TempDirectory scratch = TempDirectory::beside(dir);  // removed with whatever a failed copy left
+    fs::path tmp = scratch.path() / "out";
     fs::create_directories(tmp);
     for (const auto& o : project.outputs) {
       fs::create_directories((tmp / o).parent_path());
@@ -66,7 +70,7 @@ void register_build(CLI::App& app) {
   cmd->add_option("--rootfs", o->rootfs,
                   "Root filesystem for emulated builds: DIR, TARBALL, oci:LAYOUT[:TAG] or docker://REF ({arch} expands); "
                   "overrides [emulate] rootfs");
-  registry::add_push_flags(*cmd, o->push_options);
+  add_push_flags(*cmd, o->push_options);
   cmd->add_flag("--keep-going", o->keep_going, "Finish the other platforms when one fails");
   cmd->add_flag("--clean", o->clean, "Remove each platform's build directory first");
   cmd->add_option("--progress", o->progress, "auto|plain|tty|json|quiet")->capture_default_str();
@@ -91,17 +95,18 @@ void register_build(CLI::App& app) {
     // Check the output, tags and base before building: bad flags should fail in a second,
     // not after the builds.
     oci::OutputSpec out = o->output.empty()
-                              ? oci::OutputSpec{"oci", state_dir(project) / "oci"}
+                              ? oci::OutputSpec{oci::OutputType::oci, state_dir(project) / "oci"}
                               : oci::parse_output_spec(o->output);
-    if (o->push && out.type == "local") fail(Exit::usage, "--push needs an image: drop --output type=local, or push later with `xbuild push`");
+    bool local = out.type == oci::OutputType::local;
+    if (o->push && local) fail(Exit::usage, "--push needs an image: drop --output type=local, or push later with `xbuild push`");
     oci::ExportOptions eopts;
-    eopts.type = out.type == "oci-archive" ? oci::OutputType::oci_archive : oci::OutputType::oci;
+    eopts.type = out.type;
     eopts.dest = out.dest;
     eopts.tags = o->tags;
-    eopts.compression = o->compression;
+    if (!o->compression.empty()) eopts.compression = oci::parse_compression(o->compression, "--compression");
     if (o->push && o->tags.empty() && project.image.tags.empty())
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {})", project.file.string());
-    if (o->push && out.type == "oci-archive")
+    if (o->push && out.type == oci::OutputType::oci_archive)
       fail(Exit::usage, "--push pushes from an OCI layout: use --output type=oci,dest=DIR (or none) with --push");
     for (const auto& t : o->tags) {
       try {
@@ -113,13 +118,13 @@ void register_build(CLI::App& app) {
     if (!o->push_options.creds.empty() && o->push_options.creds.find(':') == std::string::npos)
       fail(Exit::usage, "--creds must be USER:PASSWORD (the password may be a token)");
     std::error_code ec;
-    if (out.type == "local" && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
+    if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
-    if (out.type != "local") project.image.base = registry::resolve_base(project.image.base, targets, o->push_options.client_options());
-    if (out.type != "local") oci::check_export(project, targets, eopts);
-    fs::path dest = out.type == "local" ? out.dest : fs::path();
+    if (!local) project.image.base = registry::resolve_base(project.image.base, targets, o->push_options.client_options());
+    if (!local) oci::check_export(image_spec_of(project), targets, eopts);
+    fs::path dest = local ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);
     if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
@@ -140,12 +145,12 @@ void register_build(CLI::App& app) {
     std::optional<oci::ExportResult> image;
     std::vector<registry::PushResult> pushed;
     if (failures.empty()) {
-      if (out.type == "local") {
+      if (local) {
         export_local(project, results, dest);
       } else {
         std::vector<oci::PlatformImageInput> inputs;
         for (const auto& r : results) inputs.push_back({r.platform, r.out});
-        image = oci::export_images(project, inputs, eopts);
+        image = oci::export_images(image_spec_of(project), inputs, eopts);
         if (o->push) {
           std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
           o->push_options.verbose = globals().verbose;
@@ -165,7 +170,7 @@ void register_build(CLI::App& app) {
       }
       boost::json::object root{{"ok", failures.empty()}, {"wall_seconds", wall}, {"platforms", arr}};
       if (image) {
-        boost::json::object io{{"type", out.type}, {"dest", out.dest.string()}, {"digest", image->index_digest}};
+        boost::json::object io{{"type", std::string(oci::to_string(out.type))}, {"dest", out.dest.string()}, {"digest", image->index_digest}};
         boost::json::array ms;
         for (const auto& [p, d] : image->manifests) ms.push_back(boost::json::object{{"platform", p.str()}, {"digest", d}});
         io["manifests"] = ms;
@@ -187,7 +192,7 @@ void register_build(CLI::App& app) {
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
       if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));
-      if (!pushed.empty()) registry::print_push_results(pushed, false);
+      if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
     }
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),

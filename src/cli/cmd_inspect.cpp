@@ -5,6 +5,7 @@
 // on a directory (scripts/bench_layer.py measures it against tar | gzip).
 
 #include "cli/commands.hpp"
+#include "cli/registry_flags.hpp"
 #include "oci/archive_source.hpp"
 #include "oci/inspect.hpp"
 #include "oci/layer.hpp"
@@ -69,7 +70,7 @@ void register_inspect(CLI::App& app) {
                   "(with its host, e.g. localhost:5000/app:1.0). Default: <project>/.xbuild/oci, where `xbuild build` "
                   "writes when no --output is given");
   cmd->add_flag("--json", o->json, "Print JSON");
-  registry::add_registry_flags(*cmd, o->registry);
+  add_registry_flags(*cmd, o->registry);
   cmd->callback([o] {
     if (registry::is_registry_target(o->target)) {  // REGISTRY/REPO:TAG (registry engineer's branch)
       o->registry.verbose = globals().verbose;

@@ -3,6 +3,7 @@
 // to every -t, or writes it to a layout with --output type=oci,dest=DIR.
 
 #include "cli/commands.hpp"
+#include "cli/registry_flags.hpp"
 #include "registry/merge.hpp"
 #include "registry/push.hpp"
 #include "util/strings.hpp"
@@ -50,7 +51,7 @@ void register_merge(CLI::App& app) {
       ->required();
   cmd->add_option("-o,--output", o->output, "type=oci,dest=DIR: write the merged image to a layout instead of pushing");
   cmd->add_flag("--json", o->options.json, "Print the result as JSON");
-  registry::add_push_flags(*cmd, o->options);
+  add_push_flags(*cmd, o->options);
   cmd->callback([o] {
     o->options.verbose = globals().verbose;
     if (o->tags.empty() && o->output.empty())
@@ -78,7 +79,7 @@ void register_merge(CLI::App& app) {
     }
     std::vector<registry::PushResult> results;
     for (const auto& t : targets) results.push_back(registry::push_image(pool, merged, t, o->options));
-    registry::print_push_results(results, o->options.json);
+    registry::print_push_results(results, o->options.json ? registry::ResultFormat::json : registry::ResultFormat::text);
   });
 }
 

@@ -1,8 +1,9 @@
 // `xbuild push LAYOUT[:TAG] REF...`: pushes an image from an OCI layout to one or more
-// registry references. The registry flags are defined here once (add_push_flags) so that
-// `xbuild build --push` and `xbuild merge` accept exactly the same ones.
+// registry references, and `xbuild pull`. The registry flags come from registry_flags.hpp,
+// so `xbuild build --push` and `xbuild merge` accept exactly the same ones.
 
 #include "cli/commands.hpp"
+#include "cli/registry_flags.hpp"
 #include "registry/push.hpp"
 #include "registry/remote.hpp"
 
@@ -10,42 +11,6 @@
 #include <fmt/format.h>
 
 #include <memory>
-
-namespace xb::registry {
-
-namespace {
-
-/// --creds, --insecure-registry and --ca-file, for any options type that has those fields.
-template <typename Options>
-void add_connection_flags(CLI::App& cmd, Options& options) {
-  cmd.add_option("--creds", options.creds,
-                 "USER:PASSWORD for the registry (default: docker's config.json and credential helpers)");
-  cmd.add_option("--insecure-registry", options.insecure_registries,
-                 "Allow plain http and unverified TLS for this registry host (repeatable)")
-      ->allow_extra_args(false);
-  cmd.add_option("--ca-file", options.ca_file, "Extra CA certificates (PEM) to trust for registries")
-      ->check(CLI::ExistingFile);
-}
-
-}  // namespace
-
-void add_registry_flags(CLI::App& cmd, ClientOptions& options) { add_connection_flags(cmd, options); }
-
-void add_push_flags(CLI::App& cmd, PushOptions& options) {
-  add_connection_flags(cmd, options);
-  cmd.add_option("--push-jobs", options.jobs, "Parallel blob uploads")->capture_default_str()->check(CLI::Range(1, 64));
-  cmd.add_option("--chunk-size", options.chunk_size, "Upload blobs larger than this many bytes in chunks of this size")
-      ->capture_default_str()
-      ->check(CLI::Range(static_cast<std::uint64_t>(1024), static_cast<std::uint64_t>(1ull << 40)));
-  cmd.add_flag("--docker-manifest-list-fallback", options.docker_fallback,
-               "If the registry rejects the OCI index (MANIFEST_INVALID), push a Docker manifest list with "
-               "converted platform manifests instead (new digests)");
-  cmd.add_option("--retries", options.max_attempts, "Attempts per blob or manifest on 5xx and broken connections")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 20));
-}
-
-}  // namespace xb::registry
 
 namespace xb::cli {
 
@@ -68,7 +33,7 @@ void register_pull(CLI::App& app) {
   cmd->add_option("--platform", o->platforms, "Platforms to pull (repeatable or comma list; default all)")
       ->allow_extra_args(false);
   cmd->add_flag("--json", o->json, "Print JSON");
-  registry::add_registry_flags(*cmd, o->options);
+  add_registry_flags(*cmd, o->options);
   cmd->callback([o] {
     registry::PullOptions po;
     po.creds = o->options.creds;
@@ -102,7 +67,7 @@ void register_push(CLI::App& app) {
   cmd->add_option("layout", o->layout, "OCI layout directory, optionally with :TAG (oci:DIR[:TAG] works too)")->required();
   cmd->add_option("refs", o->refs, "REGISTRY/REPO:TAG to push to (one or more)")->required();
   cmd->add_flag("--json", o->options.json, "Print the result as JSON");
-  registry::add_push_flags(*cmd, o->options);
+  add_push_flags(*cmd, o->options);
   cmd->callback([o] {
     o->options.verbose = globals().verbose;
     std::string arg = o->layout.rfind("oci:", 0) == 0 ? o->layout.substr(4) : o->layout;
@@ -111,7 +76,7 @@ void register_push(CLI::App& app) {
       fail(Exit::usage, "{} is not a directory: give an OCI layout, e.g. xbuild build --output type=oci,dest=DIR",
            dir.string());
     auto results = registry::push_layout(dir, tag, o->refs, o->options);
-    registry::print_push_results(results, o->options.json);
+    registry::print_push_results(results, o->options.json ? registry::ResultFormat::json : registry::ResultFormat::text);
   });
 }
 

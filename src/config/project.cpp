@@ -66,9 +66,11 @@ void read_image(TableReader& r, ImageSection& image) {
   if (auto v = r.strings("ports")) image.exposed_ports = *v;
   if (auto v = r.strings("tags")) image.tags = *v;
   if (const toml::node* n = r.node("compression")) {
-    image.compression = r.string("compression").value();
-    if (image.compression != "gzip" && image.compression != "zstd" && image.compression != "none")
-      r.error_at(*n, fmt::format("'image.compression' must be \"gzip\", \"zstd\" or \"none\" (got \"{}\")", image.compression));
+    std::string c = r.string("compression").value();
+    if (c == "gzip") image.compression = Compression::gzip;
+    else if (c == "zstd") image.compression = Compression::zstd;
+    else if (c == "none") image.compression = Compression::none;
+    else r.error_at(*n, fmt::format("'image.compression' must be \"gzip\", \"zstd\" or \"none\" (got \"{}\")", c));
   }
   if (auto files = r.string_map("files")) {
     for (const auto& [from, to] : *files) image.files.push_back(ImageFile{from, to});

@@ -3,6 +3,7 @@
 // stays behind this header. Every error names file:line:column and what was expected.
 
 #include "config/strategy.hpp"
+#include "config/image_section.hpp"
 #include "platform/platform.hpp"
 
 #include <chrono>
@@ -20,28 +21,6 @@ struct CommandSpec {
   std::vector<std::string> argv;  ///< set when given as an array
   std::string script;             ///< set when given as a string
   bool empty() const { return argv.empty() && script.empty(); }
-};
-
-/// One collected output placed in the image: `from` is relative to the platform's output
-/// dir, `to` is an absolute path inside the image rootfs.
-struct ImageFile {
-  std::string from;
-  std::string to;
-};
-
-/// The [image] section.
-struct ImageSection {
-  std::string base = "scratch";                 ///< "scratch", "oci:DIR[:TAG]" or a registry ref
-  std::vector<ImageFile> files;                  ///< where outputs go; default: /<output>
-  std::vector<std::string> entrypoint;
-  std::vector<std::string> cmd;
-  std::vector<std::string> env;                  ///< "K=V"
-  std::string workdir;
-  std::string user;
-  std::map<std::string, std::string> labels;
-  std::vector<std::string> exposed_ports;        ///< "8080/tcp"
-  std::string compression = "gzip";              ///< gzip | zstd | none
-  std::vector<std::string> tags;                 ///< default tags when -t is not given
 };
 
 /// The [emulate] section: how to build when no cross toolchain serves a platform.

@@ -12,6 +12,7 @@
 #include "util/error.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
+#include "util/temp.hpp"
 
 #include <fmt/format.h>
 
@@ -80,17 +81,13 @@ fs::path create_once(const fs::path& final_dir, bool force, Make make) {
     if (!force) return final_dir;
     fs::remove_all(final_dir, ec);
   }
-  fs::path tmp = final_dir.string() + fmt::format(".tmp-{}", ::getpid());
-  fs::remove_all(tmp, ec);
-  try {
-    make(tmp);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  // A private scratch dir beside the entry; the tools get a path inside it that does not
+  // exist yet, as they expect, and whatever they leave goes with the scratch dir.
+  TempDirectory scratch = TempDirectory::beside(final_dir);
+  fs::path tmp = scratch.path() / "rootfs";
+  make(tmp);
   fs::rename(tmp, final_dir, ec);
   if (ec) {
-    fs::remove_all(tmp, ec);
     fail(Exit::environment, "cannot move the new rootfs into {}: {}", final_dir.string(), ec.message());
   }
   return final_dir;

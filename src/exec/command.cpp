@@ -4,13 +4,6 @@
 
 namespace xb {
 
-std::string Command::display() const {
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    out += shell_quote(a);
-  }
-  return out;
-}
+std::string Command::display() const { return shell_display(argv); }
 
 }  // namespace xb

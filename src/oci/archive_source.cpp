@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 
 namespace xb::oci {
@@ -83,34 +84,33 @@ std::vector<Descriptor> ArchiveSource::entries() {
 
 std::string ArchiveSource::read_blob(const Descriptor& d) {
   std::string key = d.digest.algorithm() + "/" + d.digest.hex();
-  auto it = m_small.find(key);
-  std::string bytes;
-  if (it != m_small.end()) {
-    bytes = it->second;
-  } else {
-    fs::path tmp = fs::temp_directory_path() / fmt::format("xbuild-blob-{}", d.digest.hex());
-    copy_blob(d, tmp);
-    std::FILE* f = std::fopen(tmp.c_str(), "rb");
-    char buf[65536];
-    std::size_t n;
-    while (f && (n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
-    if (f) std::fclose(f);
-    fs::remove(tmp);
-    return bytes;
+  if (auto it = m_small.find(key); it != m_small.end()) {
+    if (d.digest.algorithm() == "sha256" && Digest::of(it->second) != d.digest)
+      fail(Exit::build_failed, "corrupt oci-archive {}: blob {} does not match its digest", m_file.string(), d.digest.str());
+    return it->second;
   }
-  if (d.digest.algorithm() == "sha256" && Digest::of(bytes) != d.digest)
-    fail(Exit::build_failed, "corrupt oci-archive {}: blob {} does not match its digest", m_file.string(), d.digest.str());
+  // A large blob streams straight into memory, hashed on the way: the bytes returned are
+  // the bytes verified, with no file in between.
+  std::string bytes;
+  stream_blob(d, [&](const char* data, std::size_t n) { bytes.append(data, n); });
   return bytes;
 }
 
 void ArchiveSource::copy_blob(const Descriptor& d, const fs::path& dest) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(dest.c_str(), "wbe"), &std::fclose);
+  if (!out) fail(Exit::environment, "cannot write {}", dest.string());
+  stream_blob(d, [&](const char* data, std::size_t n) {
+    if (std::fwrite(data, 1, n, out.get()) != n) fail(Exit::environment, "cannot write {}", dest.string());
+  });
+  if (std::fflush(out.get()) != 0) fail(Exit::environment, "cannot write {}", dest.string());
+}
+
+void ArchiveSource::stream_blob(const Descriptor& d, const std::function<void(const char*, std::size_t)>& sink) {
   std::string want = "blobs/" + d.digest.algorithm() + "/" + d.digest.hex();
   Reader r(m_file);
   struct archive_entry* e;
   while (archive_read_next_header(r.a, &e) == ARCHIVE_OK) {
     if (entry_name(e) != want) continue;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(dest.c_str(), "wb"), &std::fclose);
-    if (!out) fail(Exit::environment, "cannot write {}", dest.string());
     Sha256 h;
     char buf[1 << 16];
     for (;;) {
@@ -118,8 +118,7 @@ void ArchiveSource::copy_blob(const Descriptor& d, const fs::path& dest) {
       if (n < 0) fail(Exit::build_failed, "reading archive '{}': {}", m_file.string(), archive_error_string(r.a));
       if (n == 0) break;
       h.update(buf, static_cast<std::size_t>(n));
-      if (std::fwrite(buf, 1, static_cast<std::size_t>(n), out.get()) != static_cast<std::size_t>(n))
-        fail(Exit::environment, "cannot write {}", dest.string());
+      sink(buf, static_cast<std::size_t>(n));
     }
     if (d.digest.algorithm() == "sha256" && h.hex() != d.digest.hex())
       fail(Exit::build_failed, "corrupt oci-archive {}: blob {} does not match its digest", m_file.string(), d.digest.str());

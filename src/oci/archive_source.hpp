@@ -7,6 +7,8 @@
 #include "oci/layout.hpp"
 
 #include <filesystem>
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -27,6 +29,9 @@ public:
   static bool is_archive(const std::filesystem::path& path);
 
 private:
+  /// Feeds the blob's bytes to `sink` while hashing them; throws Error when the blob is
+  /// missing or its bytes do not match the digest (after the last chunk).
+  void stream_blob(const Descriptor& d, const std::function<void(const char*, std::size_t)>& sink);
   std::filesystem::path m_file;
   std::string m_index;                       ///< index.json bytes
   std::map<std::string, std::string> m_small;  ///< "sha256/<hex>" -> bytes (blobs up to 4 MiB)

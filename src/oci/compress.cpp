@@ -61,7 +61,10 @@ struct GzipBlock {
   std::size_t length = 0;
 };
 
-GzipBlock deflate_block(const std::string& in, const std::string& dict, bool last) {
+/// Whether a deflate block ends the stream (Z_FINISH) or is flushed for the next one.
+enum class Block { middle, last };
+
+GzipBlock deflate_block(const std::string& in, const std::string& dict, Block which) {
   z_stream z{};
   if (deflateInit2(&z, k_gzip_level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     throw Error("zlib: deflateInit2 failed");
@@ -73,6 +76,7 @@ GzipBlock deflate_block(const std::string& in, const std::string& dict, bool las
   z.avail_in = static_cast<uInt>(in.size());
   z.next_out = reinterpret_cast<Bytef*>(b.out.data());
   z.avail_out = static_cast<uInt>(b.out.size());
+  const bool last = which == Block::last;
   int rc = deflate(&z, last ? Z_FINISH : Z_SYNC_FLUSH);
   bool done = last ? rc == Z_STREAM_END : (rc == Z_OK && z.avail_in == 0 && z.avail_out > 0);
   b.out.resize(b.out.size() - z.avail_out);
@@ -107,12 +111,12 @@ public:
       m_buffer.append(data, n);
       data += n;
       size -= n;
-      if (m_buffer.size() == k_block) submit(false);
+      if (m_buffer.size() == k_block) submit(Block::middle);
     }
   }
 
   void finish() override {
-    submit(true);
+    submit(Block::last);
     while (!m_pending.empty()) drain_one();
     unsigned char trailer[8];
     for (int i = 0; i < 4; ++i) trailer[i] = static_cast<unsigned char>(m_crc >> (8 * i));
@@ -121,15 +125,15 @@ public:
   }
 
 private:
-  void submit(bool last) {
+  void submit(Block which) {
     // Blocks are full except the last, so the next dictionary is this block's tail.
     std::string dict = std::move(m_dict);
     m_dict = m_buffer.size() >= k_window ? m_buffer.substr(m_buffer.size() - k_window) : m_buffer;
     std::string block;
     block.swap(m_buffer);
     m_buffer.reserve(k_block);
-    m_pending.push_back(std::async(std::launch::async, [b = std::move(block), d = std::move(dict), last] {
-      return deflate_block(b, d, last);
+    m_pending.push_back(std::async(std::launch::async, [b = std::move(block), d = std::move(dict), which] {
+      return deflate_block(b, d, which);
     }));
     while (m_pending.size() >= m_max_pending) drain_one();
   }

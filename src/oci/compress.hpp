@@ -9,6 +9,8 @@
 //  - zstd: level 3 with a content checksum (like the zstd CLI), two worker threads (a
 //    fixed number, so the framing never depends on the machine).
 
+#include "config/image_section.hpp"
+
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -16,8 +18,8 @@
 
 namespace xb::oci {
 
-/// How layers are compressed.
-enum class Compression { none, gzip, zstd };
+/// How layers are compressed (defined with the [image] section, config/image_section.hpp).
+using xb::Compression;
 
 /// Parses "gzip" | "zstd" | "none" (also "uncompressed"); throws Error (Exit::usage) naming `what`.
 Compression parse_compression(std::string_view text, std::string_view what);

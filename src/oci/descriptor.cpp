@@ -37,10 +37,12 @@ json::object to_json(const OciPlatform& p) {
 
 namespace {
 
-std::string get_string(const json::object& o, std::string_view key, std::string_view where, bool required) {
+enum class Field { required, optional };
+
+std::string get_string(const json::object& o, std::string_view key, std::string_view where, Field field) {
   const json::value* v = o.if_contains(key);
   if (!v) {
-    if (required) fail(Exit::build_failed, "{}: missing \"{}\"", where, key);
+    if (field == Field::required) fail(Exit::build_failed, "{}: missing \"{}\"", where, key);
     return {};
   }
   if (!v->is_string()) fail(Exit::build_failed, "{}: \"{}\" is not a string", where, key);
@@ -52,7 +54,7 @@ std::string get_string(const json::object& o, std::string_view key, std::string_
 OciPlatform platform_from_json(const json::value& v, std::string_view where) {
   if (!v.is_object()) fail(Exit::build_failed, "{}: platform is not an object", where);
   const auto& o = v.get_object();
-  return {get_string(o, "os", where, true), get_string(o, "architecture", where, true), get_string(o, "variant", where, false)};
+  return {get_string(o, "os", where, Field::required), get_string(o, "architecture", where, Field::required), get_string(o, "variant", where, Field::optional)};
 }
 
 Descriptor Descriptor::of(std::string_view media_type, std::string_view bytes) {
@@ -81,8 +83,8 @@ Descriptor descriptor_from_json(const json::value& v, std::string_view where) {
   if (!v.is_object()) fail(Exit::build_failed, "{}: descriptor is not an object", where);
   const auto& o = v.get_object();
   Descriptor d;
-  d.media_type = get_string(o, "mediaType", where, true);
-  std::string digest = get_string(o, "digest", where, true);
+  d.media_type = get_string(o, "mediaType", where, Field::required);
+  std::string digest = get_string(o, "digest", where, Field::required);
   if (!Digest::valid(digest)) fail(Exit::build_failed, "{}: bad digest '{}'", where, digest);
   d.digest = Digest::parse(digest);
   const json::value* size = o.if_contains("size");

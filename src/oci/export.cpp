@@ -13,6 +13,7 @@
 #include "oci/provenance.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
+#include "util/temp.hpp"
 
 #include <boost/json.hpp>
 #include <sys/stat.h>
@@ -58,24 +59,36 @@ long long source_date_epoch(std::optional<long long> given) {
   return std::stoll(s);
 }
 
+std::string_view to_string(OutputType type) {
+  switch (type) {
+    case OutputType::oci: return "oci";
+    case OutputType::oci_archive: return "oci-archive";
+    case OutputType::local: return "local";
+  }
+  return "oci";
+}
+
 OutputSpec parse_output_spec(std::string_view text) {
   OutputSpec spec;
   if (text.find('=') == std::string_view::npos) {
-    spec.type = "local";
+    spec.type = OutputType::local;
     spec.dest = std::string(text);
   } else {
+    std::string type;
     for (const auto& part : split(text, ',')) {
       auto eq = part.find('=');
       if (eq == std::string::npos) fail(Exit::usage, "--output {}: '{}' is not key=value", text, part);
       std::string k = part.substr(0, eq), v = part.substr(eq + 1);
-      if (k == "type") spec.type = v;
+      if (k == "type") type = v;
       else if (k == "dest") spec.dest = v;
       else fail(Exit::usage, "--output {}: unknown key '{}'; expected type=oci|oci-archive|local,dest=PATH", text, k);
     }
+    if (type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|local", text);
+    if (type == "oci") spec.type = OutputType::oci;
+    else if (type == "oci-archive") spec.type = OutputType::oci_archive;
+    else if (type == "local") spec.type = OutputType::local;
+    else fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive or local", text, type);
   }
-  if (spec.type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|local", text);
-  if (spec.type != "oci" && spec.type != "oci-archive" && spec.type != "local")
-    fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive or local", text, spec.type);
   if (spec.dest.empty()) fail(Exit::usage, "--output {}: missing dest=PATH", text);
   return spec;
 }
@@ -89,10 +102,10 @@ struct Prepared {
   BaseSpec base;
 };
 
-Prepared prepare(const Project& project, const ExportOptions& o) {
+Prepared prepare(const ImageSpec& project, const ExportOptions& o) {
   Prepared p;
-  p.compression = o.compression.empty() ? parse_compression(project.image.compression, "[image] compression in " + project.file.string())
-                                        : parse_compression(o.compression, "compression");
+  if (o.type == OutputType::local) fail(Exit::usage, "--output type=local holds files, not an image: nothing to export");
+  p.compression = o.compression.value_or(project.image.compression);
   std::vector<std::string> names = !o.tags.empty() ? o.tags : project.image.tags;
   if (names.empty()) names.push_back((project.name.empty() ? std::string("image") : project.name) + ":latest");
   std::set<std::string> seen;
@@ -114,7 +127,7 @@ fs::path source_in(const fs::path& out_dir, const std::string& from) {
   return out_dir / f;
 }
 
-std::vector<LayerFile> layer_files(const Project& project, const fs::path& out_dir) {
+std::vector<LayerFile> layer_files(const ImageSpec& project, const fs::path& out_dir) {
   std::vector<LayerFile> files;
   if (project.image.files.empty()) {
     if (project.outputs.empty())
@@ -132,10 +145,11 @@ std::vector<LayerFile> layer_files(const Project& project, const fs::path& out_d
 /// Creates and removes a directory in `dir`: access(2) says yes to root even on a read-only
 /// mount, so only trying tells.
 void probe_writable(const fs::path& dir, const fs::path& path, std::string_view what) {
-  fs::path probe = dir / fmt::format(".xbuild-probe-{}", ::getpid());
-  if (::mkdir(probe.c_str(), 0700) != 0)
-    fail(Exit::environment, "{} '{}' cannot be written: {} in {}; choose another dest", what, path.string(), std::strerror(errno), dir.string());
-  ::rmdir(probe.c_str());
+  try {
+    TempDirectory probe = TempDirectory::in(dir, ".xbuild-probe-");  // removed again at once
+  } catch (const Error& e) {
+    fail(Exit::environment, "{} '{}' cannot be written ({}); choose another dest", what, path.string(), e.what());
+  }
 }
 
 /// Fails unless a file could be created at `path` (its nearest existing ancestor is a writable dir).
@@ -164,18 +178,9 @@ void check_dest(const ExportOptions& o) {
   }
 }
 
-/// Removes a directory tree when it goes out of scope.
-struct TreeGuard {
-  fs::path path;
-  ~TreeGuard() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
 }  // namespace
 
-void check_export(const Project& project, const std::vector<Platform>& platforms, const ExportOptions& options) {
+void check_export(const ImageSpec& project, const std::vector<Platform>& platforms, const ExportOptions& options) {
   Prepared p = prepare(project, options);
   layer_files(project, project.dir);  // checks the in-image paths (the sources do not exist yet)
   check_dest(options);
@@ -185,7 +190,7 @@ void check_export(const Project& project, const std::vector<Platform>& platforms
   }
 }
 
-ExportResult export_images(const Project& project, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options) {
+ExportResult export_images(const ImageSpec& project, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options) {
   Prepared prep = prepare(project, options);
   if (inputs.empty()) fail(Exit::usage, "no platforms to export");
   std::set<Platform> seen;
@@ -208,18 +213,17 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
              in.platform.str(), f.source.string(), project.file.string());
   }
 
-  TreeGuard archive_layout;
+  TempDirectory archive_layout;  // an oci-archive's layout, assembled beside it and removed after packing
   fs::path layout_dest = options.dest;
   if (options.type == OutputType::oci_archive) {
     fs::path abs = fs::absolute(options.dest);
-    layout_dest = abs.parent_path() / fmt::format(".{}.layout-{}", abs.filename().string(), ::getpid());
     std::error_code ec;
-    remove_stale(abs.parent_path(), fmt::format(".{}.layout-", abs.filename().string()));
-    remove_stale(abs.parent_path(), fmt::format(".{}.tmp-", abs.filename().string()));
-    remove_stale(abs.parent_path(), fmt::format("..{}.layout-", abs.filename().string()));  // its staging dir
-    fs::remove_all(layout_dest, ec);
     fs::create_directories(abs.parent_path(), ec);
-    archive_layout.path = layout_dest;
+    remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "layout"));
+    remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "tmp"));
+    remove_stale_temps(abs.parent_path(), "." + temp_prefix_beside(abs, "layout"));  // the writer's stage beside it
+    archive_layout = TempDirectory::beside(abs, "layout");
+    layout_dest = archive_layout.path();
   }
   std::vector<std::string> refs;
   for (const auto& t : prep.tags) refs.push_back(t.second);
@@ -236,9 +240,9 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
   std::vector<Descriptor> manifests;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const auto& in = inputs[i];
-    fs::path tmp = writer.temp_blob();
-    LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp, options.threads);
-    writer.commit_blob(tmp, layer.descriptor);
+    TempFile tmp = writer.temp_blob();
+    LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp.path(), options.threads);
+    writer.commit_blob(std::move(tmp), layer.descriptor);
 
     std::vector<Descriptor> layers;
     std::vector<std::string> diff_ids;
@@ -290,12 +294,9 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
   writer.commit(entries);
 
   if (options.type == OutputType::oci_archive) {
-    fs::path tmp = fs::absolute(options.dest).parent_path() / fmt::format(".{}.tmp-{}", options.dest.filename().string(), ::getpid());
-    TreeGuard tmp_guard{tmp};
-    write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp, 1);
-    if (::rename(tmp.c_str(), options.dest.c_str()) != 0)
-      fail(Exit::environment, "cannot rename {} to {}: {}", tmp.string(), options.dest.string(), std::strerror(errno));
-    tmp_guard.path.clear();
+    TempFile tmp = TempFile::beside(fs::absolute(options.dest));
+    write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp.path(), 1);
+    tmp.commit(options.dest);
   }
   result.index_digest = index.digest.str();
   result.index_size = index.size;

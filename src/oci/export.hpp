@@ -5,8 +5,8 @@
 // tar. The default layout, when no --output is given, is <project>/.xbuild/oci (the caller
 // passes it). See layer.hpp for the determinism rules and layout.hpp for atomicity.
 
-#include "config/project.hpp"
 #include "oci/compress.hpp"
+#include "oci/image_spec.hpp"
 #include "platform/platform.hpp"
 
 #include <cstdint>
@@ -22,18 +22,19 @@ namespace xb::oci {
 /// One platform's build result.
 struct PlatformImageInput {
   Platform platform;
-  std::filesystem::path out_dir;  ///< holds that platform's outputs (project.outputs are relative to it)
+  std::filesystem::path out_dir;  ///< holds that platform's outputs (ImageSpec::outputs are relative to it)
 };
 
-/// Where the image goes.
-enum class OutputType { oci, oci_archive };
+/// Where a build's outputs go: an OCI layout directory, an oci-archive tar, or plain files
+/// in a directory (`local`, which export_images does not write).
+enum class OutputType { oci, oci_archive, local };
 
 /// How to export.
 struct ExportOptions {
   OutputType type = OutputType::oci;
   std::filesystem::path dest;                  ///< layout dir, or archive file for oci_archive
-  std::vector<std::string> tags;               ///< -t values; empty: project.image.tags, then "<name>:latest"
-  std::string compression;                     ///< "" = project.image.compression; gzip|zstd|none
+  std::vector<std::string> tags;               ///< -t values; empty: spec.image.tags, then "<name>:latest"
+  std::optional<Compression> compression;      ///< --compression; nullopt = spec.image.compression
   std::optional<long long> source_date_epoch;  ///< nullopt = $SOURCE_DATE_EPOCH, else 0
   unsigned threads = 0;                        ///< gzip threads (0 = CPUs); output never depends on it
 };
@@ -48,16 +49,19 @@ struct ExportResult {
 
 /// Writes the image for `inputs` (in that order in the index). Throws Error naming the file,
 /// flag or base on bad input; nothing is left half-written (the previous layout stays valid).
-ExportResult export_images(const Project& project, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options);
+ExportResult export_images(const ImageSpec& spec, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options);
 
 /// Checks everything that can be checked before building: compression, tags, the base
 /// (and that it has every platform), the image paths, and that dest can be written.
 /// Throws the same Errors export_images would, so bad flags fail in a second.
-void check_export(const Project& project, const std::vector<Platform>& platforms, const ExportOptions& options);
+void check_export(const ImageSpec& spec, const std::vector<Platform>& platforms, const ExportOptions& options);
+
+/// "oci", "oci-archive" or "local", as --output spells it.
+std::string_view to_string(OutputType type);
 
 /// A parsed --output value.
 struct OutputSpec {
-  std::string type;            ///< "oci", "oci-archive" or "local"
+  OutputType type = OutputType::oci;
   std::filesystem::path dest;
 };
 

@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
+#include "util/temp.hpp"
 
 #include <boost/json.hpp>
 #include <fcntl.h>
@@ -69,20 +70,6 @@ void sync_path(const fs::path& p) {
   ::close(fd);
 }
 
-bool pid_gone(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
-
-}  // namespace
-
-void remove_stale(const fs::path& dir, const std::string& prefix) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    if (pid_gone(std::strtol(name.c_str() + prefix.size(), nullptr, 10))) fs::remove_all(e.path(), ec);
-  }
-}
-
-namespace {
 
 bool is_json_blob(const Descriptor& d) {
   return media::is_index(d.media_type) || media::is_manifest(d.media_type) || d.media_type.find("json") != std::string::npos;
@@ -102,14 +89,14 @@ LayoutSource::LayoutSource(fs::path dir) : m_dir(std::move(dir)) {
 
 std::vector<Descriptor> LayoutSource::entries() { return read_index_entries(m_dir); }
 
-void LayoutSource::verify_blob(const Descriptor& d, bool hash) const {
+void LayoutSource::verify_blob(const Descriptor& d, Verify what) const {
   fs::path p = blob_path(d.digest);
   std::error_code ec;
   auto size = fs::file_size(p, ec);
   if (ec) fail(Exit::build_failed, "corrupt OCI layout: blob {} is missing ({} {}); {}", p.string(), d.media_type, d.digest.str(), k_recover);
   if (static_cast<std::int64_t>(size) != d.size)
     fail(Exit::build_failed, "corrupt OCI layout: blob {} has {} bytes, its descriptor says {}; {}", p.string(), size, d.size, k_recover);
-  if (hash && d.digest.algorithm() == "sha256") {
+  if (what == Verify::digest && d.digest.algorithm() == "sha256") {
     Digest got = digest_of_file(p);
     if (got != d.digest)
       fail(Exit::build_failed, "corrupt OCI layout: blob {} has digest {}, expected {}; {}", p.string(), got.str(), d.digest.str(), k_recover);
@@ -128,12 +115,28 @@ std::string LayoutSource::read_blob(const Descriptor& d) {
 }
 
 void LayoutSource::copy_blob(const Descriptor& d, const fs::path& dest) {
-  verify_blob(d, true);
-  fs::copy_file(blob_path(d.digest), dest, fs::copy_options::overwrite_existing);
+  // One pass: the bytes written to `dest` are the bytes hashed, not a second read.
+  verify_blob(d, Verify::size);
+  fs::path p = blob_path(d.digest);
+  std::ifstream in(p, std::ios::binary);
+  std::ofstream out(dest, std::ios::binary | std::ios::trunc);
+  if (!in) fail(Exit::build_failed, "cannot read blob {}: {}", p.string(), std::strerror(errno));
+  if (!out) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(errno));
+  Sha256 h;
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    auto n = static_cast<std::size_t>(in.gcount());
+    h.update(buf.data(), n);
+    out.write(buf.data(), static_cast<std::streamsize>(n));
+  }
+  if (!out.flush()) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(errno));
+  if (d.digest.algorithm() == "sha256" && h.hex() != d.digest.hex())
+    fail(Exit::build_failed, "corrupt OCI layout: blob {} does not hash to {}; {}", p.string(), d.digest.str(), k_recover);
 }
 
 void LayoutSource::verify_tree(const Descriptor& top) {
-  for (const auto& d : reachable(*this, top)) verify_blob(d, is_json_blob(d));
+  for (const auto& d : reachable(*this, top)) verify_blob(d, is_json_blob(d) ? Verify::digest : Verify::size);
 }
 
 std::vector<Descriptor> reachable(BlobSource& src, const Descriptor& top) {
@@ -158,10 +161,10 @@ LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs
   {
     fs::path parent = fs::absolute(m_dest).parent_path();
     fs::create_directories(parent, ec);
-    m_lock.fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (m_lock.fd >= 0 && ::flock(m_lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    m_lock = lock_file(parent, LockWait::no);
+    if (!m_lock) {
       fmt::print(stderr, "xbuild: waiting for another xbuild writing into {}\n", parent.string());
-      ::flock(m_lock.fd, LOCK_EX);
+      m_lock = lock_file(parent);
     }
   }
   if (fs::exists(m_dest, ec) && !fs::is_directory(m_dest))
@@ -180,7 +183,7 @@ LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs
       m_existing.push_back(d);
     }
     m_root = m_dest;
-    remove_stale(m_root / "blobs" / "sha256", ".tmp-");
+    remove_stale_temps(m_root / "blobs" / "sha256", ".tmp-");
     if (::access(m_root.c_str(), W_OK) != 0)
       fail(Exit::environment, "cannot write to OCI layout '{}': {}", m_root.string(), std::strerror(errno));
     fs::create_directories(m_root / "blobs" / "sha256", ec);
@@ -188,75 +191,54 @@ LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs
     fs::path parent = m_dest.parent_path().empty() ? fs::path(".") : m_dest.parent_path();
     fs::create_directories(parent, ec);
     if (ec) fail(Exit::environment, "cannot create output directory '{}': {}", parent.string(), ec.message());
-    remove_stale(parent, fmt::format(".{}.xbuild-", m_dest.filename().string()));
-    m_root = parent / fmt::format(".{}.xbuild-{}", m_dest.filename().string(), ::getpid());
-    fs::remove_all(m_root, ec);
+    remove_stale_temps(parent, temp_prefix_beside(m_dest, "xbuild"));
+    m_stage = TempDirectory::beside(m_dest, "xbuild");
+    m_root = m_stage.path();
     fs::create_directories(m_root / "blobs" / "sha256", ec);
     if (ec) fail(Exit::environment, "cannot write output '{}': cannot create {}: {}", m_dest.string(), m_root.string(), ec.message());
-    m_staged = true;
   }
   write_file_atomic(m_root / "oci-layout", std::string(media::k_layout_file));
 }
 
-LayoutWriter::~LayoutWriter() {
-  std::error_code ec;
-  for (const auto& t : m_temps) fs::remove(t, ec);
-  if (m_staged && !m_committed) fs::remove_all(m_root, ec);
-}
+LayoutWriter::~LayoutWriter() = default;  // an uncommitted stage and temps remove themselves
 
-LayoutWriter::DirLock::~DirLock() {
-  if (fd >= 0) ::close(fd);  // releases the flock
-}
+TempFile LayoutWriter::temp_blob() { return TempFile::in(m_root / "blobs" / "sha256", ".tmp-"); }
 
-fs::path LayoutWriter::temp_blob() {
-  static std::atomic<unsigned> counter{0};
-  fs::path p = m_root / "blobs" / "sha256" / fmt::format(".tmp-{}-{}", ::getpid(), counter++);
-  m_temps.push_back(p);
-  return p;
-}
-
-void LayoutWriter::commit_blob(const fs::path& temp, const Descriptor& d) {
+void LayoutWriter::commit_blob(TempFile temp, const Descriptor& d) {
   fs::path final = m_root / d.digest.blob_path();
   std::error_code ec;
   if (fs::exists(final)) {
     Digest got = digest_of_file(final);
     if (got != d.digest)
       fail(Exit::build_failed, "corrupt OCI layout: blob {} has digest {}, expected {}; {}", final.string(), got.str(), d.digest.str(), k_recover);
-    fs::remove(temp, ec);
-    return;
+    return;  // `temp` removes itself
   }
   fs::create_directories(final.parent_path(), ec);
-  sync_path(temp);  // the bytes are on disk before any index can name them
-  if (::rename(temp.c_str(), final.c_str()) != 0)
-    fail(Exit::environment, "cannot rename {} to {}: {}", temp.string(), final.string(), std::strerror(errno));
+  temp.commit(final);  // fsynced first: the bytes are on disk before any index can name them
 }
 
 Descriptor LayoutWriter::put_bytes(std::string_view media_type, std::string_view bytes) {
   Descriptor d = Descriptor::of(media_type, bytes);
   fs::path final = m_root / d.digest.blob_path();
   if (fs::exists(final)) {
-    commit_blob({}, d);  // verifies the existing blob
+    commit_blob(TempFile(), d);  // verifies the existing blob
     return d;
   }
-  fs::path t = temp_blob();
-  {
-    std::ofstream out(t, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush()) fail(Exit::environment, "cannot write {}: {}", t.string(), std::strerror(errno));
-  }
-  commit_blob(t, d);
+  TempFile t = temp_blob();
+  t.write(bytes);
+  commit_blob(std::move(t), d);
   return d;
 }
 
 void LayoutWriter::put_from(BlobSource& src, const Descriptor& d) {
   fs::path final = m_root / d.digest.blob_path();
   if (fs::exists(final)) {
-    commit_blob({}, d);
+    commit_blob(TempFile(), d);
     return;
   }
-  fs::path t = temp_blob();
-  src.copy_blob(d, t);
-  commit_blob(t, d);
+  TempFile t = temp_blob();
+  src.copy_blob(d, t.path());
+  commit_blob(std::move(t), d);
 }
 
 void LayoutWriter::commit(const std::vector<Descriptor>& entries) {
@@ -278,14 +260,12 @@ void LayoutWriter::commit(const std::vector<Descriptor>& entries) {
   index["manifests"] = std::move(manifests);
   sync_path(m_root / "blobs" / "sha256");  // the renames too
   write_file_atomic(m_root / "index.json", json::serialize(index));
-  if (m_staged) {
+  if (!m_stage.path().empty()) {
     std::error_code ec;
     if (fs::is_directory(m_dest)) fs::remove(m_dest, ec);  // an empty directory
-    if (::rename(m_root.c_str(), m_dest.c_str()) != 0)
-      fail(Exit::environment, "cannot rename {} to {}: {}", m_root.string(), m_dest.string(), std::strerror(errno));
+    m_stage.commit(m_dest);
     m_root = m_dest;
   }
-  m_committed = true;
 }
 
 }  // namespace xb::oci

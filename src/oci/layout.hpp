@@ -13,6 +13,9 @@
 
 #include <boost/json/object.hpp>
 
+#include "util/fd.hpp"
+#include "util/temp.hpp"
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -46,9 +49,11 @@ public:
   std::string describe() const override { return "OCI layout " + m_dir.string(); }
   /// DIR/blobs/<alg>/<hex>.
   std::filesystem::path blob_path(const Digest& d) const { return m_dir / d.blob_path(); }
-  /// Checks that the blob exists with the descriptor's size (and digest when `hash`);
-  /// throws Error naming the blob's path and saying how to recover.
-  void verify_blob(const Descriptor& d, bool hash) const;
+  /// How much of a blob verify_blob checks.
+  enum class Verify { size, digest };
+  /// Checks that the blob exists with the descriptor's size (and, with Verify::digest, that
+  /// its bytes hash to the digest); throws Error naming the blob's path and how to recover.
+  void verify_blob(const Descriptor& d, Verify what) const;
   /// Checks everything reachable from `top` (indexes and manifests hashed, layers by size).
   void verify_tree(const Descriptor& top);
 
@@ -56,9 +61,6 @@ private:
   std::filesystem::path m_dir;
 };
 
-/// Removes entries of `dir` named PREFIX<pid>... whose process is gone: what an xbuild
-/// killed mid-write (SIGINT, SIGKILL) left behind. The layout itself was never affected.
-void remove_stale(const std::filesystem::path& dir, const std::string& prefix);
 /// The sha256 of a file's bytes as a Digest.
 Digest digest_of_file(const std::filesystem::path& path);
 /// Collects `top` and every descriptor reachable from it (children first, then `top`).
@@ -76,10 +78,11 @@ public:
   LayoutWriter(const LayoutWriter&) = delete;
   LayoutWriter& operator=(const LayoutWriter&) = delete;
 
-  /// A fresh temp file path in the blob directory, removed unless committed.
-  std::filesystem::path temp_blob();
-  /// Moves a finished temp file to its blob path (or verifies and drops it when the blob exists).
-  void commit_blob(const std::filesystem::path& temp, const Descriptor& d);
+  /// A fresh private temp file in the blob directory, removed unless committed.
+  TempFile temp_blob();
+  /// Moves a finished temp file to its blob path (or verifies the existing blob and drops
+  /// `temp`, which may be empty, when the blob is already there).
+  void commit_blob(TempFile temp, const Descriptor& d);
   /// Stores `bytes` as a blob and returns its descriptor.
   Descriptor put_bytes(std::string_view media_type, std::string_view bytes);
   /// Copies a blob from `src` unless an identical one is already here.
@@ -91,20 +94,10 @@ public:
   const std::filesystem::path& root() const { return m_root; }
 
 private:
-  /// An flock'd directory fd, released when closed (also when the constructor throws).
-  struct DirLock {
-    int fd = -1;
-    DirLock() = default;
-    DirLock(const DirLock&) = delete;
-    DirLock& operator=(const DirLock&) = delete;
-    ~DirLock();
-  };
-  DirLock m_lock;  ///< the destination's parent: one writer at a time
+  Fd m_lock;  ///< flock on the destination's parent: one writer at a time
   std::filesystem::path m_dest;
   std::filesystem::path m_root;
-  bool m_staged = false;
-  bool m_committed = false;
-  std::vector<std::filesystem::path> m_temps;
+  TempDirectory m_stage;  ///< the hidden sibling a new layout is staged in ("" when writing in place)
   std::vector<Descriptor> m_existing;
 };
 

@@ -7,6 +7,7 @@
 
 #include "exec/subprocess.hpp"
 #include "registry/reference.hpp"
+#include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -22,8 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-constexpr std::string_view k_b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 fs::path docker_config_file() {
   if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) return fs::path(d) / "config.json";
@@ -200,46 +199,6 @@ std::vector<Challenge> parse_www_authenticate(std::string_view h) {
       out.back().params[to_lower(word)] = value;
     } else {
       out.push_back(Challenge{to_lower(word), {}});
-    }
-  }
-  return out;
-}
-
-std::string base64_encode(std::string_view data) {
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(data[i]) << 16) | (static_cast<unsigned char>(data[i + 1]) << 8) |
-                 static_cast<unsigned char>(data[i + 2]);
-    out += k_b64[(v >> 18) & 63];
-    out += k_b64[(v >> 12) & 63];
-    out += k_b64[(v >> 6) & 63];
-    out += k_b64[v & 63];
-  }
-  if (i < data.size()) {
-    unsigned v = static_cast<unsigned char>(data[i]) << 16;
-    if (i + 1 < data.size()) v |= static_cast<unsigned char>(data[i + 1]) << 8;
-    out += k_b64[(v >> 18) & 63];
-    out += k_b64[(v >> 12) & 63];
-    out += i + 1 < data.size() ? k_b64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::string base64_decode(std::string_view text) {
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r') continue;
-    auto pos = k_b64.find(c);
-    if (pos == std::string_view::npos) throw Error("invalid base64", Exit::usage);
-    v = (v << 6) | static_cast<unsigned>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xff);
     }
   }
   return out;

@@ -38,9 +38,4 @@ struct Challenge {
 /// Parses a WWW-Authenticate value (quoted strings, commas inside quotes, several challenges).
 std::vector<Challenge> parse_www_authenticate(std::string_view header);
 
-/// Standard base64 with padding.
-std::string base64_encode(std::string_view data);
-/// Decodes standard base64 (padding optional); throws Error on bad input.
-std::string base64_decode(std::string_view text);
-
 }  // namespace xb::registry

@@ -6,17 +6,20 @@
 #include "registry/client.hpp"
 
 #include "registry/reference.hpp"
+#include "util/base64.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <thread>
 
 namespace xb::registry {
 namespace {
 
 namespace json = boost::json;
+
+/// 5xx and 429 Too Many Requests: the registry may answer differently next time.
+bool retryable_status(long status) { return status >= 500 || status == 429; }
 
 std::string status_reason(long status) {
   switch (status) {
@@ -52,15 +55,15 @@ RegistryError from_transport(const TransportError& e, const HttpRequest& req, st
     hint = fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
                        registry, registry);
   return RegistryError(fmt::format("no answer from {}: {}{}", registry, e.what(), hint), 0, {}, req.method,
-                       redact_url(req.url), e.retryable());
+                       redact_url(req.url), e.retryable() ? Retryable::yes : Retryable::no);
 }
 
 }  // namespace
 
 RegistryError::RegistryError(std::string summary, long status, std::vector<RegistryErrorEntry> errors,
-                             std::string method, std::string url, bool retryable)
+                             std::string method, std::string url, Retryable retryable)
   : Error(std::move(summary), Exit::registry), m_status(status), m_errors(std::move(errors)),
-    m_method(std::move(method)), m_url(std::move(url)), m_retryable(retryable) {}
+    m_method(std::move(method)), m_url(std::move(url)), m_retryable(retryable == Retryable::yes) {}
 
 bool RegistryError::has_code(std::string_view code) const {
   return std::any_of(m_errors.begin(), m_errors.end(), [&](const auto& e) { return e.code == code; });
@@ -95,12 +98,22 @@ RegistryError error_from_response(std::string_view what, const HttpRequest& req,
   std::string url = redact_url(resp.url.empty() ? req.url : resp.url);  // absolute, after redirects
   std::string msg = fmt::format("{}: {} {} answered {}{}{}", what, req.method, url, resp.status,
                                 reason.empty() ? "" : " " + reason, detail.empty() ? "" : ": " + detail);
-  bool retryable = resp.status >= 500 || resp.status == 429;
-  return RegistryError(std::move(msg), resp.status, std::move(errors), req.method, url, retryable);
+  return RegistryError(std::move(msg), resp.status, std::move(errors), req.method, url,
+                       retryable_status(resp.status) ? Retryable::yes : Retryable::no);
 }
 
-std::string repo_scope(std::string_view repository, bool push) {
-  return fmt::format("repository:{}:{}", repository, push ? "pull,push" : "pull");
+std::string repo_scope(std::string_view repository, Access access) {
+  return fmt::format("repository:{}:{}", repository, access == Access::push ? "pull,push" : "pull");
+}
+
+std::string_view auth_scheme_name(AuthScheme scheme) {
+  switch (scheme) {
+    case AuthScheme::none: return "none";
+    case AuthScheme::basic: return "basic";
+    case AuthScheme::bearer: return "bearer";
+    case AuthScheme::unknown: break;
+  }
+  return "no challenge";
 }
 
 Client::Client(std::string registry, ClientOptions options)
@@ -124,9 +137,8 @@ std::unique_ptr<HttpSession> Client::new_session() const { return std::make_uniq
 
 bool Client::http_allowed() const { return !m_transport.verify_tls || is_loopback_host(host_without_port(m_registry)); }
 
-void Client::backoff(int attempt) const {
-  int ms = m_options.backoff_ms << std::min(attempt - 1, 6);
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+Backoff Client::backoff() const {
+  return Backoff{std::max(1, m_options.max_attempts), std::chrono::milliseconds(std::max(0, m_options.backoff_ms))};
 }
 
 std::string Client::base_url(HttpSession& session) {
@@ -136,14 +148,8 @@ std::string Client::base_url(HttpSession& session) {
   auto ping = [&](const std::string& base) {
     HttpRequest req;
     req.url = base + "/v2/";
-    for (int attempt = 1;; ++attempt) {
-      try {
-        return session.perform(req);
-      } catch (const TransportError& e) {
-        if (!e.retryable() || attempt >= m_options.max_attempts) throw;
-        backoff(attempt);
-      }
-    }
+    return retry<TransportError>(backoff(), [&] { return session.perform(req); },
+                                 [](const TransportError& e, int) { return e.retryable(); });
   };
   std::string https = "https://" + m_api_host;
   HttpResponse resp;
@@ -171,15 +177,15 @@ std::string Client::base_url(HttpSession& session) {
   if (resp.status == 401) {
     for (const auto& c : parse_www_authenticate(resp.header("www-authenticate"))) {
       if (c.scheme == "bearer" && c.params.count("realm")) {
-        m_scheme = "bearer";
+        m_scheme = AuthScheme::bearer;
         m_realm = c.params.at("realm");
         m_service = c.params.count("service") ? c.params.at("service") : "";
         break;
       }
-      if (c.scheme == "basic") m_scheme = "basic";
+      if (c.scheme == "basic") m_scheme = AuthScheme::basic;
     }
   } else if (resp.status == 200) {
-    m_scheme = "none";
+    m_scheme = AuthScheme::none;
   }
   return m_base_url;
 }
@@ -189,33 +195,33 @@ void Client::absorb_challenge(const HttpResponse& resp) {
   std::lock_guard lock(m_mutex);
   for (const auto& c : challenges) {
     if (c.scheme == "bearer" && c.params.count("realm")) {
-      m_scheme = "bearer";
+      m_scheme = AuthScheme::bearer;
       m_realm = c.params.at("realm");
       m_service = c.params.count("service") ? c.params.at("service") : "";
       return;
     }
   }
   for (const auto& c : challenges)
-    if (c.scheme == "basic") m_scheme = "basic";
+    if (c.scheme == "basic") m_scheme = AuthScheme::basic;
 }
 
-std::string Client::auth_header(HttpSession& session, const Scopes& scopes, bool force_refresh) {
+std::string Client::auth_header(HttpSession& session, const Scopes& scopes, TokenRefresh refresh) {
   std::unique_lock lock(m_mutex);
   if (!m_creds_loaded) {
     m_creds = find_credentials(m_registry, m_options.creds);
     m_creds_loaded = true;
   }
-  if (m_scheme == "basic") {
+  if (m_scheme == AuthScheme::basic) {
     if (m_creds.username.empty() && m_creds.secret.empty()) return {};
     return "Basic " + base64_encode(m_creds.username + ":" + m_creds.secret);
   }
-  if (m_scheme != "bearer") return {};
+  if (m_scheme != AuthScheme::bearer) return {};
   std::string key = join(scopes, " ");
   lock.unlock();
   // One token request per scope set at a time: workers starting together wait for the
   // first one's token instead of each asking the token server.
   std::lock_guard fetching(m_token_mutex);
-  if (!force_refresh) {
+  if (refresh == TokenRefresh::if_expired) {
     std::lock_guard again(m_mutex);
     auto it = m_tokens.find(key);
     if (it != m_tokens.end() && it->second.expires > std::chrono::steady_clock::now()) return "Bearer " + it->second.value;
@@ -254,19 +260,12 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
       req.set_header("Authorization", "Basic " + base64_encode(creds.username + ":" + creds.secret));
   }
   HttpResponse resp;
-  for (int attempt = 1;; ++attempt) {
-    try {
-      resp = session.perform(req);
-    } catch (const TransportError& e) {
-      if (!e.retryable() || attempt >= m_options.max_attempts) throw from_transport(e, req, m_registry);
-      backoff(attempt);
-      continue;
-    }
-    if ((resp.status >= 500 || resp.status == 429) && attempt < m_options.max_attempts) {
-      backoff(attempt);
-      continue;
-    }
-    break;
+  try {
+    resp = retry<TransportError>(
+        backoff(), [&] { return session.perform(req); }, [](const TransportError& e, int) { return e.retryable(); },
+        [](const HttpResponse& r, int) { return retryable_status(r.status); });
+  } catch (const TransportError& e) {
+    throw from_transport(e, req, m_registry);
   }
   if (resp.status == 401 || resp.status == 403) {
     auto err = error_from_response(fmt::format("the token server of {} refused to authenticate {} "
@@ -288,7 +287,7 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
   }
   if (token.empty())
     throw RegistryError(fmt::format("the token server of {} answered without a token or access_token", m_registry),
-                        resp.status, {}, req.method, redact_url(req.url), false);
+                        resp.status, {}, req.method, redact_url(req.url), Retryable::no);
   if (expires_in < 60) expires_in = 60;  // the spec's minimum
   std::lock_guard lock(m_mutex);
   // Refresh 10% early so a long upload never starts with a token about to lapse.
@@ -302,14 +301,14 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
   bool same_origin = url_origin(req.url) == url_origin(base);
   try {
     if (same_origin) {
-      std::string auth = auth_header(session, scopes, false);
+      std::string auth = auth_header(session, scopes, TokenRefresh::if_expired);
       if (!auth.empty()) req.set_header("Authorization", auth);
     }
     HttpResponse resp = session.perform(req);
     if (resp.status != 401 || !same_origin) return resp;
     absorb_challenge(resp);
-    std::string auth = auth_header(session, scopes, true);
-    std::string scheme;
+    std::string auth = auth_header(session, scopes, TokenRefresh::force);
+    AuthScheme scheme;
     {
       std::lock_guard lock(m_mutex);
       scheme = m_scheme;
@@ -317,8 +316,8 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
     if (auth.empty())
       throw RegistryError(fmt::format("{} requires authentication ({}): pass --creds USER:PASSWORD or log in with "
                                       "docker login / skopeo login",
-                                      m_registry, scheme.empty() ? "no challenge" : scheme),
-                          401, parse_errors(resp.body), req.method, redact_url(req.url), false);
+                                      m_registry, auth_scheme_name(scheme)),
+                          401, parse_errors(resp.body), req.method, redact_url(req.url), Retryable::no);
     req.set_header("Authorization", auth);
     resp = session.perform(req);
     if (resp.status == 401) {
@@ -328,7 +327,7 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
         creds = m_creds;
       }
       std::string who = creds.empty() ? "anonymous access" : fmt::format("the credentials from {}", creds.source);
-      std::string what = scheme == "basic"
+      std::string what = scheme == AuthScheme::basic
                              ? fmt::format("{} rejected {} (wrong username or password?)", m_registry, who)
                              : fmt::format("{} rejected the token it issued for {} with {} (no access to this "
                                            "repository?{})", m_registry, join(scopes, " "), who,
@@ -342,23 +341,19 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
 }
 
 HttpResponse Client::send_idempotent(HttpSession& session, const HttpRequest& req, const Scopes& scopes) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      HttpResponse resp = send(session, req, scopes);
-      if ((resp.status >= 500 || resp.status == 429) && attempt < m_options.max_attempts) {
-        if (m_options.verbose)
+  return retry<RegistryError>(
+      backoff(), [&] { return send(session, req, scopes); },
+      [&](const RegistryError& e, int) {
+        if (e.retryable() && m_options.verbose) fmt::print(stderr, "xbuild: registry: {}, retrying\n", e.what());
+        return e.retryable();
+      },
+      [&](const HttpResponse& resp, int attempt) {
+        bool again = retryable_status(resp.status);
+        if (again && m_options.verbose)
           fmt::print(stderr, "xbuild: registry: {} {} answered {}, retrying ({}/{})\n", req.method,
                      redact_url(req.url), resp.status, attempt, m_options.max_attempts);
-        backoff(attempt);
-        continue;
-      }
-      return resp;
-    } catch (const RegistryError& e) {
-      if (!e.retryable() || attempt >= m_options.max_attempts) throw;
-      if (m_options.verbose) fmt::print(stderr, "xbuild: registry: {}, retrying\n", e.what());
-      backoff(attempt);
-    }
-  }
+        return again;
+      });
 }
 
 Client& ClientPool::get(const std::string& registry) {

@@ -7,6 +7,7 @@
 #include "registry/auth.hpp"
 #include "registry/http.hpp"
 #include "util/error.hpp"
+#include "util/retry.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -35,11 +36,14 @@ struct RegistryErrorEntry {
   std::string message;
 };
 
+/// Whether repeating the failed step may succeed (5xx, 429, a broken connection).
+enum class Retryable { yes, no };
+
 /// A registry answered with an error (or never answered): status, parsed errors, request.
 class RegistryError : public Error {
 public:
   RegistryError(std::string summary, long status, std::vector<RegistryErrorEntry> errors, std::string method,
-                std::string url, bool retryable);
+                std::string url, Retryable retryable);
   /// HTTP status, 0 when there was no answer.
   long status() const { return m_status; }
   /// The parsed `errors` array (may be empty).
@@ -67,8 +71,18 @@ RegistryError error_from_response(std::string_view what, const HttpRequest& req,
 
 /// Repository access scopes for one request: "repository:NAME:pull,push".
 using Scopes = std::vector<std::string>;
-/// "repository:<repo>:pull" or ":pull,push".
-std::string repo_scope(std::string_view repository, bool push);
+/// What a request needs to do in a repository.
+enum class Access { pull, push };
+/// "repository:<repo>:pull" for Access::pull, "repository:<repo>:pull,push" for Access::push.
+std::string repo_scope(std::string_view repository, Access access);
+
+/// How a registry wants to be authenticated, learnt from its /v2/ ping or a 401 challenge.
+enum class AuthScheme { unknown, none, basic, bearer };
+/// "no challenge", "none", "basic", "bearer": for messages.
+std::string_view auth_scheme_name(AuthScheme scheme);
+
+/// Whether a request must get a fresh token even when a cached one has not expired.
+enum class TokenRefresh { if_expired, force };
 
 /// A registry host with its transport, auth state and tokens.
 class Client {
@@ -94,15 +108,15 @@ public:
   /// Whether a single POST ?digest= with the body completes an upload here: 1 yes, 0 not
   /// known yet, 2 being probed, -1 no (the registry answers 202 and wants a PUT).
   std::atomic<int> single_post{0};
-  /// Sleeps before retry number `attempt` (1-based): backoff_ms * 2^(attempt-1).
-  void backoff(int attempt) const;
+  /// The retry policy of options(): max_attempts, first wait backoff_ms, doubled per retry.
+  Backoff backoff() const;
 
 private:
   struct Token {
     std::string value;
     std::chrono::steady_clock::time_point expires;
   };
-  std::string auth_header(HttpSession& session, const Scopes& scopes, bool force_refresh);
+  std::string auth_header(HttpSession& session, const Scopes& scopes, TokenRefresh refresh);
   std::string fetch_token(HttpSession& session, const Scopes& scopes);
   void absorb_challenge(const HttpResponse& resp);
   bool http_allowed() const;
@@ -116,7 +130,7 @@ private:
   std::string m_base_url;               ///< "" until probed
   Credentials m_creds;
   bool m_creds_loaded = false;
-  std::string m_scheme;                 ///< "" (unknown), "none", "basic", "bearer"
+  AuthScheme m_scheme = AuthScheme::unknown;
   std::string m_realm;
   std::string m_service;
   std::map<std::string, Token> m_tokens;  ///< by joined scopes

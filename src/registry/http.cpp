@@ -4,6 +4,7 @@
 
 #include "registry/http.hpp"
 
+#include "util/fd.hpp"
 #include "util/strings.hpp"
 
 #include <curl/curl.h>
@@ -169,16 +170,13 @@ HttpResponse HttpSession::perform_once(const HttpRequest& request) {
   CURL* c = static_cast<CURL*>(m_curl);
   curl_easy_reset(c);
   HttpResponse resp;
-  Transfer t{&request, &resp, c};
-  struct FdGuard {
-    int& fd;
-    ~FdGuard() { if (fd >= 0) ::close(fd); }
-  } guard{t.fd};
+  Fd body_file;
   if (request.body.present && !request.body.file.empty()) {
-    t.fd = ::open(request.body.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (t.fd < 0)
+    body_file.reset(::open(request.body.file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!body_file)
       throw TransportError(fmt::format("cannot read {}", request.body.file.string()), TransportError::Kind::fatal);
   }
+  Transfer t{&request, &resp, c, body_file.get()};
 
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -323,11 +321,11 @@ std::string redact_url(std::string_view url) {
 }
 
 std::string url_escape(std::string_view value) {
-  std::string out;
-  for (unsigned char ch : value) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') out += static_cast<char>(ch);
-    else out += fmt::format("%{:02X}", ch);
-  }
+  // curl_easy_escape keeps only RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~).
+  char* escaped = curl_easy_escape(nullptr, value.data(), static_cast<int>(value.size()));
+  if (!escaped) throw TransportError("cannot escape a URL value (out of memory)", TransportError::Kind::fatal);
+  std::string out(escaped);
+  curl_free(escaped);
   return out;
 }
 

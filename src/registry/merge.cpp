@@ -9,6 +9,7 @@
 #include "registry/remote.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
+#include "util/temp.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -110,9 +111,11 @@ void write_layout(const ImageSet& image, const fs::path& dest, const std::string
     if (fs::exists(target, ec) && static_cast<std::int64_t>(fs::file_size(target, ec)) == b.size) continue;
     const auto& loc = image.locations.at(b.digest.str());
     if (!loc.file.empty()) {
-      fs::path tmp = temp_path_beside(target);
+      // A hard link needs a name that does not exist yet: one inside a private temp dir.
+      TempDirectory scratch = TempDirectory::beside(target);
+      fs::path tmp = scratch.path() / "blob";
       fs::create_hard_link(loc.file, tmp, ec);
-      if (ec) fs::copy_file(loc.file, tmp, fs::copy_options::overwrite_existing);
+      if (ec) fs::copy_file(loc.file, tmp);
       fs::rename(tmp, target);
     } else {
       Client& client = pool.get(loc.registry);

@@ -9,6 +9,8 @@
 
 #include "oci/media_types.hpp"
 #include "registry/remote.hpp"
+#include "util/parallel.hpp"
+#include "util/retry.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
 
@@ -17,7 +19,6 @@
 
 #include <atomic>
 #include <mutex>
-#include <thread>
 
 namespace xb::registry {
 namespace {
@@ -45,7 +46,7 @@ std::string location_of(const HttpResponse& resp, const HttpRequest& req, std::s
   if (loc.empty())
     throw RegistryError(fmt::format("{}: {} {} answered {} without a Location header", what, req.method,
                                     redact_url(req.url), resp.status),
-                        resp.status, {}, req.method, redact_url(req.url), false);
+                        resp.status, {}, req.method, redact_url(req.url), Retryable::no);
   return resolve_url(resp.url, loc);
 }
 
@@ -55,7 +56,7 @@ void check_digest_header(const HttpResponse& resp, const HttpRequest& req, const
   if (!got.empty() && got != expected)
     throw RegistryError(fmt::format("{}: the registry answered Docker-Content-Digest {} but the content's digest is {} "
                                     "({} {})", what, got, expected, req.method, redact_url(req.url)),
-                        resp.status, {}, req.method, redact_url(req.url), false);
+                        resp.status, {}, req.method, redact_url(req.url), Retryable::no);
 }
 
 // "0-1234" or "bytes=0-1234" -> bytes received (1235); "0-0" counts as none.
@@ -108,12 +109,12 @@ void upload_chunked(PushContext& ctx, HttpSession& session, std::string location
       resume = true;
     }
     if (resume) {
-      if (++resumes >= ctx.options.max_attempts)
+      if (++resumes >= ctx.client.backoff().max_attempts)
         throw RegistryError(fmt::format("uploading blob {} to {}: giving up after {} failed chunks (last: {})",
                                         blob.digest.str(), ctx.target.name(), resumes, why),
-                            0, {}, "PATCH", redact_url(location), false);
+                            0, {}, "PATCH", redact_url(location), Retryable::no);
       if (ctx.options.verbose) fmt::print(stderr, "xbuild: registry: chunk failed ({}); asking the upload's status\n", why);
-      ctx.client.backoff(resumes);
+      ctx.client.backoff().wait(resumes);
       HttpRequest status;
       status.url = location;
       HttpResponse st = ctx.client.send_idempotent(session, status, scopes);
@@ -137,8 +138,8 @@ Outcome push_blob_once(PushContext& ctx, HttpSession& session, const oci::Descri
   const std::string repo = ctx.target.repository;
   const std::string digest = blob.digest.str();
   bool can_mount = !loc.registry.empty() && loc.registry == ctx.target.registry && loc.repository != repo;
-  Scopes scopes = {repo_scope(repo, true)};
-  if (can_mount) scopes.push_back(repo_scope(loc.repository, false));
+  Scopes scopes = {repo_scope(repo, Access::push)};
+  if (can_mount) scopes.push_back(repo_scope(loc.repository, Access::pull));
 
   HttpRequest head;
   head.method = "HEAD";
@@ -210,21 +211,21 @@ Outcome push_blob_once(PushContext& ctx, HttpSession& session, const oci::Descri
 }
 
 Outcome push_blob(PushContext& ctx, HttpSession& session, const oci::Descriptor& blob, const BlobLocation& loc) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      return push_blob_once(ctx, session, blob, loc);
-    } catch (const RegistryError& e) {
-      if (!e.retryable() || attempt >= ctx.options.max_attempts || ctx.stop) {
-        if (e.retryable() && attempt >= ctx.options.max_attempts)
-          throw RegistryError(fmt::format("{} (gave up after {} attempts)", e.what(), attempt), e.status(), e.errors(),
-                              e.method(), e.url(), false);
-        throw;
-      }
-      if (ctx.options.verbose)
-        fmt::print(stderr, "xbuild: registry: blob {}: {}; retrying from HEAD ({}/{})\n", blob.digest.short_hex(),
-                   e.what(), attempt, ctx.options.max_attempts);
-      ctx.client.backoff(attempt);
-    }
+  Backoff backoff = ctx.client.backoff();
+  try {
+    return retry<RegistryError>(
+        backoff, [&] { return push_blob_once(ctx, session, blob, loc); },
+        [&](const RegistryError& e, int attempt) {
+          if (!e.retryable() || ctx.stop) return false;
+          if (ctx.options.verbose)
+            fmt::print(stderr, "xbuild: registry: blob {}: {}; retrying from HEAD ({}/{})\n", blob.digest.short_hex(),
+                       e.what(), attempt, backoff.max_attempts);
+          return true;
+        });
+  } catch (const RegistryError& e) {
+    if (!e.retryable() || ctx.stop) throw;
+    throw RegistryError(fmt::format("{} (gave up after {} attempts)", e.what(), backoff.max_attempts), e.status(),
+                        e.errors(), e.method(), e.url(), Retryable::no);
   }
 }
 
@@ -235,7 +236,7 @@ bool manifest_present(PushContext& ctx, HttpSession& session, const RawManifest&
   head.method = "HEAD";
   head.url = fmt::format("/v2/{}/manifests/{}", ctx.target.repository, ref);
   head.set_header("Accept", manifest_accept());
-  HttpResponse r = ctx.client.send_idempotent(session, head, {repo_scope(ctx.target.repository, true)});
+  HttpResponse r = ctx.client.send_idempotent(session, head, {repo_scope(ctx.target.repository, Access::push)});
   return r.status == 200 && r.header("docker-content-digest") == m.desc.digest.str();
 }
 
@@ -246,7 +247,7 @@ bool put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, 
   req.url = fmt::format("/v2/{}/manifests/{}", ctx.target.repository, ref);
   req.set_header("Content-Type", m.desc.media_type);
   req.body = Body::of(m.bytes);
-  HttpResponse r = ctx.client.send_idempotent(session, req, {repo_scope(ctx.target.repository, true)});
+  HttpResponse r = ctx.client.send_idempotent(session, req, {repo_scope(ctx.target.repository, Access::push)});
   if (r.status != 201 && r.status != 200 && r.status != 204) {
     RegistryError e = error_from_response(
         fmt::format("pushing {} {} to {}", oci::media::is_index(m.desc.media_type) ? "index" : "manifest",
@@ -256,7 +257,7 @@ bool put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, 
       throw RegistryError(fmt::format("{} (this registry does not accept OCI image indexes ({}); push to a registry "
                                       "that supports the OCI image spec, such as distribution 2.7+)",
                                       e.what(), oci::media::k_index),
-                          e.status(), e.errors(), e.method(), e.url(), false);
+                          e.status(), e.errors(), e.method(), e.url(), Retryable::no);
     throw e;
   }
   check_digest_header(r, req, m.desc.digest.str(), fmt::format("pushing manifest to {}", ctx.target.name()));
@@ -332,45 +333,41 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
              std::max(1, options.jobs));
 
   // 1. Blobs, in parallel: each worker has its own session (its own reused connection).
-  std::atomic<std::size_t> next{0};
+  // A blob's failure is collected and the others go on, so one run reports every blob that
+  // failed; auth and usage failures would fail every blob the same way, so they stop the
+  // group (the first is rethrown by parallel_for after the running uploads finish).
   std::mutex errors_mutex;
   std::vector<std::string> errors;
   std::exception_ptr first_error;
-  int workers = std::max(1, std::min<int>(options.jobs, static_cast<int>(image.blobs.size())));
-  auto work = [&] {
-    std::unique_ptr<HttpSession> session;
-    try {
-      session = client.new_session();
-    } catch (...) {
-      std::lock_guard lock(errors_mutex);
-      if (!first_error) first_error = std::current_exception();
-      ctx.stop = true;
-      return;
-    }
-    while (!ctx.stop) {
-      std::size_t i = next++;
-      if (i >= image.blobs.size()) break;
-      const auto& blob = image.blobs[i];
-      try {
-        Outcome o = push_blob(ctx, *session, blob, image.locations.at(blob.digest.str()));
-        (o == Outcome::uploaded ? ctx.uploaded : o == Outcome::mounted ? ctx.mounted : ctx.existing)++;
-        if (options.verbose)
-          fmt::print(stderr, "xbuild: registry: blob {} ({} bytes): {}\n", blob.digest.str(), blob.size,
-                     o == Outcome::uploaded ? "uploaded" : o == Outcome::mounted ? "mounted" : "already there");
-      } catch (const std::exception& e) {
-        std::lock_guard lock(errors_mutex);
-        errors.push_back(e.what());
-        if (!first_error) first_error = std::current_exception();
-        // Auth and usage failures will fail every blob the same way: stop the others.
-        auto* re = dynamic_cast<const RegistryError*>(&e);
-        if (!re || re->status() == 401 || re->status() == 403 || re->status() == 0) ctx.stop = true;
-      }
-    }
+  auto record = [&](const std::exception& e) {
+    std::lock_guard lock(errors_mutex);
+    errors.push_back(e.what());
+    if (!first_error) first_error = std::current_exception();
   };
-  std::vector<std::thread> threads;
-  for (int i = 1; i < workers; ++i) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  try {
+    parallel_for(
+        image.blobs.size(), options.jobs, [&] { return client.new_session(); },
+        [&](std::unique_ptr<HttpSession>& session, std::size_t i) {
+          if (ctx.stop) return;
+          const auto& blob = image.blobs[i];
+          try {
+            Outcome o = push_blob(ctx, *session, blob, image.locations.at(blob.digest.str()));
+            (o == Outcome::uploaded ? ctx.uploaded : o == Outcome::mounted ? ctx.mounted : ctx.existing)++;
+            if (options.verbose)
+              fmt::print(stderr, "xbuild: registry: blob {} ({} bytes): {}\n", blob.digest.str(), blob.size,
+                         o == Outcome::uploaded ? "uploaded" : o == Outcome::mounted ? "mounted" : "already there");
+          } catch (const std::exception& e) {
+            record(e);
+            auto* re = dynamic_cast<const RegistryError*>(&e);
+            if (!re || re->status() == 401 || re->status() == 403 || re->status() == 0) {
+              ctx.stop = true;
+              throw;
+            }
+          }
+        });
+  } catch (const std::exception& e) {
+    if (!first_error) record(e);  // a session that could not be made
+  }
   if (first_error) {
     if (errors.size() <= 1) std::rethrow_exception(first_error);
     throw Error(fmt::format("pushing to {} failed for {} blobs (the tag was not changed):\n  {}", target.str(),
@@ -439,8 +436,8 @@ std::vector<PushResult> push_layout(const fs::path& layout, const std::string& l
   return results;
 }
 
-void print_push_results(const std::vector<PushResult>& results, bool as_json) {
-  if (as_json) {
+void print_push_results(const std::vector<PushResult>& results, ResultFormat format) {
+  if (format == ResultFormat::json) {
     json::array arr;
     for (const auto& r : results) {
       json::object o;

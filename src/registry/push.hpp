@@ -14,10 +14,6 @@
 #include <string>
 #include <vector>
 
-namespace CLI {
-class App;
-}
-
 namespace xb::registry {
 
 /// Blobs above this size go up in PATCH chunks of this size (--chunk-size).
@@ -67,19 +63,15 @@ PushResult push_image(const ImageSet& image, const Reference& target, const Push
 /// The same, reusing a run's clients (so tokens and the scheme probe are shared).
 PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& target, const PushOptions& options);
 
-/// Adds --creds, --insecure-registry and --ca-file (for commands that only read).
-void add_registry_flags(CLI::App& cmd, ClientOptions& options);
-
-/// Adds --creds, --insecure-registry, --ca-file, --push-jobs and --chunk-size to a
-/// subcommand (defined in src/cli/cmd_push.cpp, so the library needs no CLI11).
-void add_push_flags(CLI::App& cmd, PushOptions& options);
-
 /// [image] base: when it is a registry reference, pulls it for `platforms` into the cache
 /// (${XDG_CACHE_HOME:-~/.cache}/xbuild) and returns "oci:CACHE@sha256:..." for the OCI
 /// code; "scratch", "oci:..." and anything else come back unchanged. (In remote.cpp.)
 std::string resolve_base(const std::string& base, const std::vector<Platform>& platforms, const ClientOptions& options);
 
-/// Prints results as `name@sha256:...` lines, or as JSON with --json (stdout).
-void print_push_results(const std::vector<PushResult>& results, bool json);
+/// How print_push_results writes.
+enum class ResultFormat { text, json };
+/// Prints results as `name@sha256:...` lines (ResultFormat::text, with a summary on
+/// stderr), or as one JSON array (--json); both on stdout.
+void print_push_results(const std::vector<PushResult>& results, ResultFormat format);
 
 }  // namespace xb::registry

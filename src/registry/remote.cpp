@@ -7,23 +7,19 @@
 #include "registry/remote.hpp"
 
 #include "oci/media_types.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/parallel.hpp"
+#include "util/retry.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
+#include "util/temp.hpp"
 
 #include <boost/json.hpp>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <mutex>
 #include <set>
-#include <thread>
 
 namespace xb::registry {
 namespace {
@@ -55,14 +51,7 @@ void write_blob(const fs::path& root, const RawManifest& m) {
 // Adds (or replaces) the entry tagged `tag` in root/index.json, under an flock so that
 // concurrent pulls into the same cache do not lose each other's entries.
 void record_in_index(const fs::path& root, const oci::Descriptor& desc, const std::string& tag) {
-  fs::path lock_path = root / "index.json.lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) fail(Exit::environment, "cannot create {}", lock_path.string());
-  ::flock(fd, LOCK_EX);
-  struct Unlock {
-    int fd;
-    ~Unlock() { ::flock(fd, LOCK_UN); ::close(fd); }
-  } unlock{fd};
+  Fd lock = lock_file(root / "index.json.lock");
   json::object index;
   fs::path index_path = root / "index.json";
   if (fs::exists(index_path)) index = oci::parse_json_object(read_file(index_path), index_path.string());
@@ -85,35 +74,6 @@ void record_in_index(const fs::path& root, const oci::Descriptor& desc, const st
   out["mediaType"] = oci::media::k_index;
   out["manifests"] = std::move(kept);
   write_file_atomic(index_path, json::serialize(out));
-}
-
-// Runs fn(session, i) for i in [0, n) on up to `jobs` threads; rethrows the first failure.
-template <typename Fn>
-void parallel_for(Client& client, int jobs, std::size_t n, Fn fn) {
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> stop{false};
-  std::mutex m;
-  std::exception_ptr error;
-  auto work = [&] {
-    try {
-      auto session = client.new_session();
-      while (!stop) {
-        std::size_t i = next++;
-        if (i >= n) break;
-        fn(*session, i);
-      }
-    } catch (...) {
-      std::lock_guard lock(m);
-      if (!error) error = std::current_exception();
-      stop = true;
-    }
-  };
-  std::vector<std::thread> threads;
-  int workers = std::max(1, std::min<int>(jobs, static_cast<int>(n)));
-  for (int i = 1; i < workers; ++i) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
-  if (error) std::rethrow_exception(error);
 }
 
 std::string cache_tag(const Reference& ref, const std::vector<Platform>& platforms) {
@@ -146,11 +106,11 @@ RawManifest fetch_manifest(Client& client, HttpSession& session, const std::stri
   HttpRequest req;
   req.url = fmt::format("/v2/{}/manifests/{}", repository, ref);
   req.set_header("Accept", manifest_accept());
-  HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, false)});
+  HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, Access::pull)});
   std::string name = fmt::format("{}/{}{}{}", client.registry(), repository, valid_digest(ref) ? "@" : ":", ref);
   if (resp.status == 404)
     throw RegistryError(fmt::format("{} does not exist: {}", name, error_from_response("GET", req, resp).what()), 404,
-                        parse_errors(resp.body), req.method, redact_url(req.url), false);
+                        parse_errors(resp.body), req.method, redact_url(req.url), Retryable::no);
   if (resp.status != 200) throw error_from_response(fmt::format("fetching the manifest of {}", name), req, resp);
   RawManifest m;
   m.bytes = std::move(resp.body);
@@ -159,15 +119,15 @@ RawManifest fetch_manifest(Client& client, HttpSession& session, const std::stri
   m.desc.size = static_cast<std::int64_t>(m.bytes.size());
   if (valid_digest(ref) && m.desc.digest.str() != ref)
     throw RegistryError(fmt::format("{}: the registry sent a manifest whose digest is {}", name, m.desc.digest.str()),
-                        200, {}, req.method, redact_url(req.url), false);
+                        200, {}, req.method, redact_url(req.url), Retryable::no);
   std::string header = resp.header("docker-content-digest");
   if (!header.empty() && header != m.desc.digest.str())
     throw RegistryError(fmt::format("{}: Docker-Content-Digest {} does not match the bytes received ({})", name, header,
                                     m.desc.digest.str()),
-                        200, {}, req.method, redact_url(req.url), false);
+                        200, {}, req.method, redact_url(req.url), Retryable::no);
   if (!oci::media::is_index(m.desc.media_type) && !oci::media::is_manifest(m.desc.media_type))
     throw RegistryError(fmt::format("{} has media type '{}', not an image index or manifest", name, m.desc.media_type),
-                        200, {}, req.method, redact_url(req.url), false);
+                        200, {}, req.method, redact_url(req.url), Retryable::no);
   return m;
 }
 
@@ -180,47 +140,29 @@ fs::path fetch_blob(Client& client, HttpSession& session, const std::string& rep
   fs::create_directories(final_path.parent_path());
   HttpRequest req;
   req.url = fmt::format("/v2/{}/blobs/{}", repository, blob.digest.str());
-  for (int attempt = 1;; ++attempt) {
-    fs::path tmp = temp_path_beside(final_path);
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) fail(Exit::environment, "cannot write {}", tmp.string());
+  // One attempt: a fresh temp file, streamed and hashed; renamed into place only when the
+  // digest and size match. A failed attempt's temp is removed by its destructor.
+  auto attempt = [&] {
+    TempFile tmp = TempFile::beside(final_path);
     Sha256 hash;
     std::uint64_t got = 0;
     req.sink = [&](std::string_view chunk) {
-      if (std::fwrite(chunk.data(), 1, chunk.size(), f) != chunk.size()) throw Error("write failed");
+      tmp.write(chunk);
       hash.update(chunk);
       got += chunk.size();
     };
-    HttpResponse resp;
-    try {
-      resp = client.send(session, req, {repo_scope(repository, false)});
-    } catch (const RegistryError& e) {
-      std::fclose(f);
-      fs::remove(tmp, ec);
-      if (!e.retryable() || attempt >= client.options().max_attempts) throw;
-      client.backoff(attempt);
-      continue;
-    }
-    bool write_ok = std::fflush(f) == 0;
-    std::fclose(f);
-    if (resp.status != 200) {
-      fs::remove(tmp, ec);
-      auto err = error_from_response(fmt::format("downloading blob {} from {}/{}", blob.digest.str(), client.registry(), repository), req, resp);
-      if (!err.retryable() || attempt >= client.options().max_attempts) throw err;
-      client.backoff(attempt);
-      continue;
-    }
-    if (!write_ok) fail(Exit::environment, "cannot write {} (disk full?)", tmp.string());
+    HttpResponse resp = client.send(session, req, {repo_scope(repository, Access::pull)});
+    if (resp.status != 200)
+      throw error_from_response(fmt::format("downloading blob {} from {}/{}", blob.digest.str(), client.registry(), repository), req, resp);
     std::string hex = hash.hex();
-    if (static_cast<std::int64_t>(got) != blob.size || oci::Digest::from_sha256_hex(hex) != blob.digest) {
-      fs::remove(tmp, ec);
+    if (static_cast<std::int64_t>(got) != blob.size || oci::Digest::from_sha256_hex(hex) != blob.digest)
       throw RegistryError(fmt::format("blob {} from {}/{} arrived with {} bytes and digest sha256:{} (expected {} bytes)",
                                       blob.digest.str(), client.registry(), repository, got, hex, blob.size),
-                          200, {}, "GET", redact_url(req.url), attempt < client.options().max_attempts);
-    }
-    fs::rename(tmp, final_path);
+                          200, {}, "GET", redact_url(req.url), Retryable::yes);
+    tmp.commit(final_path);
     return final_path;
-  }
+  };
+  return retry<RegistryError>(client.backoff(), attempt, [](const RegistryError& e, int) { return e.retryable(); });
 }
 
 oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
@@ -229,7 +171,7 @@ oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const s
   const auto& config = blobs.front();
   HttpRequest req;
   req.url = fmt::format("/v2/{}/blobs/{}", repository, config.digest.str());
-  HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, false)});
+  HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, Access::pull)});
   if (resp.status != 200) throw error_from_response(fmt::format("fetching the config {}", config.digest.str()), req, resp);
   auto cfg = oci::parse_json_object(resp.body, fmt::format("config {}", config.digest.str()));
   oci::OciPlatform p;
@@ -341,8 +283,9 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
   for (const auto& m : chosen)
     for (const auto& b : manifest_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
       if (seen.insert(b.digest.str()).second) blobs.push_back(b);
-  parallel_for(client, options.jobs, blobs.size(),
-               [&](HttpSession& s, std::size_t i) { fetch_blob(client, s, ref.repository, blobs[i], root); });
+  parallel_for(
+      blobs.size(), options.jobs, [&] { return client.new_session(); },
+      [&](std::unique_ptr<HttpSession>& s, std::size_t i) { fetch_blob(client, *s, ref.repository, blobs[i], root); });
   for (const auto& m : chosen) write_blob(root, m);
   write_blob(root, recorded);
   PulledImage out;

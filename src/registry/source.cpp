@@ -8,6 +8,7 @@
 #include "registry/remote.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
+#include "util/temp.hpp"
 
 #include <fmt/format.h>
 
@@ -45,7 +46,7 @@ std::string RegistrySource::read_blob(const oci::Descriptor& d) {
   }
   HttpRequest req;
   req.url = fmt::format("/v2/{}/blobs/{}", m_ref.repository, d.digest.str());
-  HttpResponse resp = m_client->send_idempotent(*m_session, req, {repo_scope(m_ref.repository, false)});
+  HttpResponse resp = m_client->send_idempotent(*m_session, req, {repo_scope(m_ref.repository, Access::pull)});
   if (resp.status != 200)
     throw error_from_response(fmt::format("fetching blob {} of {}", d.digest.str(), m_ref.str()), req, resp);
   if (oci::Digest::of(resp.body) != d.digest)
@@ -55,10 +56,9 @@ std::string RegistrySource::read_blob(const oci::Descriptor& d) {
 
 void RegistrySource::copy_blob(const oci::Descriptor& d, const std::filesystem::path& dest) {
   // Download into a scratch layout beside dest, then move the verified file into place.
-  std::filesystem::path scratch = temp_path_beside(dest);
-  std::filesystem::path got = fetch_blob(*m_client, *m_session, m_ref.repository, d, scratch);
+  TempDirectory scratch = TempDirectory::beside(dest);
+  std::filesystem::path got = fetch_blob(*m_client, *m_session, m_ref.repository, d, scratch.path());
   std::filesystem::rename(got, dest);
-  std::filesystem::remove_all(scratch);
 }
 
 }  // namespace xb::registry

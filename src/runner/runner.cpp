@@ -5,7 +5,7 @@
 // run_exec reports afterwards is the build's own result.
 //
 // The remote side gets exactly one shell command line per step. Every word in it goes
-// through sh_quote, and the line itself is run as `sh -c LINE`, so the runner user's login
+// through shell_quote (util/strings.hpp), and the line itself is run as `sh -c LINE`, so the runner user's login
 // shell only ever has to parse one single-quoted word.
 //
 // On the runner the build runs in its own session, and a watcher reads the ssh channel:
@@ -17,6 +17,7 @@
 
 #include "runner/quote.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -65,7 +66,7 @@ bool machine_serves(const Platform& machine, const Platform& target) {
 }
 
 /// The remote command line for a script: `sh -c 'SCRIPT'`.
-std::string remote_sh(const std::string& script) { return "sh -c " + sh_quote(script); }
+std::string remote_sh(const std::string& script) { return "sh -c " + shell_quote(script); }
 
 /// ssh ... -- host 'sh -c ...'
 std::vector<std::string> ssh_command(const SshTarget& t, const std::string& script) {
@@ -77,58 +78,43 @@ std::vector<std::string> ssh_command(const SshTarget& t, const std::string& scri
 /// "remote dir" for rsync: host:path/ (with -s the path is not parsed by a remote shell).
 std::string rsync_remote(const SshTarget& t, const fs::path& dir) { return t.host + ":" + dir.string() + "/"; }
 
-/// argv for messages (quoted only where needed).
-std::string display(const std::vector<std::string>& argv) {
-  std::vector<std::string> q;
-  for (const auto& a : argv) q.push_back(shell_quote(a));
-  return join(q, " ");
-}
+/// argv for messages.
+std::string display(const std::vector<std::string>& argv) { return shell_display(argv); }
 
 void say(const std::string& line) {
   fmt::print("xbuild runner: {}\n", line);
   std::fflush(stdout);
 }
 
+/// A pipe whose two ends close themselves.
 struct Pipe {
-  int r = -1, w = -1;
+  Fd r, w;
   Pipe() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) fail(Exit::environment, "cannot create a pipe: {}", std::strerror(errno));
-    r = fds[0];
-    w = fds[1];
-  }
-  ~Pipe() {
-    close_r();
-    close_w();
-  }
-  void close_r() {
-    if (r >= 0) ::close(r);
-    r = -1;
-  }
-  void close_w() {
-    if (w >= 0) ::close(w);
-    w = -1;
+    r.reset(fds[0]);
+    w.reset(fds[1]);
   }
 };
 
 /// Runs producer | consumer; returns both exit codes.
 std::pair<int, int> run_pipeline(const std::vector<std::string>& producer, const std::vector<std::string>& consumer) {
   Pipe p;
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  Child a = spawn(producer, devnull, p.w, -1);
+  Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Child a = spawn(producer, devnull.get(), p.w.get(), -1);
   Child b;
   try {
-    b = spawn(consumer, p.r, -1, -1);
+    b = spawn(consumer, p.r.get(), -1, -1);
   } catch (...) {
-    ::close(devnull);
-    p.close_w();
-    p.close_r();
+    devnull.reset();
+    p.w.reset();
+    p.r.reset();
     wait_child(a);
     throw;
   }
-  ::close(devnull);
-  p.close_r();
-  p.close_w();
+  devnull.reset();
+  p.r.reset();
+  p.w.reset();
   int ra = wait_child(a);
   int rb = wait_child(b);
   return {ra, rb};
@@ -153,8 +139,8 @@ fs::path ship_lock(const ExecSpec& s) {
 int ship(const ExecSpec& s) {
   if (s.sync == Sync::rsync) {
     std::vector<std::string> a = {"rsync", "-rlpt", "--delete", "--protect-args", "-e", rsync_rsh(s.ssh),
-                                  "--rsync-path=" + sh_command({"mkdir", "-p", "--", s.remote_src.string()}) + " && " +
-                                    sh_command({"flock", ship_lock(s).string(), "rsync"})};
+                                  "--rsync-path=" + shell_command({"mkdir", "-p", "--", s.remote_src.string()}) + " && " +
+                                    shell_command({"flock", ship_lock(s).string(), "rsync"})};
     for (const auto& e : s.excludes) a.push_back("--exclude=/" + e);
     a.push_back(s.local_src.string() + "/");
     a.push_back(rsync_remote(s.ssh, s.remote_src));
@@ -185,9 +171,9 @@ int ship(const ExecSpec& s) {
     "{} | sort > \"$list.have\"\n"
     "comm -23 \"$list.have\" \"$list.want\" | while IFS= read -r f; do rm -rf -- \"$f\"; done\n"
     "rm -f \"$list\" \"$list.want\" \"$list.have\"\n",
-    sh_command(find));
-  std::string script = fmt::format("mkdir -p -- {0} && cd -- {0} && exec flock {1} sh -c {2}", sh_quote(s.remote_src.string()),
-                                   sh_quote(ship_lock(s).string()), sh_quote(mirror));
+    shell_command(find));
+  std::string script = fmt::format("mkdir -p -- {0} && cd -- {0} && exec flock {1} sh -c {2}", shell_quote(s.remote_src.string()),
+                                   shell_quote(ship_lock(s).string()), shell_quote(mirror));
   auto [rt, rs] = run_pipeline(tar, ssh_command(s.ssh, script));
   if (rt == 0 && rs == 0) return 0;
   if (rs == k_ssh_failed) say(lost(s, "ship the source tree"));
@@ -215,7 +201,7 @@ int fetch(const ExecSpec& s) {
                            : fmt::format("rsync of {} from {} failed (exit {}; see above)", s.remote_out.string(), s.ssh.address(), rc));
     return rc;
   }
-  std::string script = fmt::format("cd -- {} && tar -cf - .", sh_quote(s.remote_out.string()));
+  std::string script = fmt::format("cd -- {} && tar -cf - .", shell_quote(s.remote_out.string()));
   auto [rs, rt] = run_pipeline(ssh_command(s.ssh, script), {"tar", "-C", s.local_out.string(), "--no-same-owner", "-xf", "-"});
   if (rt == 0 && rs == 0) return 0;
   if (rs == k_ssh_failed) say(lost(s, "fetch the outputs"));
@@ -229,8 +215,8 @@ int build(const ExecSpec& s) {
   // The runner's watcher ends the build when this pipe closes: keep the write end until
   // the build is over (O_CLOEXEC keeps it out of ssh itself).
   Pipe keepalive;
-  Child c = spawn(ssh_command(s.ssh, remote_build_script(s)), keepalive.r, -1, -1);
-  keepalive.close_r();
+  Child c = spawn(ssh_command(s.ssh, remote_build_script(s)), keepalive.r.get(), -1, -1);
+  keepalive.r.reset();
   int rc = wait_child(c);
   if (rc == k_ssh_failed) say(lost(s, "run the build"));
   else if (rc != 0) say(fmt::format("the build on {} failed with exit {}: `{}`", s.ssh.address(), rc, display(s.argv)));
@@ -250,8 +236,8 @@ fs::path expand_identity(const Project& project, const std::string& id) {
 }  // namespace
 
 std::string remote_build_script(const ExecSpec& s) {
-  auto q = [](const fs::path& p) { return sh_quote(p.string()); };
-  auto or_die = [](const std::string& what) { return fmt::format(" || {{ echo {} >&2; exit 125; }}", sh_quote("xbuild runner: " + what)); };
+  auto q = [](const fs::path& p) { return shell_quote(p.string()); };
+  auto or_die = [](const std::string& what) { return fmt::format(" || {{ echo {} >&2; exit 125; }}", shell_quote("xbuild runner: " + what)); };
   std::string sc;
   sc += "exec 3<&0\n";  // the ssh channel: EOF means xbuild went away
   if (s.clean_build) sc += fmt::format("rm -rf -- {}", q(s.remote_build)) + or_die("cannot remove " + s.remote_build.string()) + "\n";
@@ -259,14 +245,14 @@ std::string remote_build_script(const ExecSpec& s) {
   sc += fmt::format("rm -rf -- {0} && mkdir -p -- {0}", q(s.remote_out)) + or_die("cannot empty " + s.remote_out.string()) + "\n";
   for (const auto& [path, content] : s.files) {
     fs::path p(path);
-    sc += fmt::format("mkdir -p -- {} && printf '%s' {} > {}", q(p.parent_path()), sh_quote(content), q(p)) +
+    sc += fmt::format("mkdir -p -- {} && printf '%s' {} > {}", q(p.parent_path()), shell_quote(content), q(p)) +
           or_die("cannot write " + path) + "\n";
   }
   sc += fmt::format("cd -- {}", q(s.remote_cwd)) + or_die("cannot enter " + s.remote_cwd.string()) + "\n";
-  for (const auto& [k, v] : s.env) sc += fmt::format("export {}\n", sh_quote(k + "=" + v));
+  for (const auto& [k, v] : s.env) sc += fmt::format("export {}\n", shell_quote(k + "=" + v));
   // A background job of a non-interactive shell is not a group leader, so setsid does not
   // fork: $! is the new session's id.
-  sc += fmt::format("setsid {} </dev/null 3<&- &\n", sh_command(s.argv));
+  sc += fmt::format("setsid {} </dev/null 3<&- &\n", shell_command(s.argv));
   sc += "pid=$!\n";
   sc += "( cat <&3 >/dev/null 2>&1; kill -TERM -$pid 2>/dev/null; sleep 5; kill -KILL -$pid 2>/dev/null ) >/dev/null 2>&1 &\n";
   sc += "watch=$!\n";

@@ -186,9 +186,13 @@ MasterConnection::~MasterConnection() {
 }
 
 bool MasterConnection::start(SshTarget& t) {
-  // Unix socket paths are short (108 bytes): /tmp, not the project's state dir.
-  m_path = fmt::format("/tmp/xbuild-ssh-{}.sock", ::getpid());
-  ::unlink(m_path.c_str());
+  // Unix socket paths are short (108 bytes): /tmp, not the project's state dir (nor a long
+  // $TMPDIR); a private directory so no other user can pre-create or reach the socket.
+  // A helper ended by a signal exits at once (_exit) and cannot remove its directory: the
+  // next one clears those whose process is gone.
+  remove_stale_temps("/tmp", "xbuild-ssh-");
+  m_dir = TempDirectory::in("/tmp", "xbuild-ssh-");
+  m_path = (m_dir.path() / "sock").string();
   SshTarget plain = t;
   plain.control_path.clear();
   auto argv = ssh_argv(plain);

@@ -7,6 +7,8 @@
 
 #include "exec/subprocess.hpp"
 
+#include "util/temp.hpp"
+
 #include <sys/types.h>
 
 #include <filesystem>
@@ -66,7 +68,8 @@ public:
 
 private:
   Child m_child;
-  std::string m_path;
+  TempDirectory m_dir;       ///< private (0700) directory holding the control socket
+  std::string m_path;  ///< the control socket, inside m_dir
 };
 
 /// For the `__runner-exec` process: when xbuild dies (parent-death signal) or a SIGINT,

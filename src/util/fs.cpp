@@ -1,11 +1,8 @@
 #include "util/fs.hpp"
 
 #include "util/error.hpp"
+#include "util/temp.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -21,37 +18,10 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-std::filesystem::path temp_path_beside(const std::filesystem::path& path) {
-  static std::atomic<unsigned> counter{0};
-  auto name = fmt::format(".{}.tmp-{}-{}", path.filename().string(), ::getpid(), counter++);
-  return path.parent_path() / name;
-}
-
 void write_file_atomic(const std::filesystem::path& path, std::string_view data) {
-  auto tmp = temp_path_beside(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(Exit::build_failed, "cannot write {}: {}", tmp.string(), std::strerror(errno));
-  const char* p = data.data();
-  std::size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail(Exit::build_failed, "cannot write {}: {}", tmp.string(), std::strerror(e));
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    fail(Exit::build_failed, "cannot rename {} to {}: {}", tmp.string(), path.string(), std::strerror(e));
-  }
+  TempFile tmp = TempFile::beside(path);
+  tmp.write(data);
+  tmp.commit(path);
 }
 
 }  // namespace xb

@@ -9,9 +9,8 @@ namespace xb {
 
 /// Reads a whole file; throws Error naming the file.
 std::string read_file(const std::filesystem::path& path);
-/// Writes bytes to a temp file beside `path`, then renames it over `path`.
+/// Writes bytes to a TempFile beside `path`, fsyncs it and renames it over `path` (0644);
+/// throws Error naming the file. Readers see the old or the new content, never a part.
 void write_file_atomic(const std::filesystem::path& path, std::string_view data);
-/// A unique temp path beside `path` (same directory, so rename is atomic).
-std::filesystem::path temp_path_beside(const std::filesystem::path& path);
 
 }  // namespace xb

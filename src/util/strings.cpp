@@ -56,17 +56,38 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
   return s;
 }
 
-std::string shell_quote(std::string_view arg) {
-  bool plain = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](unsigned char c) {
-    return std::isalnum(c) || std::string_view("-_./=:,+@%").find(static_cast<char>(c)) != std::string_view::npos;
-  });
-  if (plain) return std::string(arg);
-  std::string out = "'";
-  for (char c : arg) {
+// A quote inside ends the quoted part, adds an escaped quote and reopens: '\''.
+std::string shell_quote(std::string_view word) {
+  std::string out;
+  out.reserve(word.size() + 2);
+  out += '\'';
+  for (char c : word) {
     if (c == '\'') out += "'\\''";
     else out += c;
   }
-  return out + "'";
+  out += '\'';
+  return out;
+}
+
+std::string shell_display(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](unsigned char c) {
+      return std::isalnum(c) || std::string_view("-_./=:,+@%").find(static_cast<char>(c)) != std::string_view::npos;
+    });
+    if (!out.empty()) out += ' ';
+    out += plain ? a : shell_quote(a);
+  }
+  return out;
+}
+
+std::string shell_command(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    out += shell_quote(a);
+  }
+  return out;
 }
 
 }  // namespace xb

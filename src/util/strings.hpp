@@ -19,7 +19,15 @@ std::string_view trim(std::string_view s);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 /// `s` with every occurrence of `from` replaced by `to` (left to right, no rescans).
 std::string replace_all(std::string s, std::string_view from, std::string_view to);
-/// Quotes an argv element for display (not for a shell to run).
-std::string shell_quote(std::string_view arg);
+/// One word for a POSIX shell, the only shell quoting in xbuild: always single-quoted
+/// ('it'\''s'), so no character is special and there is no list of "safe" characters to
+/// get wrong; "" becomes ''. Safe for any bytes except NUL.
+std::string shell_quote(std::string_view word);
+/// A shell command line that runs exactly `argv`: each element through shell_quote, joined
+/// by spaces ("" for an empty argv).
+std::string shell_command(const std::vector<std::string>& argv);
+/// argv for people to read (logs, `xbuild plan`): words of letters, digits and -_./=:,+@%
+/// as they are, every other word through shell_quote, so the line still runs as argv.
+std::string shell_display(const std::vector<std::string>& argv);
 
 }  // namespace xb

@@ -1,26 +1,27 @@
 #pragma once
-// A fresh directory per test, removed afterwards: unit tests never share files.
+// A fresh directory per test, removed afterwards: unit tests never share files. Made by
+// util's TempDirectory (mkdtemp, 0700, unguessable), so tests use what the product uses.
 
-#include <fmt/format.h>
-#include <unistd.h>
+#include "util/temp.hpp"
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace xb::test {
 
-/// Creates <tmp>/xb-<tag>-<pid>-<n> on construction and removes it on destruction.
+/// Creates $TMPDIR/xb-<tag>-<pid>.XXXXXX on construction and removes it on destruction.
 struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(std::string_view tag = "test") {
-    static int n = 0;
-    path = std::filesystem::temp_directory_path() / fmt::format("xb-{}-{}-{}", tag, ::getpid(), n++);
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
+  explicit TempDir(std::string_view tag = "test")
+    : m_dir(TempDirectory::scratch("xb-" + std::string(tag) + "-")), path(m_dir.path()) {}
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
+
+private:
+  TempDirectory m_dir;  // declared first: `path` is initialised from it
+
+public:
+  std::filesystem::path path;  ///< the directory
 };
 
 }  // namespace xb::test

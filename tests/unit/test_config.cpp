@@ -80,7 +80,7 @@ port = 2222
   CHECK(proj.strategy.at("all") == Strategy::cross);
   CHECK(proj.strategy.at("linux/amd64") == std::nullopt);  // "auto": overrides "all" for amd64
   CHECK(proj.image.entrypoint == std::vector<std::string>{"/usr/bin/app"});
-  CHECK(proj.image.compression == "zstd");
+  CHECK(proj.image.compression == Compression::zstd);
   CHECK(proj.image.files.at(0).to == "/usr/bin/app");
   CHECK(proj.emulate.timeout->count() == 1800);
   REQUIRE(proj.runners.size() == 1);

@@ -190,11 +190,11 @@ TEST_CASE("oci::ref_name_of takes the tag part of what -t says") {
 
 TEST_CASE("oci::parse_output_spec") {
   auto s = parse_output_spec("type=oci,dest=out/layout");
-  CHECK(s.type == "oci");
+  CHECK(s.type == OutputType::oci);
   CHECK(s.dest == fs::path("out/layout"));
-  CHECK(parse_output_spec("dest=x.tar,type=oci-archive").type == "oci-archive");
-  CHECK(parse_output_spec("type=local,dest=d").type == "local");
-  CHECK(parse_output_spec("some/dir").type == "local");
+  CHECK(parse_output_spec("dest=x.tar,type=oci-archive").type == OutputType::oci_archive);
+  CHECK(parse_output_spec("type=local,dest=d").type == OutputType::local);
+  CHECK(parse_output_spec("some/dir").type == OutputType::local);
   for (const char* bad : {"type=docker,dest=x", "type=oci", "type=oci,dest=x,foo=bar", "dest=x", "type=oci,dest"}) {
     CAPTURE(bad);
     try {

@@ -26,8 +26,8 @@ struct TempDir : test::TempDir {
   TempDir() : test::TempDir("oci-export") {}
 };
 
-Project make_project(const fs::path& dir) {
-  Project p;
+ImageSpec make_project(const fs::path& dir) {
+  ImageSpec p;
   p.dir = dir;
   p.file = dir / "xbuild.toml";
   p.name = "hello";
@@ -72,7 +72,7 @@ std::string error_of(const std::function<void()>& f) {
 
 TEST_CASE("export_images writes a multi-platform layout") {
   TempDir t;
-  Project project = make_project(t.path / "proj");
+  ImageSpec project = make_project(t.path / "proj");
   auto inputs = make_outputs(t.path / "out", {"linux/amd64", "linux/arm64", "linux/arm/v7"});
   ExportOptions o;
   o.dest = t.path / "layout";
@@ -116,7 +116,7 @@ TEST_CASE("export_images writes a multi-platform layout") {
 
   SUBCASE("same inputs elsewhere give the same digests") {
     TempDir t2;
-    Project p2 = make_project(t2.path / "other");
+    ImageSpec p2 = make_project(t2.path / "other");
     auto in2 = make_outputs(t2.path / "o", {"linux/amd64", "linux/arm64", "linux/arm/v7"});
     ExportOptions o2 = o;
     o2.dest = t2.path / "layout";
@@ -128,7 +128,7 @@ TEST_CASE("export_images writes a multi-platform layout") {
   SUBCASE("a second tag keeps the first; the same tag replaces its entry") {
     ExportOptions o2 = o;
     o2.tags = {"hello:2.0"};
-    o2.compression = "zstd";
+    o2.compression = Compression::zstd;
     export_images(project, inputs, o2);
     auto idx = json_file(o.dest / "index.json");
     REQUIRE(idx["manifests"].as_array().size() == 2);
@@ -169,13 +169,14 @@ TEST_CASE("export_images writes a multi-platform layout") {
 
 TEST_CASE("export_images: bad input") {
   TempDir t;
-  Project project = make_project(t.path / "proj");
+  ImageSpec project = make_project(t.path / "proj");
   auto inputs = make_outputs(t.path / "out", {"linux/amd64"});
   ExportOptions o;
   o.dest = t.path / "layout";
   SUBCASE("unknown compression") {
-    o.compression = "lz4";
-    CHECK(error_of([&] { export_images(project, inputs, o); }).find("lz4") != std::string::npos);
+    CHECK(error_of([&] { parse_compression("lz4", "--compression"); }).find("lz4") != std::string::npos);
+    o.type = OutputType::local;
+    CHECK(error_of([&] { export_images(project, inputs, o); }).find("type=local") != std::string::npos);
     CHECK_FALSE(fs::exists(o.dest));
   }
   SUBCASE("image path with ..") {
@@ -213,7 +214,7 @@ TEST_CASE("export_images: bad input") {
 
 TEST_CASE("export_images: oci-archive holds the same layout") {
   TempDir t;
-  Project project = make_project(t.path / "proj");
+  ImageSpec project = make_project(t.path / "proj");
   auto inputs = make_outputs(t.path / "out", {"linux/amd64", "linux/riscv64"});
   ExportOptions o;
   o.type = OutputType::oci_archive;
@@ -234,7 +235,7 @@ TEST_CASE("export_images: oci-archive holds the same layout") {
 TEST_CASE("export_images: base images per platform") {
   TempDir t;
   // A base with amd64 and arm/v6 only, made by the exporter itself.
-  Project base_project = make_project(t.path / "base");
+  ImageSpec base_project = make_project(t.path / "base");
   base_project.image.files = {{"hello", "/bin/base-tool"}};
   base_project.image.entrypoint = {"/bin/base-tool"};
   base_project.image.cmd = {"--help"};
@@ -245,7 +246,7 @@ TEST_CASE("export_images: base images per platform") {
   bo.tags = {"base:1"};
   ExportResult base_result = export_images(base_project, make_outputs(t.path / "base-out", {"linux/amd64", "linux/arm/v6"}), bo);
 
-  Project project = make_project(t.path / "proj");
+  ImageSpec project = make_project(t.path / "proj");
   project.image.entrypoint = {};
   ExportOptions o;
   o.dest = t.path / "layout";

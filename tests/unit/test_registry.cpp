@@ -1,11 +1,12 @@
 // Registry value types and parsers with the odd inputs users type: references, the
-// WWW-Authenticate grammar, base64, URL handling, and credentials from a docker config
+// WWW-Authenticate grammar, URL handling, and credentials from a docker config
 // (with a real credential helper program on PATH).
 
 #include "registry/auth.hpp"
 #include "registry/client.hpp"
 #include "registry/http.hpp"
 #include "registry/reference.hpp"
+#include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -164,17 +165,6 @@ TEST_CASE("parse_www_authenticate") {
   CHECK(reg::parse_www_authenticate("").empty());
 }
 
-TEST_CASE("base64 round trips") {
-  CHECK(reg::base64_encode("") == "");
-  CHECK(reg::base64_encode("f") == "Zg==");
-  CHECK(reg::base64_encode("fo") == "Zm8=");
-  CHECK(reg::base64_encode("foo") == "Zm9v");
-  CHECK(reg::base64_encode("user:p@ss:word") == "dXNlcjpwQHNzOndvcmQ=");
-  CHECK(reg::base64_decode("dXNlcjpwQHNzOndvcmQ=") == "user:p@ss:word");
-  CHECK(reg::base64_decode("Zm8") == "fo");
-  CHECK_THROWS_AS(reg::base64_decode("!!"), xb::Error);
-}
-
 TEST_CASE("URL handling: relative Locations, queries, redaction") {
   CHECK(reg::resolve_url("http://h:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u1?_state=x") ==
         "http://h:5000/v2/a/blobs/uploads/u1?_state=x");
@@ -231,7 +221,7 @@ TEST_CASE("credentials: --creds, docker config auths, credHelpers, credsStore") 
   SUBCASE("no config file: nothing") { CHECK(reg::docker_config_credentials("h:1").empty()); }
   SUBCASE("auths with auth and identitytoken, keys with scheme") {
     xb::write_file_atomic(dir / "config.json",
-                          R"({"auths":{"https://h:1/v1/":{"auth":")" + reg::base64_encode("alice:s3cret") +
+                          R"({"auths":{"https://h:1/v1/":{"auth":")" + xb::base64_encode("alice:s3cret") +
                               R"("},"docker.io":{"identitytoken":"tok"}}})");
     auto c = reg::docker_config_credentials("h:1");
     CHECK(c.username == "alice");

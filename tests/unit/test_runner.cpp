@@ -24,13 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> k_odd = {
-  "", "plain", "with space", "  leading and trailing  ", "it's", "'", "''", "'a'b'", "\"double\"",
-  "$HOME", "${PATH}", "$(id)", "`id`", "back\\slash", "\\'", "a\nb", "\n", "tab\there", "*", "?", "[a]",
-  "~", "~root", "-n", "--", "!", "!!", "a;b", "a&&b", "a|b", "<x>", "#comment", "%s", "é ü 日本",
-  "x=y", "end\\",
-};
-
 /// Runs argv, stdin from a pipe that stays open (as the ssh channel does), returns
 /// {exit code, output}.
 std::pair<int, std::string> run_with_open_stdin(const std::vector<std::string>& argv) {
@@ -67,35 +60,6 @@ struct TempDir {
 };
 
 }  // namespace
-
-TEST_CASE("runner::sh_quote survives a real shell, once and nested") {
-  std::vector<std::string> shells = {"/bin/sh"};
-  if (fs::exists("/bin/bash")) shells.push_back("/bin/bash");
-  for (const auto& shell : shells) {
-    for (const auto& word : k_odd) {
-      CAPTURE(shell);
-      CAPTURE(word);
-      auto once = run_merged({shell, "-c", "printf '%s' " + sh_quote(word)});
-      CHECK(once.first == 0);
-      CHECK(once.second == word);
-      // What the runner gets: `sh -c QUOTED` where QUOTED holds quoted words itself.
-      auto nested = run_merged({shell, "-c", "sh -c " + sh_quote("printf '%s' " + sh_quote(word))});
-      CHECK(nested.first == 0);
-      CHECK(nested.second == word);
-    }
-  }
-}
-
-TEST_CASE("runner::sh_command keeps argv boundaries") {
-  auto r = run_merged({"/bin/sh", "-c", "printf '[%s]' " + sh_command(k_odd)});
-  std::string expected;
-  for (const auto& w : k_odd) expected += "[" + w + "]";
-  CHECK(r.first == 0);
-  CHECK(r.second == expected);
-  CHECK(sh_command({}) == "");
-  CHECK(sh_quote("") == "''");
-  CHECK(sh_quote("it's") == "'it'\\''s'");
-}
 
 TEST_CASE("runner::rsync_quote doubles quotes the way rsync's -e splitter wants") {
   CHECK(rsync_quote("plain") == "'plain'");
