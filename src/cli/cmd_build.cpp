@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "oci/export.hpp"
 #include "pipeline/build.hpp"
+#include "pipeline/verify.hpp"
 #include "registry/push.hpp"
 #include "registry/reference.hpp"
 #include "util/strings.hpp"
@@ -153,6 +154,7 @@ void register_build(CLI::App& app) {
       } else {
         std::vector<oci::PlatformImageInput> inputs;
         for (const auto& r : results) inputs.push_back({r.platform, r.out});
+        for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
         image = oci::export_images(project, inputs, eopts);
         if (o->push) {
           std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;

@@ -41,6 +41,7 @@ struct ImageSection {
   std::vector<std::string> exposed_ports;        ///< "8080/tcp"
   std::string compression = "gzip";              ///< gzip | zstd | none
   std::vector<std::string> tags;                 ///< default tags when -t is not given
+  std::string runtime = "auto";                  ///< "auto": add missing runtime libraries; "none": report them
 };
 
 /// The [emulate] section: how to build when no cross toolchain serves a platform.

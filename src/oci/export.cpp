@@ -9,6 +9,7 @@
 #include "oci/image.hpp"
 #include "oci/layer.hpp"
 #include "oci/layout.hpp"
+#include "oci/lint.hpp"
 #include "oci/media_types.hpp"
 #include "oci/provenance.hpp"
 #include "util/error.hpp"
@@ -208,6 +209,21 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
              in.platform.str(), f.source.string(), project.file.string());
   }
 
+  // Runtime libraries and image lint (oci/lint.hpp), every platform at once, before any write.
+  std::string staging_tmpl = (fs::temp_directory_path() / "xbuild-runtime-XXXXXX").string();
+  if (!::mkdtemp(staging_tmpl.data())) fail(Exit::environment, "cannot create a temp dir in {}: {}", fs::temp_directory_path().string(), std::strerror(errno));
+  TreeGuard staging{staging_tmpl};
+  std::vector<PlannedImage> planned;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    RuntimeConfig rc = base ? RuntimeConfig::from_json(bases[i].config) : RuntimeConfig{};
+    const auto& img = project.image;
+    rc.override_with(img.env, img.entrypoint, img.cmd, img.workdir, img.user, img.labels, img.exposed_ports);
+    auto sysroot = options.sysroots.find(inputs[i].platform);
+    planned.push_back({{inputs[i].platform, rc.entrypoint, rc.cmd, rc.env}, base ? &base->source() : nullptr,
+                       base ? bases[i].layers : std::vector<Descriptor>{}, files[i], sysroot == options.sysroots.end() ? fs::path() : sysroot->second});
+  }
+  auto runtime = check_before_export(planned, parse_runtime_mode(project.image.runtime, "[image] runtime in " + project.file.string()), staging.path);
+
   TreeGuard archive_layout;
   fs::path layout_dest = options.dest;
   if (options.type == OutputType::oci_archive) {
@@ -254,6 +270,15 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
       rc = RuntimeConfig::from_json(b.config);
       annotations[std::string(annotation::k_base_name)] = base->name();
       annotations[std::string(annotation::k_base_digest)] = b.manifest.digest.str();
+    }
+    if (!runtime[i].files.empty()) {  // base, then runtime libraries, then the project's files
+      fs::path rt_tmp = writer.temp_blob();
+      LayerInfo rt = write_layer(runtime[i].files, prep.compression, prep.epoch, rt_tmp, options.threads);
+      writer.commit_blob(rt_tmp, rt.descriptor);
+      layers.push_back(rt.descriptor);
+      diff_ids.push_back(rt.diff_id.str());
+      history.push_back(json::object{{"created", created}, {"created_by", "xbuild build"},
+                                     {"comment", fmt::format("runtime libraries for {}: {}", in.platform.str(), join(runtime[i].libraries, ", "))}});
     }
     layers.push_back(layer.descriptor);
     diff_ids.push_back(layer.diff_id.str());

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,7 @@ struct ExportOptions {
   std::string compression;                     ///< "" = project.image.compression; gzip|zstd|none
   std::optional<long long> source_date_epoch;  ///< nullopt = $SOURCE_DATE_EPOCH, else 0
   unsigned threads = 0;                        ///< gzip threads (0 = CPUs); output never depends on it
+  std::map<Platform, std::filesystem::path> sysroots;  ///< per platform, where runtime libraries come from
 };
 
 /// What was written.

@@ -46,9 +46,4 @@ struct PlatformResult {
 std::vector<PlatformResult> run_builds(const Project& project, std::vector<PlatformPlan>& plans,
                                        const BuildOptions& options);
 
-/// Checks that each of project.outputs exists under `out` and that every ELF file among
-/// them is for `platform`. Returns the problems (empty = fine), each naming the file.
-std::vector<std::string> verify_outputs(const Project& project, const Platform& platform,
-                                        const std::filesystem::path& out);
-
 }  // namespace xb
