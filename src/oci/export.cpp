@@ -222,7 +222,8 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
     planned.push_back({{inputs[i].platform, rc.entrypoint, rc.cmd, rc.env}, base ? &base->source() : nullptr,
                        base ? bases[i].layers : std::vector<Descriptor>{}, files[i], sysroot == options.sysroots.end() ? fs::path() : sysroot->second});
   }
-  auto runtime = check_before_export(planned, parse_runtime_mode(project.image.runtime, "[image] runtime in " + project.file.string()), staging.path);
+  RuntimeMode mode = parse_runtime_mode(project.image.runtime, "[image] runtime in " + project.file.string());
+  auto runtime = options.checks == ImageChecks::run ? check_before_export(planned, mode, staging.path) : std::vector<RuntimeLayer>(inputs.size());
 
   TreeGuard archive_layout;
   fs::path layout_dest = options.dest;

@@ -29,6 +29,9 @@ struct PlatformImageInput {
 /// Where the image goes.
 enum class OutputType { oci, oci_archive };
 
+/// Whether export resolves runtime libraries and lints the image (skip: for measuring them).
+enum class ImageChecks { run, skip };
+
 /// How to export.
 struct ExportOptions {
   OutputType type = OutputType::oci;
@@ -38,6 +41,7 @@ struct ExportOptions {
   std::optional<long long> source_date_epoch;  ///< nullopt = $SOURCE_DATE_EPOCH, else 0
   unsigned threads = 0;                        ///< gzip threads (0 = CPUs); output never depends on it
   std::map<Platform, std::filesystem::path> sysroots;  ///< per platform, where runtime libraries come from
+  ImageChecks checks = ImageChecks::run;               ///< [image] runtime and the lint (oci/lint.hpp)
 };
 
 /// What was written.
