@@ -34,6 +34,7 @@ def build(xbuild, project: Path, *args, check=True):
 def unpack(layout: Path, platform: str, where: Path) -> Path:
     """One platform of the image, copied out by skopeo and unpacked by umoci: its rootfs."""
     skopeo, umoci = need("skopeo"), need("umoci")
+    where.mkdir(parents=True, exist_ok=True)
     single = where / "single"
     arch = OVERRIDE[platform]
     args = [skopeo, "copy", "-q", "--override-arch", arch[0]]
