@@ -77,6 +77,34 @@ bool needs_whole_file(std::string_view head) {
   return (head.size() >= 4 && head.substr(0, 4) == "\x7f" "ELF") || head.rfind("!<arch>\n", 0) == 0;
 }
 
+bool keeps_text(std::string_view path) {
+  return path == "/etc/ld.so.conf" || path.rfind("/etc/ld.so.conf.d/", 0) == 0;
+}
+
+std::vector<std::string> ImageView::ld_so_conf_dirs() const {
+  std::vector<std::string> dirs;
+  if (!stat("/etc/ld.so.cache")) return dirs;  // without a cache ld.so reads no configuration
+  std::vector<std::string> files{"/etc/ld.so.conf"};
+  for (std::size_t i = 0; i < files.size() && i < 64; ++i) {
+    const ViewNode* n = stat(files[i]);
+    if (!n) continue;
+    for (const auto& raw : split(n->text, '\n')) {
+      std::string line(trim(raw.substr(0, raw.find('#'))));
+      if (line.rfind("include ", 0) == 0) {
+        std::string pattern(trim(line.substr(8)));
+        // Debian's only form: include /etc/ld.so.conf.d/*.conf
+        std::string dir = pattern.substr(0, pattern.rfind('/'));
+        std::string suffix = pattern.find('*') != std::string::npos ? pattern.substr(pattern.find('*') + 1) : "";
+        for (auto it = m_nodes.lower_bound(dir + "/"); it != m_nodes.end() && it->first.rfind(dir + "/", 0) == 0; ++it)
+          if (it->first.ends_with(suffix) && it->first.find('/', dir.size() + 1) == std::string::npos) files.push_back(it->first);
+      } else if (!line.empty() && line[0] == '/') {
+        dirs.push_back(line);
+      }
+    }
+  }
+  return dirs;
+}
+
 void classify(std::string_view bytes, ViewNode& node) {
   if (bytes.size() >= 4 && bytes.substr(0, 4) == "\x7f" "ELF") {
     node.elf = parse_elf(bytes);
@@ -160,6 +188,10 @@ void ImageView::add_layer(std::string_view tar_bytes, NodeOrigin origin, std::st
           data.append(buf, static_cast<std::size_t>(n));
           if (!whole) break;  // the first block tells a #! line; the rest is skipped
         }
+        if (keeps_text(path)) {
+          for (la_ssize_t n; (n = archive_read_data(r.a, buf, sizeof buf)) > 0;) data.append(buf, static_cast<std::size_t>(n));
+          p.node.text = data;
+        }
         classify(data, p.node);
         break;
       }
@@ -209,6 +241,10 @@ void ImageView::add_files(const std::vector<LayerFile>& files, NodeOrigin origin
     } else if (S_ISREG(st.st_mode)) {
       n.mode = (st.st_mode & 0111) ? 0755 : 0644;  // what the layer writer stores
       classify(read_head_or_all(src), n);
+      if (keeps_text(dest)) {
+        std::ifstream in(src, std::ios::binary);
+        n.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
     } else {
       n.kind = NodeKind::other;
     }

@@ -32,6 +32,7 @@ struct ViewNode {
   std::optional<ElfInfo> elf;               ///< set for ELF files
   std::vector<ArchiveMember> members;       ///< set for ar archives
   std::string shebang;                      ///< a script's #! interpreter ("" when not a script)
+  std::string text;                         ///< the contents of /etc/ld.so.conf and /etc/ld.so.conf.d/* files
 };
 
 /// The merged rootfs.
@@ -54,6 +55,9 @@ public:
   /// Where a new file at `path` would land: its parent directory resolved through
   /// symlinks (so /lib/x lands in /usr/lib/x when /lib -> usr/lib), the name kept.
   std::string placement(const std::string& path) const;
+  /// The extra library dirs ld.so's cache holds: those /etc/ld.so.conf (and the files it
+  /// includes) lists, when the image has an /etc/ld.so.cache; else none.
+  std::vector<std::string> ld_so_conf_dirs() const;
   /// Every path, sorted.
   const std::map<std::string, ViewNode>& nodes() const { return m_nodes; }
 
@@ -67,6 +71,8 @@ private:
 void classify(std::string_view bytes, ViewNode& node);
 /// True when a file starting with `head` needs to be read whole for classify().
 bool needs_whole_file(std::string_view head);
+/// True for the paths whose text the view keeps (ld.so's configuration).
+bool keeps_text(std::string_view path);
 /// "/a/b" of "a/b", "./a/b/", "/a//b": a tar entry name made an absolute view path.
 std::string view_path(std::string_view name);
 

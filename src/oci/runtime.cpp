@@ -189,6 +189,7 @@ LibraryLookup find_library(const ImageView& view, const std::string& elf_path, c
   std::string origin = dirname_of(view.resolve(elf_path).value_or(elf_path));
   std::vector<std::string> dirs;
   for (const auto& d : library_search_path(elf)) dirs.push_back(expand_origin(d, origin));
+  for (const auto& d : view.ld_so_conf_dirs()) dirs.push_back(d);
   for (const auto& d : p.traits().library_dirs()) dirs.push_back(d);
   for (const auto& d : dirs) {
     out.searched.push_back(d);

@@ -176,3 +176,23 @@ TEST_CASE("find_library expands $ORIGIN") {
   CHECK(found.path == std::optional<std::string>("/app/lib/libc.so.6"));
   CHECK(found.searched.front() == "/app/bin/../lib");
 }
+
+TEST_CASE("ld.so.conf dirs count only when the image has an ld.so.cache") {
+  ImageView v;
+  ViewNode conf;
+  conf.text = "# comment\ninclude /etc/ld.so.conf.d/*.conf\n";
+  v.put("/etc/ld.so.conf", conf);
+  ViewNode local;
+  local.text = "/usr/local/lib\n";
+  v.put("/etc/ld.so.conf.d/local.conf", local);
+  v.put("/etc/ld.so.conf.d/ignored.txt", local);
+  CHECK(v.ld_so_conf_dirs().empty());
+  v.put("/etc/ld.so.cache", ViewNode{});
+  CHECK(v.ld_so_conf_dirs() == std::vector<std::string>{"/usr/local/lib"});
+
+  Platform arm64 = Platform::parse("linux/arm64");
+  v.put("/usr/local/lib/libc.so.6", file_node(k_arm64_libc));
+  v.put("/bin/prog", file_node(k_arm64_libc));
+  CHECK(find_library(v, "/bin/prog", *read_elf(k_arm64_libc), "libc.so.6", arm64).path ==
+        std::optional<std::string>("/usr/local/lib/libc.so.6"));
+}
