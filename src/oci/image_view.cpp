@@ -65,7 +65,14 @@ std::string read_head_or_all(const fs::path& p) {
   return head;
 }
 
-const ViewNode k_implied_dir{NodeKind::dir, NodeOrigin::base, 0755, {}, {}, {}, {}};
+ViewNode implied_dir() {
+  ViewNode n;
+  n.kind = NodeKind::dir;
+  n.mode = 0755;
+  return n;
+}
+
+const ViewNode k_implied_dir = implied_dir();
 
 }  // namespace
 
