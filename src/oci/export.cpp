@@ -274,7 +274,8 @@ ExportResult export_images(const Project& project, const std::vector<PlatformIma
     }
     if (!runtime[i].files.empty()) {  // base, then runtime libraries, then the project's files
       fs::path rt_tmp = writer.temp_blob();
-      LayerInfo rt = write_layer(runtime[i].files, prep.compression, prep.epoch, rt_tmp, options.threads);
+      LayerInfo rt = write_runtime_layer(runtime[i], prep.compression, prep.epoch, rt_tmp, options.threads,
+                                         project.dir / ".xbuild" / "cache" / "runtime");
       writer.commit_blob(rt_tmp, rt.descriptor);
       layers.push_back(rt.descriptor);
       diff_ids.push_back(rt.diff_id.str());

@@ -6,15 +6,19 @@
 
 #include "oci/runtime.hpp"
 
+#include "oci/layout.hpp"
 #include "util/error.hpp"
+#include "util/sha256.hpp"
 #include "util/strings.hpp"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <iterator>
@@ -201,6 +205,54 @@ LibraryLookup find_library(const ImageView& view, const std::string& elf_path, c
 RuntimeLayer resolve_runtime(ImageView& view, const Platform& p, RuntimeMode mode, const fs::path& sysroot, const fs::path& staging,
                              std::vector<std::string>& problems) {
   return Resolver(view, p, mode, sysroot, staging, problems).run();
+}
+
+LayerInfo write_runtime_layer(const RuntimeLayer& layer, Compression c, long long mtime, const fs::path& out, unsigned threads,
+                              const fs::path& cache_dir) {
+  std::vector<LayerFile> files = layer.files;
+  std::sort(files.begin(), files.end(), [](const LayerFile& a, const LayerFile& b) { return a.dest < b.dest; });
+  Sha256 h;
+  h.update(fmt::format("xbuild-runtime-layer-v1\n{}\n{}\n", to_string(c), mtime));
+  for (const auto& f : files) {
+    struct stat st {};
+    if (::lstat(f.source.c_str(), &st) != 0) return write_layer(layer.files, c, mtime, out, threads);
+    if (S_ISLNK(st.st_mode)) h.update(fmt::format("L {} {}\n", f.dest, fs::read_symlink(f.source).string()));
+    else h.update(fmt::format("F {} {} {} {}.{}\n", f.dest, f.source.string(), st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec));
+  }
+  std::string key = h.hex();
+  fs::path blob = cache_dir / (key + ".blob"), meta = cache_dir / (key + ".json");
+  std::error_code ec;
+  if (fs::exists(blob, ec) && fs::exists(meta, ec)) {
+    try {
+      std::ifstream in(meta);
+      auto o = boost::json::parse(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>())).as_object();
+      LayerInfo info;
+      info.descriptor.media_type = std::string(o.at("mediaType").as_string());
+      info.descriptor.digest = Digest::parse(o.at("digest").as_string());
+      info.descriptor.size = o.at("size").as_int64();
+      info.diff_id = Digest::parse(o.at("diff_id").as_string());
+      info.tar_size = o.at("tar_size").as_int64();
+      info.entries = static_cast<std::size_t>(o.at("entries").as_int64());
+      fs::copy_file(blob, out, fs::copy_options::overwrite_existing);
+      if (digest_of_file(out) == info.descriptor.digest && static_cast<std::int64_t>(fs::file_size(out)) == info.descriptor.size) return info;
+    } catch (const std::exception&) {
+      // a damaged cache entry is rewritten below
+    }
+  }
+  LayerInfo info = write_layer(layer.files, c, mtime, out, threads);
+  fs::create_directories(cache_dir, ec);
+  fs::path tmp_blob = cache_dir / fmt::format(".{}.blob-{}", key, ::getpid()), tmp_meta = cache_dir / fmt::format(".{}.json-{}", key, ::getpid());
+  boost::json::object o{{"mediaType", info.descriptor.media_type}, {"digest", info.descriptor.digest.str()},
+                        {"size", info.descriptor.size}, {"diff_id", info.diff_id.str()}, {"tar_size", info.tar_size},
+                        {"entries", static_cast<std::int64_t>(info.entries)}};
+  if (!ec && fs::copy_file(out, tmp_blob, fs::copy_options::overwrite_existing, ec) && !ec) {
+    std::ofstream(tmp_meta) << boost::json::serialize(o);
+    fs::rename(tmp_blob, blob, ec);
+    if (!ec) fs::rename(tmp_meta, meta, ec);
+  }
+  fs::remove(tmp_blob, ec);
+  fs::remove(tmp_meta, ec);
+  return info;
 }
 
 }  // namespace xb::oci

@@ -52,4 +52,11 @@ struct RuntimeLayer {
 RuntimeLayer resolve_runtime(ImageView& view, const Platform& p, RuntimeMode mode, const std::filesystem::path& sysroot,
                              const std::filesystem::path& staging, std::vector<std::string>& problems);
 
+/// Writes `layer` as write_layer would, to `out`. The result is kept in `cache_dir` keyed by
+/// the files (image path, source, size, mtime; link targets) and the settings, so the next
+/// build with the same sysroot copies the layer instead of compressing the libraries again.
+/// A cached blob is re-hashed before use; a cache that cannot be written is only skipped.
+LayerInfo write_runtime_layer(const RuntimeLayer& layer, Compression c, long long mtime, const std::filesystem::path& out,
+                              unsigned threads, const std::filesystem::path& cache_dir);
+
 }  // namespace xb::oci

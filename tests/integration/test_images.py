@@ -106,11 +106,17 @@ def test_dynamic_examples_run_from_their_images(xbuild, project_copy, tmp_path, 
 def test_runtime_layer_is_reproducible(xbuild, project_copy, tmp_path):
     project = project_copy("c-make-dynamic")
     digests = []
-    for i in range(2):
+    cache = project / ".xbuild" / "cache" / "runtime"
+    for i in range(3):
         layout = tmp_path / f"oci{i}"
         build(xbuild, project, "--output", f"type=oci,dest={layout}", "--clean")
         digests.append(json.loads((layout / "index.json").read_text())["manifests"][0]["digest"])
-    assert digests[0] == digests[1]
+        if i == 1:  # a damaged cache entry is noticed (re-hashed) and rewritten, never shipped
+            blobs = sorted(cache.glob("*.blob"))
+            assert len(blobs) == 4, blobs  # one runtime layer per platform, from the first build
+            blobs[0].write_bytes(b"garbage")
+    assert digests[0] == digests[1] == digests[2]
+    run(["skopeo", "copy", "--all", f"oci:{tmp_path / 'oci2'}:latest", f"oci:{tmp_path / 'verified'}:x"])  # skopeo checks every blob
 
 
 def test_runtime_none_fails_before_writing(xbuild, project_copy, tmp_path):
