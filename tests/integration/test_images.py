@@ -103,6 +103,21 @@ def test_dynamic_examples_run_from_their_images(xbuild, project_copy, tmp_path, 
     assert "lint ok" in run([xbuild, "inspect", "--lint", layout]).stdout
 
 
+def test_emulated_build_takes_its_runtime_from_the_target_rootfs(xbuild, project_copy, tmp_path):
+    """strategy emulate: the loader and libraries come from the arm64 rootfs the build ran in
+    (merged /usr, the loader a relative link there), not from the host's cross sysroot."""
+    from emu_helpers import rootfs_for
+    rootfs_for(xbuild)  # the cached arm64 rootfs (created when missing)
+    project = project_copy("c-make-dynamic")
+    layout = tmp_path / "oci"
+    build(xbuild, project, "--platform", "linux/arm64", "--strategy", "emulate", "--output", f"type=oci,dest={layout}")
+    rootfs = unpack(layout, "linux/arm64", tmp_path / "arm64")
+    assert os.readlink(rootfs / "lib" / "ld-linux-aarch64.so.1") == "aarch64-linux-gnu/ld-linux-aarch64.so.1"  # as in the rootfs
+    r = run_in_chroot(rootfs, ["/usr/local/bin/hello", "16"])
+    assert r.returncode == 0, r.stderr
+    assert "running on aarch64, sqrt(16) = 4.0000" in r.stdout
+
+
 def test_runtime_layer_is_reproducible(xbuild, project_copy, tmp_path):
     project = project_copy("c-make-dynamic")
     digests = []
