@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need, run
+from registry_fixtures import clean_env, registry_open  # noqa: F401 (fixtures)
 
 PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/riscv64"]
 MACHINE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64", "linux/arm/v7": "armv7l", "linux/riscv64": "riscv64"}
@@ -361,3 +362,17 @@ def test_lint_reads_an_image_made_with_umoci(xbuild, tmp_path):
     run([umoci, "repack", "--image", f"{layout}:latest", bundle])
     err = lint(xbuild, layout)
     assert "linux/arm64: /bin/prog needs the loader /lib/ld-linux-aarch64.so.1 (PT_INTERP), which is not in the image" in err, err
+
+
+def test_lint_reads_an_image_from_a_registry(xbuild, tmp_path, registry_open, clean_env):
+    """The same lint through the registry's BlobSource: the hand-made image without its
+    loader, pushed by skopeo to a real docker-registry, is caught by reference."""
+    prog = compile_for("linux/amd64", tmp_path, HELLO_M, "-lm").read_bytes()
+    files = {"/bin/prog": prog, **amd64_runtime()}
+    del files["/lib64/ld-linux-x86-64.so.2"]
+    layout = hand_layout(tmp_path / "oci", files, ["/bin/prog"])
+    ref = f"{registry_open.host}/lint/broken:1"
+    run([need("skopeo"), "copy", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{ref}"])
+    r = run([xbuild, "inspect", "--lint", ref], check=False, env=clean_env)
+    assert r.returncode == 1, r.stdout
+    assert "linux/amd64: /bin/prog needs the loader /lib64/ld-linux-x86-64.so.2 (PT_INTERP), which is not in the image" in r.stderr, r.stderr
