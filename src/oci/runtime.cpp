@@ -84,7 +84,8 @@ public:
           if (!found.path) {
             m_problems.push_back(fmt::format(
                 "{}: {} needs {} (DT_NEEDED), which is neither in the image (looked in {}) nor in the {} sysroot {} "
-                "(looked in {}): install the target's package for it (e.g. the libfoo:{} or cross -dev package), or link it statically",
+                "(looked in {}): ship it with the project (outputs / [image] files, found through an $ORIGIN RPATH), install the "
+                "{} package that provides it into the sysroot, or link it statically",
                 m_p.str(), path, name, join(found.searched, ", "), m_p.str(), m_sysroot.empty() ? "(none known)" : m_sysroot.string(),
                 join(m_p.traits().library_dirs(), ", "), m_p.traits().debian_arch));
             continue;

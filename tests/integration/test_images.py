@@ -184,6 +184,20 @@ def custom_project(root: Path, build_script: str, outputs, platforms=("linux/arm
     return root
 
 
+def test_a_library_found_nowhere_is_an_error_even_with_auto(xbuild, tmp_path):
+    script = ("$CC -shared -fPIC -o {build}/libfoo.so {src}/lib.c && "
+              "$CC -o {out}/prog {src}/main.c -L{build} -Wl,--no-as-needed -lfoo")
+    project = custom_project(tmp_path / "p", script, ["prog"])
+    with open(project / "xbuild.toml", "a") as f:
+        f.write('\n[image]\nfiles = { "prog" = "/prog" }\nentrypoint = ["/prog"]\n')
+    layout = tmp_path / "oci"
+    r = build(xbuild, project, "--output", f"type=oci,dest={layout}", check=False)
+    assert r.returncode == 1
+    assert not layout.exists()
+    assert "linux/arm64: /prog needs libfoo.so (DT_NEEDED), which is neither in the image" in r.stderr, r.stderr
+    assert "/usr/aarch64-linux-gnu" in r.stderr  # the sysroot it looked in
+
+
 def test_output_check_finds_a_host_runpath(xbuild, tmp_path):
     project = custom_project(tmp_path / "p", '$CC -o {out}/prog {src}/main.c -Wl,-rpath,{build}/lib', ["prog"])
     r = build(xbuild, project, "--output", "type=local,dest=" + str(tmp_path / "out"), check=False)
