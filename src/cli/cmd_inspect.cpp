@@ -10,6 +10,7 @@
 #include "oci/inspect.hpp"
 #include "oci/layer.hpp"
 #include "oci/layout.hpp"
+#include "oci/lint.hpp"
 #include "oci/media_types.hpp"
 #include "registry/push.hpp"
 #include "registry/source.hpp"
@@ -26,6 +27,7 @@ namespace {
 struct InspectCmd {
   std::string target;
   bool json = false;
+  bool lint = false;                  ///< --lint: check that every platform's image would run
   registry::ClientOptions registry;  ///< --creds, --insecure-registry, --ca-file for REGISTRY/REPO:TAG
 };
 
@@ -57,6 +59,15 @@ void register_pack_layer(CLI::App& app) {
   });
 }
 
+/// `--lint`: every problem of every image, then exit 1 when there were any.
+void lint_and_report(oci::BlobSource& src, const std::vector<oci::Descriptor>& tops, const std::string& where) {
+  std::vector<std::string> problems;
+  for (const auto& t : tops)
+    for (auto& p : oci::lint_image(src, t)) problems.push_back(std::move(p));
+  if (!problems.empty()) fail(Exit::build_failed, "{}: the image would not run:\n  {}", where, join(problems, "\n  "));
+  fmt::print("{}: lint ok\n", where);
+}
+
 }  // namespace
 
 void register_inspect(CLI::App& app) {
@@ -70,11 +81,14 @@ void register_inspect(CLI::App& app) {
                   "(with its host, e.g. localhost:5000/app:1.0). Default: <project>/.xbuild/oci, where `xbuild build` "
                   "writes when no --output is given");
   cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->add_flag("--lint", o->lint, "Check that each platform's image would run: ELF machines, loader and libraries, entrypoint "
+                "(exit 1 and one line per problem when not)");
   add_registry_flags(*cmd, o->registry);
   cmd->callback([o] {
     if (registry::is_registry_target(o->target)) {  // REGISTRY/REPO:TAG (registry engineer's branch)
       o->registry.verbose = globals().verbose;
       registry::RegistrySource src(registry::Reference::parse(o->target), o->registry);
+      if (o->lint) return lint_and_report(src, {src.top()}, o->target);
       std::vector<oci::ImageSummary> images{oci::summarize(src, src.top())};
       if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(o->target, images)));
       else fmt::print("{}", oci::format_text(o->target, images));
@@ -104,6 +118,11 @@ void register_inspect(CLI::App& app) {
     }
     if (!tag.empty() && images.empty())
       fail(Exit::usage, "{}: no image tagged '{}' (it has: {})", dir.string(), tag, refs.empty() ? "nothing" : join(refs, ", "));
+    if (o->lint) {
+      std::vector<oci::Descriptor> tops;
+      for (const auto& i : images) tops.push_back(i.top);
+      return lint_and_report(src, tops, dir.string());
+    }
     if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(dir.string(), images)));
     else fmt::print("{}", oci::format_text(dir.string(), images));
   });

@@ -33,6 +33,7 @@ struct ImageSection {
   std::vector<std::string> exposed_ports;        ///< "8080/tcp"
   Compression compression = Compression::gzip;   ///< layer compression
   std::vector<std::string> tags;                 ///< default tags when -t is not given
+  std::string runtime = "auto";                  ///< "auto": add missing runtime libraries; "none": report them
 };
 
 }  // namespace xb

@@ -72,6 +72,11 @@ void read_image(TableReader& r, ImageSection& image) {
     else if (c == "none") image.compression = Compression::none;
     else r.error_at(*n, fmt::format("'image.compression' must be \"gzip\", \"zstd\" or \"none\" (got \"{}\")", c));
   }
+  if (const toml::node* n = r.node("runtime")) {
+    image.runtime = r.string("runtime").value();
+    if (image.runtime != "auto" && image.runtime != "none")
+      r.error_at(*n, fmt::format("'image.runtime' must be \"auto\" (add the loader and libraries dynamic programs need) or \"none\" (got \"{}\")", image.runtime));
+  }
   if (auto files = r.string_map("files")) {
     for (const auto& [from, to] : *files) image.files.push_back(ImageFile{from, to});
   }

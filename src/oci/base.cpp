@@ -24,8 +24,9 @@ BaseSpec BaseSpec::parse(std::string_view text, const fs::path& project_dir) {
   s.archive = text.substr(0, 12) == "oci-archive:";
   if (text.substr(0, 4) != "oci:" && !s.archive)
     fail(Exit::usage,
-         "[image] base = \"{}\": only \"scratch\", local OCI layouts (\"oci:DIR\", \"oci:DIR:TAG\", \"oci:DIR@sha256:...\") "
-         "and oci-archive:FILE.tar[:TAG] are supported",
+         "[image] base = \"{}\" is not a base image: use \"scratch\", a local OCI layout (\"oci:DIR\", \"oci:DIR:TAG\", "
+         "\"oci:DIR@sha256:...\"), \"oci-archive:FILE.tar[:TAG]\", or a registry image with its host (\"docker.io/library/debian:bookworm\", "
+         "\"docker://localhost:5000/base:1\"); a registry base is pulled by `xbuild build --output type=oci|oci-archive`",
          text);
   s.scratch = false;
   std::string rest(text.substr(s.archive ? 12 : 4));

@@ -9,6 +9,7 @@
 #include "oci/image.hpp"
 #include "oci/layer.hpp"
 #include "oci/layout.hpp"
+#include "oci/lint.hpp"
 #include "oci/media_types.hpp"
 #include "oci/provenance.hpp"
 #include "util/error.hpp"
@@ -213,6 +214,20 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
              in.platform.str(), f.source.string(), project.file.string());
   }
 
+  // Runtime libraries and image lint (oci/lint.hpp), every platform at once, before any write.
+  TempDirectory staging = TempDirectory::scratch("xbuild-runtime-");
+  std::vector<PlannedImage> planned;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    RuntimeConfig rc = base ? RuntimeConfig::from_json(bases[i].config) : RuntimeConfig{};
+    const auto& img = project.image;
+    rc.override_with(img.env, img.entrypoint, img.cmd, img.workdir, img.user, img.labels, img.exposed_ports);
+    auto sysroot = options.sysroots.find(inputs[i].platform);
+    planned.push_back({{inputs[i].platform, rc.entrypoint, rc.cmd, rc.env}, base ? &base->source() : nullptr,
+                       base ? bases[i].layers : std::vector<Descriptor>{}, files[i], sysroot == options.sysroots.end() ? fs::path() : sysroot->second});
+  }
+  RuntimeMode mode = parse_runtime_mode(project.image.runtime, "[image] runtime in " + project.file.string());
+  auto runtime = options.checks == ImageChecks::run ? check_before_export(planned, mode, staging.path()) : std::vector<RuntimeLayer>(inputs.size());
+
   TempDirectory archive_layout;  // an oci-archive's layout, assembled beside it and removed after packing
   fs::path layout_dest = options.dest;
   if (options.type == OutputType::oci_archive) {
@@ -258,6 +273,16 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
       rc = RuntimeConfig::from_json(b.config);
       annotations[std::string(annotation::k_base_name)] = base->name();
       annotations[std::string(annotation::k_base_digest)] = b.manifest.digest.str();
+    }
+    if (!runtime[i].files.empty()) {  // base, then runtime libraries, then the project's files
+      TempFile rt_tmp = writer.temp_blob();
+      LayerInfo rt = write_runtime_layer(runtime[i], prep.compression, prep.epoch, rt_tmp.path(), options.threads,
+                                         project.dir / ".xbuild" / "cache" / "runtime");
+      writer.commit_blob(std::move(rt_tmp), rt.descriptor);
+      layers.push_back(rt.descriptor);
+      diff_ids.push_back(rt.diff_id.str());
+      history.push_back(json::object{{"created", created}, {"created_by", "xbuild build"},
+                                     {"comment", fmt::format("runtime libraries for {}: {}", in.platform.str(), join(runtime[i].libraries, ", "))}});
     }
     layers.push_back(layer.descriptor);
     diff_ids.push_back(layer.diff_id.str());

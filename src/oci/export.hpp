@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ struct PlatformImageInput {
 /// in a directory (`local`, which export_images does not write).
 enum class OutputType { oci, oci_archive, local };
 
+/// Whether export resolves runtime libraries and lints the image (skip: for measuring them).
+enum class ImageChecks { run, skip };
+
 /// How to export.
 struct ExportOptions {
   OutputType type = OutputType::oci;
@@ -37,6 +41,8 @@ struct ExportOptions {
   std::optional<Compression> compression;      ///< --compression; nullopt = spec.image.compression
   std::optional<long long> source_date_epoch;  ///< nullopt = $SOURCE_DATE_EPOCH, else 0
   unsigned threads = 0;                        ///< gzip threads (0 = CPUs); output never depends on it
+  std::map<Platform, std::filesystem::path> sysroots;  ///< per platform, where runtime libraries come from
+  ImageChecks checks = ImageChecks::run;               ///< [image] runtime and the lint (oci/lint.hpp)
 };
 
 /// What was written.

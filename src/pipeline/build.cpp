@@ -9,7 +9,7 @@
 #include "exec/scheduler.hpp"
 #include "exec/subprocess.hpp"
 #include "pipeline/source.hpp"
-#include "platform/elf.hpp"
+#include "pipeline/verify.hpp"
 #include "runner/runner.hpp"
 #include "util/strings.hpp"
 
@@ -21,43 +21,6 @@
 namespace xb {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-void check_file(const fs::path& file, const fs::path& out, const Platform& platform, std::vector<std::string>& problems) {
-  auto info = read_elf(file);
-  if (!info || elf_matches(*info, platform)) return;
-  problems.push_back(fmt::format("{} is {}, but {} needs {}: the build used the wrong compiler (check CC/GOARCH/--target in `xbuild plan`)",
-                                 fs::relative(file, out).string(), describe(*info), platform.str(),
-                                 describe(expected_elf(platform))));
-}
-
-}  // namespace
-
-std::vector<std::string> verify_outputs(const Project& project, const Platform& platform, const fs::path& out) {
-  std::vector<std::string> problems;
-  for (const auto& o : project.outputs) {
-    fs::path path = out / o;
-    std::error_code ec;
-    auto st = fs::symlink_status(path, ec);
-    if (ec || !fs::exists(st)) {
-      problems.push_back(fmt::format("output '{}' was not produced: the build must write it to {} (outputs in {})",
-                                     o, path.string(), project.file.string()));
-      continue;
-    }
-    if (fs::is_directory(st)) {
-      std::vector<fs::path> files;
-      for (const auto& e : fs::recursive_directory_iterator(path)) {
-        if (e.is_regular_file()) files.push_back(e.path());
-      }
-      std::sort(files.begin(), files.end());
-      for (const auto& f : files) check_file(f, out, platform, problems);
-    } else if (fs::is_regular_file(st)) {
-      check_file(path, out, platform, problems);
-    }
-  }
-  return problems;
-}
 
 namespace {
 

@@ -56,9 +56,4 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
                                        const BuildOptions& options, Status& status,
                                        const RunnerFactory& make_runner = subprocess_runner_factory());
 
-/// Checks that each of project.outputs exists under `out` and that every ELF file among
-/// them is for `platform`. Returns the problems (empty = fine), each naming the file.
-std::vector<std::string> verify_outputs(const Project& project, const Platform& platform,
-                                        const std::filesystem::path& out);
-
 }  // namespace xb

@@ -14,18 +14,27 @@ const std::vector<ArchTraits>& arch_table() {
   // e_machine values from elf.h: EM_X86_64 62, EM_AARCH64 183, EM_ARM 40, EM_RISCV 243,
   // EM_PPC64 21, EM_S390 22, EM_386 3, EM_MIPS 8, EM_LOONGARCH 258.
   static const std::vector<ArchTraits> table = {
-    {"amd64",    "",   "x86_64-linux-gnu",        62, 64, true,  "x86_64",   "amd64",    "",  "x86_64-unknown-linux-gnu",       "amd64",    "x86_64",  "x86_64"},
-    {"arm64",    "",   "aarch64-linux-gnu",      183, 64, true,  "aarch64",  "arm64",    "",  "aarch64-unknown-linux-gnu",      "arm64",    "aarch64", "aarch64"},
-    {"arm",      "v7", "arm-linux-gnueabihf",     40, 32, true,  "arm",      "arm",      "7", "armv7-unknown-linux-gnueabihf",  "armhf",    "armv7l",  "arm"},
-    {"arm",      "v6", "arm-linux-gnueabi",       40, 32, true,  "arm",      "arm",      "6", "arm-unknown-linux-gnueabi",      "armel",    "armv6l",  "arm"},
-    {"riscv64",  "",   "riscv64-linux-gnu",      243, 64, true,  "riscv64",  "riscv64",  "",  "riscv64gc-unknown-linux-gnu",    "riscv64",  "riscv64", "riscv64"},
-    {"ppc64le",  "",   "powerpc64le-linux-gnu",   21, 64, true,  "ppc64le",  "ppc64le",  "",  "powerpc64le-unknown-linux-gnu",  "ppc64el",  "ppc64le", "ppc64"},
-    {"s390x",    "",   "s390x-linux-gnu",         22, 64, false, "s390x",    "s390x",    "",  "s390x-unknown-linux-gnu",        "s390x",    "s390x",   "s390x"},
-    {"386",      "",   "i686-linux-gnu",           3, 32, true,  "i386",     "386",      "",  "i686-unknown-linux-gnu",         "i386",     "i686",    "x86"},
-    {"mips64le", "",   "mips64el-linux-gnuabi64",  8, 64, true,  "mips64el", "mips64le", "",  "mips64el-unknown-linux-gnuabi64","mips64el", "mips64",  "mips64"},
-    {"loong64",  "",   "loongarch64-linux-gnu",  258, 64, true,  "loongarch64","loong64", "",  "loongarch64-unknown-linux-gnu",  "loong64",  "loongarch64", "loongarch64"},
+    {"amd64",    "",   "x86_64-linux-gnu",        62, 64, true,  "x86_64",   "amd64",    "",  "x86_64-unknown-linux-gnu",       "amd64",    "x86_64",  "x86_64", "/lib64/ld-linux-x86-64.so.2"},
+    {"arm64",    "",   "aarch64-linux-gnu",      183, 64, true,  "aarch64",  "arm64",    "",  "aarch64-unknown-linux-gnu",      "arm64",    "aarch64", "aarch64", "/lib/ld-linux-aarch64.so.1"},
+    {"arm",      "v7", "arm-linux-gnueabihf",     40, 32, true,  "arm",      "arm",      "7", "armv7-unknown-linux-gnueabihf",  "armhf",    "armv7l",  "arm", "/lib/ld-linux-armhf.so.3"},
+    {"arm",      "v6", "arm-linux-gnueabi",       40, 32, true,  "arm",      "arm",      "6", "arm-unknown-linux-gnueabi",      "armel",    "armv6l",  "arm", "/lib/ld-linux.so.3"},
+    {"riscv64",  "",   "riscv64-linux-gnu",      243, 64, true,  "riscv64",  "riscv64",  "",  "riscv64gc-unknown-linux-gnu",    "riscv64",  "riscv64", "riscv64", "/lib/ld-linux-riscv64-lp64d.so.1"},
+    {"ppc64le",  "",   "powerpc64le-linux-gnu",   21, 64, true,  "ppc64le",  "ppc64le",  "",  "powerpc64le-unknown-linux-gnu",  "ppc64el",  "ppc64le", "ppc64", "/lib64/ld64.so.2"},
+    {"s390x",    "",   "s390x-linux-gnu",         22, 64, false, "s390x",    "s390x",    "",  "s390x-unknown-linux-gnu",        "s390x",    "s390x",   "s390x", "/lib/ld64.so.1"},
+    {"386",      "",   "i686-linux-gnu",           3, 32, true,  "i386",     "386",      "",  "i686-unknown-linux-gnu",         "i386",     "i686",    "x86", "/lib/ld-linux.so.2"},
+    {"mips64le", "",   "mips64el-linux-gnuabi64",  8, 64, true,  "mips64el", "mips64le", "",  "mips64el-unknown-linux-gnuabi64","mips64el", "mips64",  "mips64", "/lib64/ld.so.1"},
+    {"loong64",  "",   "loongarch64-linux-gnu",  258, 64, true,  "loongarch64","loong64", "",  "loongarch64-unknown-linux-gnu",  "loong64",  "loongarch64", "loongarch64", "/lib64/ld-linux-loongarch-lp64d.so.1"},
   };
   return table;
+}
+
+std::vector<std::string> ArchTraits::library_dirs() const {
+  std::vector<std::string> dirs(2);
+  dirs[0].append("/lib/").append(gnu_triple);
+  dirs[1].append("/usr/lib/").append(gnu_triple);
+  dirs.emplace_back("/lib");
+  dirs.emplace_back("/usr/lib");
+  return dirs;
 }
 
 namespace {

@@ -27,6 +27,11 @@ struct ArchTraits {
   std::string_view debian_arch;   ///< dpkg architecture
   std::string_view uname_machine; ///< what `uname -m` prints on it
   std::string_view cpu_family;    ///< Meson cpu_family / CMAKE_SYSTEM_PROCESSOR
+  std::string_view loader;        ///< glibc's dynamic loader (PT_INTERP): /lib/ld-linux-aarch64.so.1
+
+  /// The directories the loader searches when no RUNPATH names the library (Debian
+  /// multiarch, as `ld.so --help` lists them): /lib/<triple>, /usr/lib/<triple>, /lib, /usr/lib.
+  std::vector<std::string> library_dirs() const;
 };
 
 /// The table of every supported linux architecture, in display order.

@@ -298,14 +298,15 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
 }
 
 std::string resolve_base(const std::string& base, const std::vector<Platform>& platforms, const ClientOptions& options) {
-  if (base.empty() || base == "scratch" || base.rfind("oci:", 0) == 0) return base;
-  if (!Reference::valid(base)) return base;  // the OCI code reports what is wrong with it
+  if (base.empty() || base == "scratch" || base.rfind("oci:", 0) == 0 || base.rfind("oci-archive:", 0) == 0) return base;
+  std::string ref = base.rfind("docker://", 0) == 0 ? base.substr(9) : base;  // skopeo's spelling of a registry image
+  if (!Reference::valid(ref)) return base;  // the OCI code reports what is wrong with it
   PullOptions po;
   po.creds = options.creds;
   po.insecure_registries = options.insecure_registries;
   po.ca_file = options.ca_file;
   po.verbose = options.verbose;
-  PulledImage pulled = pull_to_layout(base, platforms, po);
+  PulledImage pulled = pull_to_layout(ref, platforms, po);
   if (options.verbose) fmt::print(stderr, "xbuild: base {} -> {}\n", base, pulled.oci_ref());
   return pulled.oci_ref();
 }

@@ -323,6 +323,7 @@ def test_base_image_layers_and_missing_platform(xbuild, project_copy, tmp_path):
     # The base: the Go example for amd64 and arm64, tagged base:1, binary at /usr/local/bin/hello-go.
     base_project = project_copy("go")
     edit_toml(base_project, 'files = { "hello" = "/usr/local/bin/hello" }', 'files = { "hello" = "/usr/local/bin/hello-go" }\nenv = ["FROM_BASE=yes"]')
+    edit_toml(base_project, 'entrypoint = ["/usr/local/bin/hello"]', 'entrypoint = ["/usr/local/bin/hello-go"]')  # or the lint refuses it
     base = tmp_path / "base-layout"
     build(xbuild, base_project, "--platform", "linux/amd64,linux/arm64", "--output", f"type=oci,dest={base}", "-t", "base:1")
 

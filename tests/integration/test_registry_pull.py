@@ -3,6 +3,8 @@ selection, and a registry reference as [image] base in xbuild.toml, built on for
 import json
 import shutil
 
+import pytest
+
 from conftest import PROJECTS, run
 from registry_fixtures import *  # noqa: F401,F403 (fixtures)
 from registry_fixtures import make_layout
@@ -35,7 +37,8 @@ def test_pull_selects_platforms_into_a_verified_cache_layout(xbuild, tmp_path, r
     assert p.returncode == 2 and "no image for linux/riscv64" in p.stderr and "linux/arm/v7" in p.stderr
 
 
-def test_registry_base_image_in_xbuild_toml(xbuild, tmp_path, registry_open, clean_env):
+@pytest.mark.parametrize("prefix", ["", "docker://"])  # docker://REF is skopeo's spelling of the same reference
+def test_registry_base_image_in_xbuild_toml(xbuild, tmp_path, registry_open, clean_env, prefix):
     layout = tmp_path / "base"
     info = make_layout(layout, tag="1")
     ref = f"{registry_open.host}/base/img:1"
@@ -45,7 +48,7 @@ def test_registry_base_image_in_xbuild_toml(xbuild, tmp_path, registry_open, cle
     proj = tmp_path / "c-make"
     shutil.copytree(PROJECTS / "c-make", proj, ignore=shutil.ignore_patterns(".xbuild"))
     toml = proj / "xbuild.toml"
-    toml.write_text(toml.read_text().replace("[image]\n", f'[image]\nbase = "{ref}"\n'))
+    toml.write_text(toml.read_text().replace("[image]\n", f'[image]\nbase = "{prefix}{ref}"\n'))
     out = tmp_path / "out"
     run([xbuild, "-C", proj, "build", "--platform", "linux/arm64,linux/amd64", "--output", f"type=oci,dest={out}",
          "-t", "app:1"], env=clean_env, timeout=1800)

@@ -1,0 +1,6 @@
+void greet(const char *who);
+
+int main(void) {
+  greet("cmake-shared");
+  return 0;
+}
