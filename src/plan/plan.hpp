@@ -6,6 +6,7 @@
 #include "config/project.hpp"
 #include "config/toolchain.hpp"
 #include "exec/command.hpp"
+#include "plan/probe.hpp"
 #include "platform/platform.hpp"
 
 #include <filesystem>
@@ -44,6 +45,8 @@ struct PlatformPlan {
   std::optional<Toolchain> toolchain;            ///< for native/cross
   const RunnerSection* runner = nullptr;         ///< for runner
   std::string problem;                           ///< why strategy is none: what to install/configure
+  std::vector<std::string> notes;                ///< what planning chose around (a preferred toolchain that
+                                                 ///< cannot serve, a missing optional tool); printed by plan
   std::map<std::string, std::string> env;        ///< TARGET*, BUILD*, toolchain, project env
   Command command;                               ///< the build command, placeholders expanded
   PlatformPaths paths;

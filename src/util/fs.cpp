@@ -21,6 +21,26 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+std::optional<std::filesystem::path> find_program(const std::string& name, std::string_view path_list) {
+  std::error_code ec;
+  auto usable = [&](const std::filesystem::path& p) {
+    return ::access(p.c_str(), X_OK) == 0 && std::filesystem::is_regular_file(p, ec);
+  };
+  if (name.empty()) return std::nullopt;
+  if (name.find('/') != std::string::npos) {
+    if (usable(name)) return std::filesystem::path(name);
+    return std::nullopt;
+  }
+  while (true) {
+    auto colon = path_list.find(':');
+    std::string_view dir = path_list.substr(0, colon);
+    std::filesystem::path cand = std::filesystem::path(dir.empty() ? "." : std::string(dir)) / name;
+    if (usable(cand)) return cand;
+    if (colon == std::string_view::npos) return std::nullopt;
+    path_list.remove_prefix(colon + 1);
+  }
+}
+
 std::filesystem::path temp_path_beside(const std::filesystem::path& path) {
   static std::atomic<unsigned> counter{0};
   auto name = fmt::format(".{}.tmp-{}-{}", path.filename().string(), ::getpid(), counter++);
