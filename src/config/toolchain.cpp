@@ -149,6 +149,7 @@ Toolchain load_toolchain(const std::filesystem::path& file) {
   tc.env = r.string_map("env").value_or(std::map<std::string, std::string>{});
   tc.probe = r.strings("probe").value_or(std::vector<std::string>{});
   tc.install_hint = r.string("install").value_or("");
+  tc.probe_says = r.string("probe_problem").value_or("");
   tc.tools = r.strings("tools").value_or(std::vector<std::string>{});
   // PKG_CONFIG is optional unless a descriptor says otherwise: a C build that never runs
   // pkg-config works without it, and a plan note names it for the builds that do.

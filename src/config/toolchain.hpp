@@ -44,6 +44,7 @@ struct Toolchain {
   int priority = 0;                              ///< higher wins among usable ones
   std::map<std::string, std::string> env;        ///< CC, CXX, AR, GOARCH, CARGO_..., ...
   std::vector<std::string> probe;                ///< argv that must exit 0 when installed
+  std::string probe_says;                        ///< what a failing probe means ("no {rust_target} target installed")
   std::vector<std::string> tools;                ///< programs needed besides the env's tools (go, cargo)
   std::vector<std::string> optional;             ///< tool names (env vars or programs) that may be missing
   std::map<std::string, std::string> install_tool;  ///< per-tool install command, by tool name

@@ -5,6 +5,7 @@
 #include "pipeline/build.hpp"
 
 #include "emulate/emulate.hpp"
+#include "emulate/tool_packages.hpp"
 #include "exec/scheduler.hpp"
 #include "exec/subprocess.hpp"
 #include "platform/elf.hpp"
@@ -171,6 +172,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
         break;
       default:
         r.error = fmt::format("{} (full log: {})", jr.message, plans[i].paths.log.string());
+        if (plans[i].strategy == Strategy::emulate) r.error += emulate::failed_build_hint(project, jr.exit.exit_code);
         break;
     }
   }

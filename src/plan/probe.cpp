@@ -53,11 +53,13 @@ ProbeCache& cache() {
   return c;
 }
 
-/// "" when the probe argv exits 0, else why not and the install command.
-std::string run_probe(const std::vector<std::string>& argv, const std::string& install) {
+/// "" when the probe argv exits 0, else why not (`says`, or the probe and its exit) and the
+/// install command.
+std::string run_probe(const std::vector<std::string>& argv, const std::string& says, const std::string& install) {
   if (argv.empty()) return "";
   std::string rc = cache().get("probe\x1f" + join(argv, "\x1f"), [&] { return std::to_string(run_status(Command{argv, {}, {}})); });
   if (rc == "0") return "";
+  if (!says.empty()) return fmt::format("{}; install with: {}", says, install);
   return fmt::format("probe `{}` failed{}; install with: {}", Command{argv, {}, {}}.display(),
                      rc == "127" ? std::string(" (not found)") : fmt::format(" (exit {})", rc), install);
 }
@@ -180,7 +182,7 @@ ToolchainStatus probe_toolchain(const Toolchain& tc, const Platform& p, const st
   // The descriptor's own probe checks what tools cannot show (a target's libstd, crt files);
   // it is not worth a process when a required tool is already missing.
   if (problems.empty()) {
-    std::string probe = run_probe(tc.probe_for(p), tc.expand(tc.install_hint, p));
+    std::string probe = run_probe(tc.probe_for(p), tc.expand(tc.probe_says, p), tc.expand(tc.install_hint, p));
     if (!probe.empty()) problems.push_back(probe);
   }
   st.problem = join(problems, "; ");
