@@ -213,3 +213,22 @@ def test_emulated_makefile_using_ar_and_ranlib_builds_for_arm64(xbuild, tmp_path
     hello = proj / ".xbuild" / "out" / "linux_arm64" / "hello"
     assert "ARM aarch64" in file_says(hello)
     assert run([need("qemu-aarch64-static"), hello]).stdout.strip() == "aarch64"
+
+
+def test_a_rustup_cargo_with_debians_rustc_is_reported_not_usable(xbuild, tmp_path):
+    # The real mismatch of this machine: rustup's cargo driving Debian's rustc 1.63.
+    need("rustup")
+    cargo = run(["rustup", "which", "cargo"]).stdout.strip()
+    version = run([cargo, "--version"]).stdout.split()[1]
+    assert tuple(int(x) for x in version.split(".")[:2]) >= (1, 70), f"needs a rustup cargo newer than rustc 1.63, got {version}"
+    tcs = tmp_path / "tc"
+    tcs.mkdir()
+    (tcs / "mixed.toml").write_text(
+        'languages = ["rust"]\nplatforms = ["linux/arm64"]\ninstall = "apt-get install cargo"\n'
+        f'[env]\nCARGO = "{cargo}"\nRUSTC = "/usr/bin/rustc"\n')
+    data = {t["name"]: t for t in json.loads(run([xbuild, "toolchains", "--json"],
+                                                 env=dict(os.environ, XBUILD_TOOLCHAIN_PATH=str(tcs))).stdout)["toolchains"]}
+    arm64 = data["mixed"]["platforms"][0]
+    assert arm64["usable"] is False
+    assert f"{cargo} (cargo {version}" in arm64["problem"] and "cannot drive /usr/bin/rustc (rustc 1.63" in arm64["problem"]
+    assert "unknown print request" in arm64["problem"], arm64["problem"]
