@@ -7,7 +7,7 @@
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "emulate/bench_report.hpp"
-#include "emulate/project_test.hpp"
+#include "pipeline/test.hpp"
 #include "pipeline/build.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -125,6 +125,7 @@ void register_bench(CLI::App& app) {
         bopts.clean = true;
         bopts.progress = globals().verbose ? Progress::plain : Progress::quiet;
         if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
+        auto test_plans = plans;  // run_builds rewrites the build command; the test runs as planned
         auto results = run_builds(project, plans, bopts);
         const PlatformResult& r = results.front();
         row.built = r.ok;
@@ -133,7 +134,9 @@ void register_bench(CLI::App& app) {
         if (!r.ok) row.note = r.error;
         bad = bad || !r.ok;
         if (r.ok && !project.test.empty()) {
-          auto outcome = emulate::run_tests(project, {{p, plan.paths, {}}}, 1).front();
+          TestOptions topts;
+          topts.slots = 1;
+          auto outcome = run_tests(project, test_plans, topts).front();
           row.test_ok = outcome.ok;
           if (!outcome.ok) row.note = "test: " + outcome.error;
           bad = bad || !outcome.ok;

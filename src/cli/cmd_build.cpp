@@ -97,6 +97,7 @@ void register_build(CLI::App& app) {
     bopts.progress = parse_progress(o->progress);
     if (o->json && bopts.progress != Progress::json) bopts.progress = Progress::quiet;
     if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
+    bopts.warn = [](std::string_view w) { fmt::print(stderr, "xbuild: warning: {}\n", w); };
 
     // Check the output, tags and base before building: bad flags should fail in a second,
     // not after the builds.

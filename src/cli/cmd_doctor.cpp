@@ -43,7 +43,7 @@ std::vector<Platform> doctor_platforms(const DoctorCmd& o) {
   }
   fs::path dir = globals().dir;
   std::error_code ec;
-  if (fs::exists(dir / "xbuild.toml", ec)) return load_project(dir).platforms;
+  if (!globals().file.empty() || fs::exists(dir / "xbuild.toml", ec)) return load_project(dir, globals().file).platforms;
   std::vector<Platform> all;
   for (const auto& t : arch_table())
     all.push_back(Platform::parse(t.variant.empty() ? fmt::format("linux/{}", t.arch) : fmt::format("linux/{}/{}", t.arch, t.variant)));
@@ -160,7 +160,7 @@ void register_doctor(CLI::App& app) {
     }
     std::error_code ec;
     if (fs::exists(globals().dir / "xbuild.toml", ec)) {
-      Project project = load_project(globals().dir);
+      Project project = load_project(globals().dir, globals().file);
       for (const auto& r : project.runners)
         emit(fmt::format("runner {}:{} for {}", r.host, r.port, r.platform), check_runner(project, r));
     }

@@ -29,6 +29,14 @@ boost::json::object plan_json(const PlatformPlan& p) {
     {"cmake_toolchain", p.paths.cmake_toolchain.string()},
     {"meson_cross", p.paths.meson_cross.string()},
   };
+  if (!p.test.argv.empty()) {
+    boost::json::array targv;
+    for (const auto& a : p.test.argv) targv.push_back(boost::json::value(a));
+    boost::json::object tenv;
+    for (const auto& [k, v] : p.test.env) tenv[k] = v;
+    o["test"] = boost::json::object{{"command", targv}, {"env", tenv}, {"cwd", p.test.cwd.string()}};
+  }
+  o["src"] = p.paths.src.string();
   if (p.runner) o["runner"] = p.runner->host;
   if (!p.problem.empty()) o["problem"] = p.problem;
   boost::json::array notes;
@@ -68,10 +76,22 @@ void register_plan(CLI::App& app) {
         }
         if (p.toolchain) fmt::print("  toolchain: {} ({})\n", p.toolchain->name, p.toolchain->file.string());
         if (p.runner) fmt::print("  runner:    {}:{}\n", p.runner->host, p.runner->port);
-        fmt::print("  jobs:      {}\n  command:   {}\n  cwd:       {}\n  outputs:   {}\n", p.jobs,
-                   p.command.display(), p.command.cwd.string(), p.paths.out.string());
+        fmt::print("  jobs:      {}\n  command:   {}\n  cwd:       {}\n  source:    {} ({})\n  outputs:   {}\n", p.jobs,
+                   p.command.display(), p.command.cwd.string(), p.paths.src.string(), to_string(project.source),
+                   p.paths.out.string());
         fmt::print("  env:\n");
         for (const auto& [k, v] : p.env) fmt::print("    {}={}\n", k, v);
+        if (!p.test.argv.empty()) {
+          fmt::print("  test:      {}\n", p.test.display());
+          bool more = false;
+          for (const auto& [k, v] : p.test.env) {
+            auto it = p.env.find(k);
+            if (it != p.env.end() && it->second == v) continue;
+            if (!more) fmt::print("  test env (the build's, plus):\n");
+            more = true;
+            fmt::print("    {}={}\n", k, v);
+          }
+        }
       }
     }
     std::vector<std::string> problems;

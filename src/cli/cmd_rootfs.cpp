@@ -55,7 +55,7 @@ void register_rootfs(CLI::App& app) {
   auto* resolve = cmd->add_subcommand("resolve", "Print the rootfs the project's emulated build for a platform uses (unpacking or creating it)");
   resolve->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required();
   resolve->callback([o] {
-    Project project = load_project(globals().dir);
+    Project project = load_project(globals().dir, globals().file);
     fmt::print("{}\n", emulate::resolve_rootfs(project, Platform::parse(o->platform)).string());
   });
 

@@ -2,6 +2,7 @@
 // dir, natively, through binfmt, or under qemu-<arch> -L <sysroot>. xbuild execs it
 // (replacing itself), so stdin, the terminal, signals and the exit code are the program's.
 
+#include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "config/project.hpp"
 #include "emulate/qemu.hpp"
@@ -50,15 +51,18 @@ void register_run(CLI::App& app) {
   cmd->add_option("--sysroot", o->sysroot, "Loader and libraries for dynamic foreign binaries (default: /usr/<triple>)");
   cmd->add_option("args", o->args, "Arguments for the program (after --)");
   cmd->callback([o] {
-    Project project = load_project(globals().dir);
+    auto [project, toolchains] = load_project_and_toolchains();
     Platform p = pick_platform(project, o->platform);
+    PlanOptions popts;
+    popts.platforms = {p};
+    PlatformPlan plan = make_plan(project, toolchains, popts).front();
     std::string name = o->program;
     if (name.empty()) {
       if (project.outputs.empty())
         fail(Exit::usage, "{} lists no outputs; name the program with --program", project.file.string());
       name = project.outputs.front();
     }
-    fs::path out = platform_paths(state_dir(project), p).out;
+    fs::path out = plan.paths.out;
     fs::path prog = out / name;
     std::error_code ec;
     if (!fs::is_regular_file(prog, ec))
@@ -67,8 +71,13 @@ void register_run(CLI::App& app) {
     if (auto elf = read_elf(prog); elf && !elf_matches(*elf, p))
       fail(Exit::build_failed, "{} is {}, not a {} binary", prog.string(), describe(*elf), p.str());
 
-    fs::path sysroot = o->sysroot.empty() ? emulate::default_sysroot(p) : fs::path(o->sysroot);
+    // The platform's own environment (the one its build and test get), and its sysroot.
+    auto ld = plan.env.find("QEMU_LD_PREFIX");
+    fs::path sysroot = !o->sysroot.empty() ? fs::path(o->sysroot)
+                       : ld != plan.env.end() ? fs::path(ld->second) : emulate::default_sysroot(p);
     Command c;
+    c.env = plan.env;
+    c.env.erase("QEMU_LD_PREFIX");
     c.argv = {prog.string()};
     c.argv.insert(c.argv.end(), o->args.begin(), o->args.end());
     emulate::RunMode mode;

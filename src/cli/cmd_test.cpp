@@ -1,12 +1,13 @@
-// `xbuild test`: the project's test command for every platform in parallel, foreign ones
-// under qemu-user, on the outputs of the last build (or of a fresh one with --build).
-// Prints each platform's output with its prefix, then PASS/FAIL per platform; exit 1 when
-// any failed. This is the "run the tests on both architectures in CI" step.
+// `xbuild test`: the project's test command for every platform in parallel, as scheduler jobs
+// (pipeline/test), on the outputs of the last build (or of a fresh one with --build). Output
+// lines stream with their platform prefix; then PASS/FAIL per platform, saying how it ran and
+// what proves it ran the target. Exit 1 when any failed. This is the CI "test on every
+// architecture" step.
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
-#include "emulate/project_test.hpp"
 #include "pipeline/build.hpp"
+#include "pipeline/test.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -37,65 +38,54 @@ void register_test(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout");
   cmd->callback([o] {
     auto [project, toolchains] = load_project_and_toolchains();
-    PlanOptions popts = to_plan_options(o->flags);
-    std::vector<Platform> platforms = popts.platforms;
-    if (platforms.empty()) platforms = project.platforms;
-    if (platforms.empty()) platforms = {host_platform()};
     if (project.test.empty())
       fail(Exit::usage, "{} has no test command: add e.g. test = [\"{{out}}/{}\"]", project.file.string(),
            project.outputs.empty() ? "prog" : project.outputs.front());
+    PlanOptions popts = to_plan_options(o->flags);
+    auto plans = make_plan(project, toolchains, popts);
 
-    std::vector<std::string> build_errors(platforms.size());
+    std::vector<std::string> build_errors(plans.size());
     if (o->build) {
-      popts.platforms = platforms;
-      auto plans = make_plan(project, toolchains, popts);
       BuildOptions bopts;
       bopts.slots = popts.slots;
       bopts.keep_going = true;
       bopts.progress = o->json ? Progress::quiet : Progress::plain;
-      auto results = run_builds(project, plans, bopts);
+      bopts.warn = [](std::string_view w) { fmt::print(stderr, "xbuild: warning: {}\n", w); };
+      auto build_plans = plans;  // run_builds rewrites commands (emulate, runner); the test plans stay as planned
+      auto results = run_builds(project, build_plans, bopts);
       for (std::size_t i = 0; i < results.size(); ++i)
         if (!results[i].ok) build_errors[i] = "build failed: " + results[i].error;
     }
 
-    std::vector<emulate::TestRun> runs;
-    fs::path root = state_dir(project);
-    for (const auto& p : platforms) runs.push_back({p, platform_paths(root, p), {}});
-    std::optional<std::chrono::seconds> timeout;
-    if (o->timeout > 0) timeout = std::chrono::seconds(o->timeout);
-    int slots = popts.slots > 0 ? popts.slots : std::max<int>(2, static_cast<int>(platforms.size()));
-
-    // Platforms that were never built fail with that reason instead of a confusing exec error.
-    std::vector<emulate::TestOutcome> outcomes(runs.size());
-    std::vector<emulate::TestRun> todo;
+    // Platforms whose build failed are not tested again: they fail with that reason.
+    std::vector<PlatformPlan> todo;
     std::vector<std::size_t> index;
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-      std::error_code ec;
-      if (!build_errors[i].empty()) {
-        outcomes[i] = {runs[i].platform, false, "", "", build_errors[i], 0};
-      } else if (!fs::is_directory(runs[i].paths.out, ec) || fs::is_empty(runs[i].paths.out, ec)) {
-        outcomes[i] = {runs[i].platform, false, "", "",
-                       fmt::format("not built ({} is empty): run `xbuild build --platform {}` or pass --build",
-                                   runs[i].paths.out.string(), runs[i].platform.str()),
-                       0};
-      } else {
-        todo.push_back(runs[i]);
-        index.push_back(i);
-      }
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      if (!build_errors[i].empty()) continue;
+      todo.push_back(plans[i]);
+      index.push_back(i);
     }
-    auto done = emulate::run_tests(project, todo, slots, timeout);
+    TestOptions topts;
+    topts.slots = popts.slots > 0 ? popts.slots : std::max<int>(2, static_cast<int>(plans.size()));
+    if (o->timeout > 0) topts.timeout = std::chrono::seconds(o->timeout);
+    if (!o->json) topts.on_line = [](const Platform& p, std::string_view line) {
+      fmt::print("[{}] {}\n", p.str(), line);
+      std::fflush(stdout);
+    };
+    auto done = run_tests(project, todo, topts);
+    std::vector<TestOutcome> outcomes(plans.size());
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      outcomes[i].platform = plans[i].platform;
+      outcomes[i].error = build_errors[i];
+    }
     for (std::size_t k = 0; k < done.size(); ++k) outcomes[index[k]] = std::move(done[k]);
 
     bool all_ok = true;
     boost::json::array arr;
     for (const auto& r : outcomes) {
       all_ok = all_ok && r.ok;
-      if (o->json) {
-        arr.push_back(boost::json::object{{"platform", r.platform.str()}, {"ok", r.ok}, {"how", r.how},
-                                          {"seconds", r.wall_seconds}, {"error", r.error}, {"output", r.output}});
-        continue;
-      }
-      for (const auto& line : split(r.output, '\n')) fmt::print("[{}] {}\n", r.platform.str(), line);
+      arr.push_back(boost::json::object{{"platform", r.platform.str()}, {"ok", r.ok}, {"how", r.how},
+                                        {"seconds", r.wall_seconds}, {"error", r.error}, {"output", r.output}});
     }
     if (o->json) {
       fmt::print("{}\n", boost::json::serialize(boost::json::object{{"ok", all_ok}, {"platforms", std::move(arr)}}));
@@ -107,6 +97,19 @@ void register_test(CLI::App& app) {
     }
     std::fflush(stdout);
     if (!all_ok) throw Error("tests failed on some platforms (see above)", Exit::build_failed);
+  });
+}
+
+void register_test_exec(CLI::App& app) {
+  auto* cmd = app.add_subcommand("__test-exec", "");
+  cmd->group("");  // hidden: go test -exec and the Cargo runner of `xbuild test` call it
+  cmd->prefix_command();
+  cmd->fallthrough(false);  // everything after it is the test binary's own argv
+  cmd->allow_extras();
+  cmd->callback([cmd] {
+    auto args = cmd->remaining();
+    if (args.size() < 3) fail(Exit::usage, "usage: xbuild __test-exec PLATFORM RECORD_DIR PROGRAM [ARGS...]");
+    test_exec(args[0], args[1], std::vector<std::string>(args.begin() + 2, args.end()));
   });
 }
 

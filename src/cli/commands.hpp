@@ -14,6 +14,7 @@ namespace xb::cli {
 /// Flags every subcommand shares.
 struct GlobalOptions {
   std::filesystem::path dir = ".";   ///< -C DIR: the project directory
+  std::filesystem::path file;        ///< -f FILE: the project file ("" = DIR/xbuild.toml)
   bool no_color = false;             ///< NO_COLOR or --no-color
   bool verbose = false;              ///< -v
 };
@@ -30,6 +31,7 @@ void register_merge(CLI::App& app);
 void register_doctor(CLI::App& app);
 void register_run(CLI::App& app);
 void register_test(CLI::App& app);
+void register_test_exec(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_rootfs(CLI::App& app);
 void register_matrix(CLI::App& app);

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   auto& g = cli::globals();
   g.no_color = std::getenv("NO_COLOR") != nullptr;
   app.add_option("-C,--directory", g.dir, "Project directory (holds xbuild.toml)")->capture_default_str();
+  app.add_option("-f,--file", g.file, "Project file (default: DIR/xbuild.toml), as docker build -f");
   app.add_flag("--no-color", g.no_color, "Plain output (NO_COLOR is honoured too)");
   app.add_flag("-v,--verbose", g.verbose, "Say more");
 
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   cli::register_doctor(app);
   cli::register_run(app);
   cli::register_test(app);
+  cli::register_test_exec(app);
   cli::register_bench(app);
   cli::register_rootfs(app);
   cli::register_runner_exec(app);

@@ -83,11 +83,16 @@ void read_image(TableReader& r, ImageSection& image) {
 
 }  // namespace
 
-Project load_project(const std::filesystem::path& dir_in) {
+std::string_view to_string(SourceMode m) { return m == SourceMode::copy ? "copy" : "shared"; }
+
+Project load_project(const std::filesystem::path& dir_in, const std::filesystem::path& file_in) {
   std::error_code ec;
   auto dir = std::filesystem::absolute(dir_in, ec).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();
-  auto file = dir / "xbuild.toml";
+  auto file = file_in.empty() ? dir / "xbuild.toml" : std::filesystem::absolute(file_in, ec).lexically_normal();
+  if (!file_in.empty() && !std::filesystem::is_regular_file(file, ec)) {
+    fail(Exit::usage, "-f {}: no such file ({} is not a regular file)", file_in.string(), file.string());
+  }
   if (!std::filesystem::exists(file)) {
     fail(Exit::usage, "{} not found: run xbuild in a project directory or pass -C DIR (see README: \"xbuild.toml\")",
          file.string());
@@ -128,6 +133,12 @@ Project load_project(const std::filesystem::path& dir_in) {
   }
   if (auto v = r.string_map("env")) p.env = *v;
   if (auto v = r.string("toolchain")) p.toolchain = *v;
+  if (auto v = r.string("source")) {
+    if (*v == "copy") p.source = SourceMode::copy;
+    else if (*v == "shared") p.source = SourceMode::shared;
+    else r.error_at(*r.node("source"), fmt::format("'source' must be \"copy\" (each platform builds in its own snapshot of the "
+                                                  "tree) or \"shared\" (out-of-tree builds only) (got \"{}\")", *v));
+  }
   if (auto v = r.string_map("strategy")) {
     for (const auto& [plat, strat] : *v) {
       const toml::node* n = r.table("strategy")->get(plat);

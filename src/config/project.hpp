@@ -60,6 +60,15 @@ struct RunnerSection {
   std::string workdir = "/tmp/xbuild-runner";
 };
 
+/// Where each platform's build sees the source tree ({src}).
+enum class SourceMode {
+  copy,    ///< each platform builds in its own snapshot under .xbuild/src/ (safe for in-tree builds)
+  shared,  ///< every platform builds in the project directory itself (out-of-tree builds only)
+};
+
+/// "copy" or "shared".
+std::string_view to_string(SourceMode m);
+
 /// A parsed xbuild.toml.
 struct Project {
   std::filesystem::path dir;                     ///< absolute project directory
@@ -73,12 +82,15 @@ struct Project {
   std::map<std::string, std::string> env;        ///< extra build environment
   std::map<std::string, std::string> strategy;   ///< platform (or "all") -> forced strategy
   std::string toolchain;                         ///< preferred toolchain name ("" = best usable)
+  SourceMode source = SourceMode::copy;          ///< `source = "copy" | "shared"`
   ImageSection image;
   EmulateSection emulate;
   std::vector<RunnerSection> runners;
 };
 
-/// Loads DIR/xbuild.toml. Throws Error (Exit::usage) with file:line:column on bad input.
-Project load_project(const std::filesystem::path& dir);
+/// Loads the project in `dir` from `file` (default: DIR/xbuild.toml; a relative `file` is
+/// relative to the current directory, as with `docker build -f`). Throws Error (Exit::usage)
+/// with file:line:column on bad input.
+Project load_project(const std::filesystem::path& dir, const std::filesystem::path& file = {});
 
 }  // namespace xb

@@ -103,8 +103,17 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
     fail(Exit::environment, "the {} rootfs {} has {} (a created rootfs is recreated with them), or install {} into that rootfs",
          p.str(), e.rootfs.string(), missing_message(missing), missing.size() == 1 ? "it" : "them");
 
+  Command cmd = in_rootfs(project, plan, e.rootfs, plan.command, e.files);
+  plan.command = std::move(cmd);
+}
+
+Command in_rootfs(const Project& project, const PlatformPlan& plan, const fs::path& rootfs, const Command& cmd,
+                  const std::vector<std::pair<fs::path, fs::path>>& files) {
+  RootfsExec e;
+  e.rootfs = rootfs;
+  e.files = files;
   e.binds.push_back(project.dir);
-  for (const fs::path& d : {plan.paths.build, plan.paths.out}) {
+  for (const fs::path& d : {plan.paths.src, plan.paths.build, plan.paths.out, plan.paths.test_record}) {
     if (d.empty()) continue;
     bool covered = false;
     for (const auto& b : e.binds) covered = covered || is_under(d, b) || d == b;
@@ -113,18 +122,20 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
       e.binds.push_back(d);
     }
   }
-  e.cwd = plan.command.cwd.empty() ? project.dir : plan.command.cwd;
-  e.argv = plan.command.argv;
+  e.cwd = cmd.cwd.empty() ? project.dir : cmd.cwd;
+  e.argv = cmd.argv;
 
   // The scheduler forks xbuild and execs this, so /proc/self/exe names this very binary
   // even when it was replaced on disk since it started (a rebuild during a long bench).
-  std::vector<std::string> argv = {"/proc/self/exe", "__exec-in-rootfs"};
+  Command out = cmd;
+  out.argv = {"/proc/self/exe", "__exec-in-rootfs"};
   auto rest = exec_args(e);
-  argv.insert(argv.end(), rest.begin(), rest.end());
-  plan.command.argv = std::move(argv);
-  plan.command.env["XBUILD_ROOTFS_DIR"] = e.rootfs.string();
+  out.argv.insert(out.argv.end(), rest.begin(), rest.end());
+  out.env["XBUILD_ROOTFS_DIR"] = e.rootfs.string();
   // QEMU_LD_PREFIX would make qemu look for libraries outside the rootfs' own.
-  plan.command.env.erase("QEMU_LD_PREFIX");
+  out.env.erase("QEMU_LD_PREFIX");
+  out.cwd.clear();
+  return out;
 }
 
 }  // namespace xb::emulate

@@ -5,6 +5,10 @@
 #include "config/project.hpp"
 #include "plan/plan.hpp"
 
+#include <filesystem>
+#include <utility>
+#include <vector>
+
 namespace xb::emulate {
 
 /// Readies the root filesystem for plan.platform (creating and caching it when needed) and
@@ -12,5 +16,11 @@ namespace xb::emulate {
 /// the project and plan.paths visible at the same absolute paths. Throws Error
 /// (Exit::environment) with the exact fix when binfmt_misc or qemu is not usable.
 void prepare_build(const Project& project, PlatformPlan& plan);
+
+/// `cmd` rewritten to run inside `rootfs` under qemu-user (xbuild's `__exec-in-rootfs`), with
+/// the project and plan.paths bind-mounted at the same absolute paths and `files` (host path,
+/// path in the rootfs) bound in. Used for emulated builds and for their tests.
+Command in_rootfs(const Project& project, const PlatformPlan& plan, const std::filesystem::path& rootfs, const Command& cmd,
+                  const std::vector<std::pair<std::filesystem::path, std::filesystem::path>>& files = {});
 
 }  // namespace xb::emulate

@@ -8,6 +8,7 @@
 #include "emulate/tool_packages.hpp"
 #include "exec/scheduler.hpp"
 #include "exec/subprocess.hpp"
+#include "pipeline/source.hpp"
 #include "platform/elf.hpp"
 #include "runner/runner.hpp"
 #include "util/strings.hpp"
@@ -83,6 +84,8 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     fs::create_directories(plan.paths.out);
     write_toolchain_files(plan);
     try {
+      if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
+        refresh_snapshot(project.dir, plan.paths.src, state_dir(project));
       if (plan.strategy == Strategy::emulate) emulate::prepare_build(project, plan);
       if (plan.strategy == Strategy::runner)
         runner::prepare_build(project, plan, options.clean ? runner::CleanBuild::yes : runner::CleanBuild::no);
@@ -151,7 +154,13 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
       }
     }
   }
+  bool watch_source = project.source == SourceMode::shared && !jobs.empty();
+  TreeState before = watch_source ? scan_tree(project.dir, state_dir(project)) : TreeState{};
   std::vector<JobResult> job_results = run_jobs(jobs, runner, keep_going);
+  if (watch_source && !runner.interrupted()) {
+    auto changed = changed_files(before, scan_tree(project.dir, state_dir(project)));
+    if (!changed.empty() && options.warn) options.warn(shared_source_warning(project, changed));
+  }
 
   for (std::size_t i = 0; i < plans.size(); ++i) {
     if (job_of_plan[i] == SIZE_MAX) continue;

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +27,7 @@ struct BuildOptions {
   std::optional<std::chrono::seconds> timeout;   ///< per-platform build timeout
   Progress progress = Progress::plain;
   bool clean = false;                            ///< wipe build and out dirs first
+  std::function<void(std::string_view)> warn;    ///< receives warnings (e.g. a build wrote into a shared tree)
 };
 
 /// What happened to one platform.

@@ -38,11 +38,14 @@ std::optional<Strategy> parse_strategy(std::string_view s) {
 
 fs::path state_dir(const Project& project) { return project.dir / ".xbuild"; }
 
-PlatformPaths platform_paths(const fs::path& root, const Platform& p) {
+PlatformPaths platform_paths(const Project& project, const fs::path& root, const Platform& p) {
   PlatformPaths paths;
+  paths.src = project.source == SourceMode::copy ? root / "src" / p.dir_name() : project.dir;
   paths.build = root / "build" / p.dir_name();
   paths.out = root / "out" / p.dir_name();
   paths.log = root / "logs" / (p.dir_name() + ".log");
+  paths.test_log = root / "logs" / (p.dir_name() + ".test.log");
+  paths.test_record = root / "test" / p.dir_name();
   paths.cmake_toolchain = root / "toolchain" / (p.dir_name() + ".cmake");
   paths.meson_cross = root / "toolchain" / (p.dir_name() + ".meson.ini");
   return paths;
@@ -50,12 +53,25 @@ PlatformPaths platform_paths(const fs::path& root, const Platform& p) {
 
 namespace {
 
-/// The placeholder values for a plan. A runner build sees the paths it has on the runner.
-std::map<std::string, std::string> placeholders(const Project& project, const PlatformPlan& plan) {
+std::string env_or(const std::map<std::string, std::string>& env, const char* key, const char* fallback) {
+  auto it = env.find(key);
+  return it == env.end() ? fallback : it->second;
+}
+
+/// The environment variable suffix Cargo uses for a target: upper case, '_' for '-'.
+std::string cargo_target_env(std::string_view rust_target) {
+  std::string out = replace_all(to_upper(rust_target), "-", "_");
+  return replace_all(std::move(out), ".", "_");
+}
+
+}  // namespace
+
+std::map<std::string, std::string> placeholder_values(const Project& project, const PlatformPlan& plan) {
   const auto& t = plan.platform.traits();
   auto where = [&](const fs::path& local) { return plan.runner ? runner_path(*plan.runner, local) : local; };
+  fs::path src = plan.runner ? project.dir : plan.paths.src;
   return {
-    {"{src}", where(project.dir).string()},
+    {"{src}", where(src).string()},
     {"{out}", where(plan.paths.out).string()},
     {"{build}", where(plan.paths.build).string()},
     {"{jobs}", std::to_string(plan.jobs)},
@@ -67,14 +83,115 @@ std::map<std::string, std::string> placeholders(const Project& project, const Pl
     {"{rust_target}", std::string(t.rust_target)},
     {"{cmake_toolchain}", plan.paths.cmake_toolchain.string()},
     {"{meson_cross}", plan.paths.meson_cross.string()},
+    {"{cc}", env_or(plan.env, "CC", "cc")},
+    {"{cxx}", env_or(plan.env, "CXX", "c++")},
   };
 }
 
-std::string expand(std::string s, const std::map<std::string, std::string>& values) {
-  if (s.find('{') == std::string::npos) return s;
-  for (const auto& [k, v] : values) s = replace_all(std::move(s), k, v);
-  return s;
+std::string expand_placeholders(std::string_view s, const std::map<std::string, std::string>& values) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    if (s[i] == '{') {
+      auto close = s.find('}', i);
+      if (close != std::string_view::npos) {
+        auto it = values.find(std::string(s.substr(i, close - i + 1)));
+        if (it != values.end()) {
+          out += it->second;
+          i = close + 1;
+          continue;
+        }
+      }
+    }
+    out += s[i++];
+  }
+  return out;
 }
+
+std::vector<std::string> expand_command(const CommandSpec& spec, const std::map<std::string, std::string>& values) {
+  if (spec.argv.empty()) return {"sh", "-ec", expand_placeholders(spec.script, values)};
+  std::vector<std::string> argv;
+  for (const auto& a : spec.argv) {
+    if (a == "{cc}" || a == "{cxx}") {
+      for (const auto& w : split(values.at(a), ' '))
+        if (!w.empty()) argv.push_back(w);
+      continue;
+    }
+    argv.push_back(expand_placeholders(a, values));
+  }
+  return argv;
+}
+
+std::map<std::string, std::string> platform_env(const Project& project, const PlatformPlan& plan) {
+  const Platform& p = plan.platform;
+  const auto& t = p.traits();
+  Platform host = host_platform();
+  std::map<std::string, std::string> env;
+  // Docker's build arguments.
+  env["TARGETPLATFORM"] = p.str();
+  env["TARGETOS"] = p.os;
+  env["TARGETARCH"] = p.arch;
+  env["TARGETVARIANT"] = p.variant;
+  env["BUILDPLATFORM"] = host.str();
+  env["BUILDOS"] = host.os;
+  env["BUILDARCH"] = host.arch;
+  env["BUILDVARIANT"] = host.variant;
+  env["XBUILD_JOBS"] = std::to_string(plan.jobs);
+  env["CMAKE_BUILD_PARALLEL_LEVEL"] = std::to_string(plan.jobs);
+  env["XBUILD_TRIPLE"] = std::string(t.gnu_triple);
+  env["XBUILD_CMAKE_TOOLCHAIN"] = plan.paths.cmake_toolchain.string();
+  env["XBUILD_MESON_CROSS"] = plan.paths.meson_cross.string();
+  env["XBUILD_STRATEGY"] = std::string(to_string(plan.strategy));
+  // Go and Rust name the target whatever builds it: an emulated `go test` must not fall back to
+  // a GOARCH of its own, and a cargo build finds its output under target/<triple>/ everywhere.
+  env["GOOS"] = p.os;
+  env["GOARCH"] = std::string(t.goarch);
+  if (!t.goarm.empty()) env["GOARM"] = std::string(t.goarm);
+  env["RUST_TARGET"] = std::string(t.rust_target);
+  env["CARGO_BUILD_TARGET"] = std::string(t.rust_target);
+  if (plan.toolchain) {
+    for (const auto& [k, v] : plan.toolchain->env_for(p)) env[k] = v;
+    std::string sysroot = plan.toolchain->expand(plan.toolchain->sysroot, p);
+    if (!sysroot.empty() && plan.strategy == Strategy::cross) env["QEMU_LD_PREFIX"] = sysroot;
+    if (!plan.toolchain->c_flags.empty()) {
+      env["CFLAGS"] = join(plan.toolchain->c_flags, " ");
+      env["CXXFLAGS"] = join(plan.toolchain->c_flags, " ");
+    }
+    if (!plan.toolchain->ld_flags.empty()) env["LDFLAGS"] = join(plan.toolchain->ld_flags, " ");
+  } else if (plan.strategy == Strategy::emulate || plan.strategy == Strategy::runner) {
+    // The build runs natively for the target (in its rootfs, or on the runner): the plain tool
+    // names of that system, the ones a cross toolchain would have prefixed.
+    for (auto [k, v] : {std::pair{"CC", "gcc"}, std::pair{"CXX", "g++"}, std::pair{"AR", "ar"}, std::pair{"RANLIB", "ranlib"},
+                        std::pair{"STRIP", "strip"}, std::pair{"LD", "ld"}, std::pair{"NM", "nm"},
+                        std::pair{"OBJCOPY", "objcopy"}, std::pair{"PKG_CONFIG", "pkg-config"}})
+      env[k] = v;
+    env[fmt::format("CARGO_TARGET_{}_LINKER", cargo_target_env(t.rust_target))] = "gcc";
+  }
+  PlatformPlan with_env = plan;
+  with_env.env = env;
+  auto values = placeholder_values(project, with_env);
+  env["XBUILD_OUT"] = values.at("{out}");
+  env["XBUILD_BUILD"] = values.at("{build}");
+  env["XBUILD_SRC"] = values.at("{src}");
+  for (const auto& [k, v] : project.env) env[k] = expand_placeholders(v, values);
+  return env;
+}
+
+fs::path test_exec_wrapper(const PlatformPlan& plan) { return plan.paths.test_record / "exec"; }
+
+std::map<std::string, std::string> test_env_additions(const PlatformPlan& plan) {
+  std::map<std::string, std::string> add;
+  if (plan.platform == host_platform() || plan.strategy == Strategy::emulate) return add;
+  add["QEMU_LOG"] = "guest_errors";  // logs nothing, but makes each qemu process create its file
+  add["QEMU_LOG_FILENAME"] = (plan.paths.test_record / "qemu-%d.log").string();
+  std::string wrapper = test_exec_wrapper(plan).string();
+  std::string goflags = env_or(plan.env, "GOFLAGS", "");
+  add["GOFLAGS"] = (goflags.empty() ? "" : goflags + " ") + "-exec=" + wrapper;
+  add[fmt::format("CARGO_TARGET_{}_RUNNER", cargo_target_env(plan.platform.traits().rust_target))] = wrapper;
+  return add;
+}
+
+namespace {
 
 /// The toolchains serving `p` in the order they are tried: the project's preferred one first,
 /// then by priority (native-only ones first on the host).
@@ -170,7 +287,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
   for (const Platform& p : platforms) {
     PlatformPlan plan;
     plan.platform = p;
-    plan.paths = platform_paths(root, p);
+    plan.paths = platform_paths(project, root, p);
     plan.jobs = jobs;
     bool is_host = p == host;
 
@@ -246,48 +363,17 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
       if (forced == Strategy::cross || forced == Strategy::native) plan.problem = fmt::format("strategy {} asked for {}: {}", to_string(*forced), p.str(), plan.problem);
     }
 
-    // Environment: Docker's build arguments, then the toolchain, then the project.
-    plan.env["TARGETPLATFORM"] = p.str();
-    plan.env["TARGETOS"] = p.os;
-    plan.env["TARGETARCH"] = p.arch;
-    plan.env["TARGETVARIANT"] = p.variant;
-    plan.env["BUILDPLATFORM"] = host.str();
-    plan.env["BUILDOS"] = host.os;
-    plan.env["BUILDARCH"] = host.arch;
-    plan.env["BUILDVARIANT"] = host.variant;
-    plan.env["XBUILD_JOBS"] = std::to_string(jobs);
-    plan.env["CMAKE_BUILD_PARALLEL_LEVEL"] = std::to_string(jobs);
-    auto values = placeholders(project, plan);
-    plan.env["XBUILD_OUT"] = values.at("{out}");
-    plan.env["XBUILD_BUILD"] = values.at("{build}");
-    plan.env["XBUILD_SRC"] = values.at("{src}");
-    plan.env["XBUILD_TRIPLE"] = std::string(p.traits().gnu_triple);
-    plan.env["XBUILD_CMAKE_TOOLCHAIN"] = plan.paths.cmake_toolchain.string();
-    plan.env["XBUILD_MESON_CROSS"] = plan.paths.meson_cross.string();
-    plan.env["XBUILD_STRATEGY"] = std::string(to_string(plan.strategy));
-    if (plan.toolchain) {
-      for (const auto& [k, v] : plan.toolchain->env_for(p)) plan.env[k] = v;
-      std::string sysroot = plan.toolchain->expand(plan.toolchain->sysroot, p);
-      if (!sysroot.empty() && plan.strategy == Strategy::cross) plan.env["QEMU_LD_PREFIX"] = sysroot;
-      if (!plan.toolchain->c_flags.empty()) {
-        plan.env["CFLAGS"] = join(plan.toolchain->c_flags, " ");
-        plan.env["CXXFLAGS"] = join(plan.toolchain->c_flags, " ");
-      }
-      if (!plan.toolchain->ld_flags.empty()) plan.env["LDFLAGS"] = join(plan.toolchain->ld_flags, " ");
-    } else if (plan.strategy == Strategy::emulate || plan.strategy == Strategy::runner) {
-      // The build runs natively for the target: plain tool names.
-      plan.env["CC"] = "gcc";
-      plan.env["CXX"] = "g++";
-    }
-    for (const auto& [k, v] : project.env) plan.env[k] = expand(v, values);
-
-    if (!project.build.argv.empty()) {
-      for (const auto& a : project.build.argv) plan.command.argv.push_back(expand(a, values));
-    } else {
-      plan.command.argv = {"sh", "-ec", expand(project.build.script, values)};
-    }
+    plan.env = platform_env(project, plan);
+    auto values = placeholder_values(project, plan);
+    plan.command.argv = expand_command(project.build, values);
     plan.command.env = plan.env;
-    plan.command.cwd = plan.runner ? runner_path(*plan.runner, project.dir) : project.dir;
+    plan.command.cwd = plan.runner ? runner_path(*plan.runner, project.dir) : plan.paths.src;
+    if (!project.test.empty()) {
+      plan.test.argv = expand_command(project.test, values);
+      plan.test.env = plan.env;
+      for (const auto& [k, v] : test_env_additions(plan)) plan.test.env[k] = v;
+      plan.test.cwd = plan.paths.src;
+    }
     plans.push_back(std::move(plan));
   }
   return plans;

@@ -26,17 +26,21 @@ std::optional<Strategy> parse_strategy(std::string_view s);
 
 /// Where a platform's files go, all under <project>/.xbuild/ by default.
 struct PlatformPaths {
+  std::filesystem::path src;       ///< the tree the build sees ({src}): a snapshot, or the project dir
   std::filesystem::path build;     ///< scratch build dir ({build})
   std::filesystem::path out;       ///< the build writes outputs here ({out})
   std::filesystem::path log;       ///< full log of the platform's build
   std::filesystem::path cmake_toolchain;  ///< generated CMake toolchain file
   std::filesystem::path meson_cross;      ///< generated Meson cross file
+  std::filesystem::path test_record;      ///< what `xbuild test` records of the processes a test ran
+  std::filesystem::path test_log;         ///< full log of the platform's last test run
 };
 
 /// The state directory: <project>/.xbuild (or `override` when not empty).
 std::filesystem::path state_dir(const Project& project);
-/// The paths for `p` under `root` (default: state_dir(project)).
-PlatformPaths platform_paths(const std::filesystem::path& root, const Platform& p);
+/// The paths for `p` under `root` (default: state_dir(project)); `src` is the platform's
+/// snapshot under `root` for SourceMode::copy, else the project dir.
+PlatformPaths platform_paths(const Project& project, const std::filesystem::path& root, const Platform& p);
 
 /// The resolved plan for one platform.
 struct PlatformPlan {
@@ -49,6 +53,7 @@ struct PlatformPlan {
                                                  ///< cannot serve, a missing optional tool); printed by plan
   std::map<std::string, std::string> env;        ///< TARGET*, BUILD*, toolchain, project env
   Command command;                               ///< the build command, placeholders expanded
+  Command test;                                  ///< the test command as run here (empty argv: none)
   PlatformPaths paths;
   int jobs = 1;                                  ///< parallel jobs the build may use
 };
@@ -65,6 +70,28 @@ struct PlanOptions {
 /// Strategy::none and a problem; the caller decides whether that is fatal.
 std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<Toolchain>& toolchains,
                                     const PlanOptions& options);
+
+/// The placeholder values of a plan: {src} {out} {build} {jobs} {platform} {os} {arch}
+/// {variant} {triple} {rust_target} {cmake_toolchain} {meson_cross} {cc} {cxx}. A runner build
+/// sees the paths it has on the runner.
+std::map<std::string, std::string> placeholder_values(const Project& project, const PlatformPlan& plan);
+/// Replaces each `{name}` of `values` in `s`, in one left-to-right pass (a value is never
+/// expanded again); unknown `{...}` stay as they are.
+std::string expand_placeholders(std::string_view s, const std::map<std::string, std::string>& values);
+/// The argv of `spec` with placeholders expanded; an argv element that is exactly `{cc}` or
+/// `{cxx}` becomes the words of that tool ("clang --target=x" -> two arguments). A script runs
+/// as `sh -ec SCRIPT`.
+std::vector<std::string> expand_command(const CommandSpec& spec, const std::map<std::string, std::string>& values);
+/// The one environment of a platform's build, test, run and bench, whatever the strategy:
+/// TARGET*/BUILD*, the toolchain's variables (or, for emulate and runner, the target-native
+/// tool names), GOOS/GOARCH/RUST_TARGET, XBUILD_*, then the project's [env].
+std::map<std::string, std::string> platform_env(const Project& project, const PlatformPlan& plan);
+/// What a test run adds for a foreign platform built here (cross or native): markers for every
+/// process qemu runs (QEMU_LOG_FILENAME under `test_record`), and the test-exec wrapper as
+/// Go's `-exec` and Cargo's target runner, so `go test` and `cargo test` run the target's binary.
+std::map<std::string, std::string> test_env_additions(const PlatformPlan& plan);
+/// The path of the wrapper script that test_env_additions names (written by `xbuild test`).
+std::filesystem::path test_exec_wrapper(const PlatformPlan& plan);
 
 /// Where a local absolute path lives on a runner: its workdir + the local path, so that
 /// several projects and platforms never collide there (even when the runner is this host).

@@ -11,6 +11,8 @@ namespace xb {
 std::vector<std::string> split(std::string_view s, char sep);
 /// Lowercase ASCII copy.
 std::string to_lower(std::string_view s);
+/// Uppercase ASCII copy.
+std::string to_upper(std::string_view s);
 /// Trims ASCII whitespace at both ends.
 std::string_view trim(std::string_view s);
 /// Joins with `sep`.

@@ -77,4 +77,4 @@ def test_doctor_no_qemu_on_path(xbuild, tmp_path):
 def test_doctor_bad_platform_is_usage_error(xbuild):
     p = run([xbuild, "doctor", "--platform", "linux/vax"], check=False)
     assert p.returncode == 2
-    assert "linux/vax" in p.stderr or "vax" in p.stderr
+    assert "linux/vax" in p.stderr

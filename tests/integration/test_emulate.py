@@ -71,7 +71,8 @@ packages = ["gcc", "make", "libc6-dev"]
     run([xbuild, "-C", proj, "build", "--strategy", "emulate", "-o", f"type=local,dest={tmp_path / 'dist'}"], env=env_with())
     out = out_dir(proj)
     assert (out / "machine").read_text().strip() == "aarch64"
-    assert (out / "cwd").read_text().strip() == str(proj)
+    # source = "copy" (the default): the build runs in the platform's snapshot of the project.
+    assert (out / "cwd").read_text().strip() == str(proj / ".xbuild" / "src" / "linux_arm64")
     assert (out / "gcc").read_text().strip() == "aarch64-linux-gnu"
     assert (out / "in-rootfs").read_text().strip() == "yes"
     assert "ARM aarch64" in file_says(out / "t")

@@ -96,12 +96,24 @@ def test_run_riscv64_through_binfmt_and_explicit_qemu(xbuild, project_copy, tmp_
     assert "qemu-riscv64" in q.stderr and "-L" in q.stderr
 
 
-def test_run_passes_exit_code_and_args(xbuild, project_copy):
-    proj = project_copy("c-make")
-    run([xbuild, "-C", proj, "build", "--platform", "linux/arm64"], env=env_with())
-    # hello --check exits 0; the arguments reach the program unchanged.
-    p = run([xbuild, "run", "-C", proj, "--platform", "linux/arm64", "--", "--check"], env=env_with())
-    assert p.returncode == 0
+def test_run_passes_exit_code_and_args(xbuild, tmp_path):
+    need("aarch64-linux-gnu-gcc")
+    proj = write_project(tmp_path / "args", """
+name = "args"
+language = "c"
+platforms = ["linux/arm64"]
+build = "$CC -static -o {out}/args {src}/args.c"
+outputs = ["args"]
+""", {"args.c": '#include <stdio.h>\n#include <stdlib.h>\n'
+                'int main(int c, char **v) { for (int i = 1; i < c; i++) printf("[%s]\\n", v[i]);'
+                ' return c > 1 ? atoi(v[1]) : 0; }\n'})
+    run([xbuild, "-C", proj, "build"], env=env_with())
+    # The arguments reach the program unchanged (spaces, quotes, an empty one), and its exit
+    # code is xbuild's.
+    p = run([xbuild, "run", "-C", proj, "--platform", "linux/arm64", "--", "7", "two words", "it's", "", "--check"],
+            check=False, env=env_with())
+    assert p.returncode == 7, p.stderr
+    assert p.stdout == "[7]\n[two words]\n[it's]\n[]\n[--check]\n"
 
 
 def test_run_dynamic_cross_binary_needs_and_gets_a_sysroot(xbuild, tmp_path):

@@ -5,7 +5,6 @@
 
 #include "emulate/bench_report.hpp"
 #include "emulate/binfmt.hpp"
-#include "emulate/project_test.hpp"
 #include "emulate/qemu.hpp"
 #include "emulate/rootfs.hpp"
 #include "emulate/sandbox.hpp"
@@ -297,12 +296,6 @@ TEST_CASE("emulate::foreign_command") {
     CHECK_THROWS_WITH_AS(foreign_command(arm64, Command{{"sh", "-c", "x"}, {}, {}}, "", nullptr),
                          doctest::Contains("mount -t binfmt_misc"), Error);
   }
-}
-
-TEST_CASE("emulate::expand_placeholders") {
-  std::map<std::string, std::string> v{{"{out}", "/o"}, {"{arch}", "arm64"}};
-  CHECK(expand_placeholders("{out}/hello-{arch} {out}", v) == "/o/hello-arm64 /o");
-  CHECK(expand_placeholders("{unknown}", v) == "{unknown}");
 }
 
 TEST_CASE("emulate::bench report formats") {

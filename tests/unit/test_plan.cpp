@@ -1,0 +1,189 @@
+// The one build/test environment per platform, placeholder expansion, and source snapshots.
+
+#include "config/project.hpp"
+#include "pipeline/source.hpp"
+#include "plan/plan.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace xb;
+namespace fs = std::filesystem;
+
+namespace {
+
+Project project_in(const fs::path& dir, const std::string& extra = "") {
+  std::ofstream(dir / "xbuild.toml") << "name = \"x\"\nlanguage = \"c\"\nbuild = [\"make\", \"-C\", \"{src}\", \"CC={cc}\"]\n"
+                                        "outputs = [\"hello\"]\ntest = [\"{out}/hello\", \"--check\"]\n"
+                                     << extra;
+  return load_project(dir);
+}
+
+PlatformPlan emulate_plan(const Project& proj, const char* platform) {
+  PlanOptions o;
+  o.platforms = {Platform::parse(platform)};
+  o.forced["all"] = Strategy::emulate;
+  return make_plan(proj, {}, o).front();
+}
+
+}  // namespace
+
+TEST_CASE("plan::expand_placeholders is one pass, left to right") {
+  std::map<std::string, std::string> v{{"{out}", "/o"}, {"{arch}", "arm64"}, {"{src}", "/has/{out}/inside"}};
+  CHECK(expand_placeholders("{out}/hello-{arch} {out}", v) == "/o/hello-arm64 /o");
+  CHECK(expand_placeholders("{unknown} {", v) == "{unknown} {");
+  CHECK(expand_placeholders("{src}", v) == "/has/{out}/inside");  // a value is never expanded again
+  CHECK(expand_placeholders("", v).empty());
+}
+
+TEST_CASE("plan::expand_command splits {cc} into words and runs scripts with sh -ec") {
+  std::map<std::string, std::string> v{{"{cc}", "clang --target=aarch64-linux-gnu"}, {"{out}", "/o"}};
+  CommandSpec argv;
+  argv.argv = {"{cc}", "-o", "{out}/x", "CC={cc}"};
+  CHECK(expand_command(argv, v) ==
+        std::vector<std::string>{"clang", "--target=aarch64-linux-gnu", "-o", "/o/x", "CC=clang --target=aarch64-linux-gnu"});
+  CommandSpec script;
+  script.script = "make OUT={out}";
+  CHECK(expand_command(script, v) == std::vector<std::string>{"sh", "-ec", "make OUT=/o"});
+}
+
+TEST_CASE("plan::platform_env: an emulated build gets the target's own tool names and Go/Rust targets") {
+  test::TempDir t("plan");
+  Project proj = project_in(t.path, "[env]\nMY_OUT = \"{out}/x\"\n");
+  PlatformPlan plan = emulate_plan(proj, "linux/arm64");
+  REQUIRE(plan.strategy == Strategy::emulate);
+  for (auto [k, v] : {std::pair{"CC", "gcc"}, std::pair{"CXX", "g++"}, std::pair{"AR", "ar"}, std::pair{"RANLIB", "ranlib"},
+                      std::pair{"STRIP", "strip"}, std::pair{"PKG_CONFIG", "pkg-config"}, std::pair{"GOARCH", "arm64"},
+                      std::pair{"GOOS", "linux"}, std::pair{"RUST_TARGET", "aarch64-unknown-linux-gnu"},
+                      std::pair{"TARGETPLATFORM", "linux/arm64"}}) {
+    CAPTURE(k);
+    CHECK(plan.env.at(k) == v);
+  }
+  CHECK(plan.env.at("MY_OUT") == plan.paths.out.string() + "/x");
+  CHECK(plan.command.argv.back() == "CC=gcc");  // {cc} follows the strategy's CC
+  PlatformPlan armv7 = emulate_plan(proj, "linux/arm/v7");
+  CHECK(armv7.env.at("GOARM") == "7");
+  CHECK(armv7.env.at("CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER") == "gcc");
+}
+
+TEST_CASE("plan: the test command gets the build's environment, and foreign cross tests are watched") {
+  test::TempDir t("plan");
+  Project proj = project_in(t.path);
+  auto dir = t.path / "tc";
+  fs::create_directories(dir);
+  std::ofstream(dir / "cross.toml") << "languages = [\"c\"]\nplatforms = [\"linux/riscv64\"]\nprobe = [\"true\"]\n"
+                                       "sysroot = \"/usr/{triple}\"\n[env]\nCC = \"{triple}-gcc\"\nGOFLAGS = \"-trimpath\"\n";
+  PlanOptions o;
+  o.platforms = {Platform::parse("linux/riscv64")};
+  PlatformPlan plan = make_plan(proj, load_toolchains({dir}), o).front();
+  REQUIRE(plan.strategy == Strategy::cross);
+  CHECK(plan.test.argv == std::vector<std::string>{plan.paths.out.string() + "/hello", "--check"});
+  for (const auto& [k, v] : plan.env) {
+    if (k == "GOFLAGS") continue;
+    CAPTURE(k);
+    CHECK(plan.test.env.at(k) == v);
+  }
+  std::string wrapper = test_exec_wrapper(plan).string();
+  CHECK(plan.test.env.at("GOFLAGS") == "-trimpath -exec=" + wrapper);
+  CHECK(plan.test.env.at("CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_RUNNER") == wrapper);
+  CHECK(plan.test.env.at("QEMU_LOG_FILENAME") == (plan.paths.test_record / "qemu-%d.log").string());
+  CHECK(plan.test.env.at("QEMU_LD_PREFIX") == "/usr/riscv64-linux-gnu");
+
+  PlanOptions host;
+  host.platforms = {host_platform()};
+  host.forced["all"] = Strategy::emulate;
+  PlatformPlan native = make_plan(proj, {}, host).front();
+  CHECK(native.test.env.count("QEMU_LOG_FILENAME") == 0);  // the host runs its own tests: nothing to prove
+}
+
+TEST_CASE("plan: source = copy gives each platform its own tree; shared uses the project dir") {
+  test::TempDir t("plan");
+  Project copy = project_in(t.path);
+  CHECK(copy.source == SourceMode::copy);
+  PlatformPlan a = emulate_plan(copy, "linux/arm64");
+  PlatformPlan b = emulate_plan(copy, "linux/riscv64");
+  CHECK(a.paths.src != b.paths.src);
+  CHECK(a.command.cwd == a.paths.src);
+  CHECK(a.command.argv[2] == a.paths.src.string());
+  CHECK(a.env.at("XBUILD_SRC") == a.paths.src.string());
+
+  test::TempDir t2("plan");
+  Project shared = project_in(t2.path, "source = \"shared\"\n");
+  PlatformPlan s = emulate_plan(shared, "linux/arm64");
+  CHECK(s.paths.src == shared.dir);
+
+  test::TempDir t3("plan");
+  std::ofstream(t3.path / "xbuild.toml") << "build = [\"make\"]\noutputs = [\"x\"]\nsource = \"private\"\n";
+  CHECK_THROWS_WITH_AS(load_project(t3.path), doctest::Contains("xbuild.toml:3:"), Error);
+}
+
+TEST_CASE("load_project: -f picks another project file; a missing one is named") {
+  test::TempDir t("plan");
+  std::ofstream(t.path / "other.toml") << "name = \"other\"\nbuild = [\"make\"]\noutputs = [\"x\"]\n";
+  Project p = load_project(t.path, t.path / "other.toml");
+  CHECK(p.name == "other");
+  CHECK(p.file == t.path / "other.toml");
+  CHECK(p.dir == t.path);
+  CHECK_THROWS_WITH_AS(load_project(t.path, t.path / "nope.toml"), doctest::Contains("-f"), Error);
+}
+
+TEST_CASE("refresh_snapshot copies, updates, restores and removes; the build's own files stay") {
+  test::TempDir t("snap");
+  fs::path src = t.path / "src", dest = t.path / "src" / ".xbuild" / "src" / "linux_arm64";
+  fs::create_directories(src / "lib");
+  fs::create_directories(src / ".git");
+  write_file_atomic(src / "main.c", "int main(){}\n");
+  write_file_atomic(src / "lib" / "a.c", "a\n");
+  write_file_atomic(src / ".git" / "HEAD", "ref\n");
+  fs::permissions(src / "main.c", fs::perms::owner_all);
+  fs::create_symlink("main.c", src / "link.c");
+
+  auto s1 = refresh_snapshot(src, dest, src / ".xbuild");
+  CHECK(read_file(dest / "main.c") == "int main(){}\n");
+  CHECK(!fs::exists(dest / ".git"));
+  CHECK(!fs::exists(dest / ".xbuild"));
+  CHECK(fs::is_symlink(dest / "link.c"));
+  CHECK((fs::status(dest / "main.c").permissions() & fs::perms::owner_exec) != fs::perms::none);
+  CHECK(fs::last_write_time(dest / "main.c") == fs::last_write_time(src / "main.c"));
+  CHECK(s1.copied == 3);
+
+  write_file_atomic(dest / "main.o", "obj");                 // the build's output
+  write_file_atomic(dest / "lib" / "a.c", "edited by the build\n");  // an in-place edit of a copy
+  write_file_atomic(src / "new.c", "new\n");
+  fs::remove(src / "link.c");
+  auto s2 = refresh_snapshot(src, dest, src / ".xbuild");
+  CHECK(s2.copied == 2);   // new.c, and lib/a.c restored
+  CHECK(s2.removed == 1);  // link.c
+  CHECK(s2.unchanged == 1);
+  CHECK(read_file(dest / "lib" / "a.c") == "a\n");
+  CHECK(read_file(dest / "main.o") == "obj");
+  CHECK(!fs::exists(fs::symlink_status(dest / "link.c")));
+
+  // A copy is never a hard link to the source: writing it leaves the source alone.
+  std::ofstream(dest / "main.c", std::ios::app) << "// build edit\n";
+  CHECK(read_file(src / "main.c") == "int main(){}\n");
+}
+
+TEST_CASE("scan_tree/changed_files see what a build wrote into a shared tree") {
+  test::TempDir t("snap");
+  write_file_atomic(t.path / "main.c", "x");
+  fs::create_directories(t.path / ".xbuild" / "out");
+  auto before = scan_tree(t.path, t.path / ".xbuild");
+  write_file_atomic(t.path / "main.o", "o");
+  write_file_atomic(t.path / ".xbuild" / "out" / "hello", "h");  // the state dir does not count
+  auto changed = changed_files(before, scan_tree(t.path, t.path / ".xbuild"));
+  CHECK(changed == std::vector<std::string>{"main.o"});
+  Project p;
+  p.dir = t.path;
+  p.file = t.path / "xbuild.toml";
+  CHECK(shared_source_warning(p, changed).find("source = \"copy\"") != std::string::npos);
+}
