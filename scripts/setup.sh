@@ -11,6 +11,8 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 
+# Libraries: each is used by one stage (README "Dependencies"). libboost-filesystem is for
+# Boost.Process v2 in exec/, which uses Boost.Filesystem in 1.81.
 build_pkgs=(
   build-essential pkg-config meson ninja-build git ca-certificates
   libboost1.81-dev libboost-filesystem1.81-dev libboost-json1.81-dev
@@ -21,8 +23,8 @@ tool_pkgs=(
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu
   clang lld cmake make golang-go rustc cargo
   qemu-user-static binfmt-support file zstd
-  skopeo umoci oci-image-tool docker-registry apache2-utils openssl
-  mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 procps
+  skopeo umoci oci-image-tool docker-registry apache2-utils
+  mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 bsdutils
   python3-pytest python3-cryptography
 )
 foreign_pkgs=(libstd-rust-dev:arm64)

@@ -1,3 +1,6 @@
+// The flags build/plan/bench/test/run share, parsed into PlanOptions in one place, and the
+// global options main.cpp fills (defined here so cli/ links into the unit tests without main).
+
 #include "cli/build_flags.hpp"
 
 #include "cli/commands.hpp"
@@ -7,6 +10,11 @@
 #include <algorithm>
 
 namespace xb::cli {
+
+GlobalOptions& globals() {
+  static GlobalOptions g;  // filled by main; here so that cli/ links without main.cpp (tests)
+  return g;
+}
 
 void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
   cmd.add_option("--platform,--platforms", flags.platforms,

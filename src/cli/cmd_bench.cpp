@@ -6,6 +6,7 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "emulate/bench_report.hpp"
 #include "pipeline/test.hpp"
 #include "pipeline/build.hpp"
@@ -123,10 +124,9 @@ void register_bench(CLI::App& app) {
         BuildOptions bopts;
         bopts.slots = 1;
         bopts.clean = true;
-        bopts.progress = globals().verbose ? Progress::plain : Progress::quiet;
         if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
         auto test_plans = plans;  // run_builds rewrites the build command; the test runs as planned
-        auto results = run_builds(project, plans, bopts);
+        auto results = run_builds(project, plans, bopts, *make_status(globals().verbose ? ProgressView::plain : ProgressView::quiet));
         const PlatformResult& r = results.front();
         row.built = r.ok;
         row.wall_seconds = r.wall_seconds;

@@ -3,6 +3,7 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "oci/export.hpp"
 #include "pipeline/build.hpp"
 #include "registry/push.hpp"
@@ -11,7 +12,6 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <unistd.h>
 
 namespace xb::cli {
 
@@ -33,18 +33,6 @@ struct BuildCmd {
   std::string rootfs;
   registry::PushOptions push_options;
 };
-
-Progress parse_progress(const std::string& s) {
-  if (s == "plain") return Progress::plain;
-  if (s == "tty") return Progress::tty;
-  if (s == "auto") {
-    const char* term = std::getenv("TERM");
-    return ::isatty(1) && term && std::string_view(term) != "dumb" ? Progress::tty : Progress::plain;
-  }
-  if (s == "json") return Progress::json;
-  if (s == "quiet") return Progress::quiet;
-  fail(Exit::usage, "--progress {}: expected auto, plain, tty, json or quiet", s);
-}
 
 /// Copies each platform's outputs to DEST/<os>_<arch>[_<variant>]/ as buildx's local exporter does.
 void export_local(const Project& project, const std::vector<PlatformResult>& results, const fs::path& dest) {
@@ -94,10 +82,10 @@ void register_build(CLI::App& app) {
     bopts.slots = popts.slots;
     bopts.keep_going = o->keep_going;
     bopts.clean = o->clean;
-    bopts.progress = parse_progress(o->progress);
-    if (o->json && bopts.progress != Progress::json) bopts.progress = Progress::quiet;
+    Terminal term = detect_terminal(stdout, globals().no_color);
+    ProgressView view = parse_progress(o->progress, term);
+    if (o->json && view != ProgressView::json) view = ProgressView::quiet;
     if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
-    bopts.warn = [](std::string_view w) { fmt::print(stderr, "xbuild: warning: {}\n", w); };
 
     // Check the output, tags and base before building: bad flags should fail in a second,
     // not after the builds.
@@ -134,7 +122,8 @@ void register_build(CLI::App& app) {
 
     auto plans = make_plan(project, toolchains, popts);
     auto started = std::chrono::steady_clock::now();
-    auto results = run_builds(project, plans, bopts);
+    auto status = make_status(view, term);
+    auto results = run_builds(project, plans, bopts, *status);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     // A build that failed outranks a setup problem: exit 1 if any platform's build failed,

@@ -6,6 +6,7 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "pipeline/build.hpp"
 #include "pipeline/test.hpp"
 #include "util/error.hpp"
@@ -49,10 +50,8 @@ void register_test(CLI::App& app) {
       BuildOptions bopts;
       bopts.slots = popts.slots;
       bopts.keep_going = true;
-      bopts.progress = o->json ? Progress::quiet : Progress::plain;
-      bopts.warn = [](std::string_view w) { fmt::print(stderr, "xbuild: warning: {}\n", w); };
       auto build_plans = plans;  // run_builds rewrites commands (emulate, runner); the test plans stay as planned
-      auto results = run_builds(project, build_plans, bopts);
+      auto results = run_builds(project, build_plans, bopts, *make_status(o->json ? ProgressView::quiet : ProgressView::plain));
       for (std::size_t i = 0; i < results.size(); ++i)
         if (!results[i].ok) build_errors[i] = "build failed: " + results[i].error;
     }

@@ -2,6 +2,7 @@
 // Error becomes "xbuild: error: ..." and an exit code (see README.md, "Exit codes").
 
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "util/error.hpp"
 
 #include <fmt/format.h>
@@ -9,15 +10,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
-
-namespace xb::cli {
-
-GlobalOptions& globals() {
-  static GlobalOptions g;
-  return g;
-}
-
-}  // namespace xb::cli
 
 int main(int argc, char** argv) {
   using namespace xb;
@@ -34,10 +26,10 @@ int main(int argc, char** argv) {
   // after this inherit it.
   app.fallthrough();
   auto& g = cli::globals();
-  g.no_color = std::getenv("NO_COLOR") != nullptr;
+  g.no_color = cli::no_color_env();
   app.add_option("-C,--directory", g.dir, "Project directory (holds xbuild.toml)")->capture_default_str();
   app.add_option("-f,--file", g.file, "Project file (default: DIR/xbuild.toml), as docker build -f");
-  app.add_flag("--no-color", g.no_color, "Plain output (NO_COLOR is honoured too)");
+  app.add_flag("--no-color", g.no_color, "No colours or cursor movement (also when NO_COLOR is set or TERM=dumb)");
   app.add_flag("-v,--verbose", g.verbose, "Say more");
 
   cli::register_build(app);

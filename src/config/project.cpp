@@ -16,7 +16,6 @@ namespace {
 using config::TableReader;
 
 const std::vector<std::string> k_languages = {"c", "cxx", "go", "rust", "custom"};
-const std::vector<std::string> k_strategies = {"auto", "native", "cross", "emulate", "runner"};
 
 CommandSpec read_command(TableReader& r, const std::string& key) {
   CommandSpec spec;
@@ -142,8 +141,12 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
   if (auto v = r.string_map("strategy")) {
     for (const auto& [plat, strat] : *v) {
       const toml::node* n = r.table("strategy")->get(plat);
-      if (std::find(k_strategies.begin(), k_strategies.end(), strat) == k_strategies.end())
-        r.error_at(*n, fmt::format("strategy for {} must be one of {} (got \"{}\")", plat, join(k_strategies, ", "), strat));
+      std::optional<Strategy> st;
+      try {
+        st = parse_strategy(strat);
+      } catch (const Error&) {
+        r.error_at(*n, fmt::format("strategy for {} must be one of auto, native, cross, emulate, runner (got \"{}\")", plat, strat));
+      }
       std::string key = plat;
       if (plat != "all") {
         try {
@@ -152,7 +155,7 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
           r.error_at(*n, e.what());
         }
       }
-      p.strategy[key] = strat;
+      p.strategy[key] = st;
     }
   }
   if (const toml::table* t = r.table("image")) {

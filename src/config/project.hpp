@@ -2,6 +2,7 @@
 // The project: a directory with xbuild.toml. This is the only place that reads it; toml++
 // stays behind this header. Every error names file:line:column and what was expected.
 
+#include "config/strategy.hpp"
 #include "platform/platform.hpp"
 
 #include <chrono>
@@ -80,7 +81,8 @@ struct Project {
   CommandSpec test;                              ///< run per platform by `xbuild test`
   std::vector<std::string> outputs;              ///< paths relative to the output dir
   std::map<std::string, std::string> env;        ///< extra build environment
-  std::map<std::string, std::string> strategy;   ///< platform (or "all") -> forced strategy
+  /// platform str (or "all") -> forced strategy; nullopt = "auto", which overrides "all"
+  std::map<std::string, std::optional<Strategy>> strategy;
   std::string toolchain;                         ///< preferred toolchain name ("" = best usable)
   SourceMode source = SourceMode::copy;          ///< `source = "copy" | "shared"`
   ImageSection image;

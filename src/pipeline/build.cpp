@@ -1,6 +1,7 @@
 // Runs the per-platform builds through the scheduler and checks what they produced. The
 // output check is the point of the whole tool: a binary for the wrong machine is caught here,
-// with its name and both identities, instead of as "exec format error" on a node.
+// with its name and both identities, instead of as "exec format error" on a node. Nothing
+// here writes to the terminal: every event goes to the caller's Status (cli/ draws it).
 
 #include "pipeline/build.hpp"
 
@@ -13,12 +14,10 @@
 #include "runner/runner.hpp"
 #include "util/strings.hpp"
 
-#include <fmt/color.h>
-#include <unistd.h>
+#include <fmt/format.h>
 
-#include <boost/json.hpp>
-
-#include <cstdio>
+#include <algorithm>
+#include <map>
 
 namespace xb {
 
@@ -61,11 +60,57 @@ std::vector<std::string> verify_outputs(const Project& project, const Platform& 
   return problems;
 }
 
-std::vector<PlatformResult> run_builds(const Project& project, std::vector<PlatformPlan>& plans, const BuildOptions& options) {
-  std::vector<PlatformResult> results(plans.size());
-  std::vector<Job> jobs;
-  std::vector<std::size_t> job_of_plan(plans.size(), SIZE_MAX);
+namespace {
 
+/// Wraps the real (or a fake) runner: tells the Status when a platform's build starts, and
+/// verifies a finished build's outputs before run_jobs sees the result, so a missing output
+/// or a wrong-arch binary is a failed build that stops the others unless keep-going.
+class ReportingRunner : public CommandRunner {
+public:
+  using Started = std::function<void(std::size_t job)>;
+  using Finished = std::function<void(std::size_t job, JobResult& result)>;
+  ReportingRunner(CommandRunner& inner, Started started, Finished finished)
+      : m_inner(inner), m_started(std::move(started)), m_finished(std::move(finished)) {}
+  bool can_run_more() const override { return m_inner.can_run_more(); }
+  void start(std::size_t id, const Job& job) override {
+    m_started(id);  // first, so the Status hears of the start before any of its output
+    m_inner.start(id, job);
+  }
+  std::pair<std::size_t, JobResult> wait_for_one() override {
+    auto done = m_inner.wait_for_one();
+    m_finished(done.first, done.second);
+    return done;
+  }
+  void abort_all() override { m_inner.abort_all(); }
+  std::size_t running() const override { return m_inner.running(); }
+
+private:
+  CommandRunner& m_inner;
+  Started m_started;
+  Finished m_finished;
+};
+
+}  // namespace
+
+RunnerFactory subprocess_runner_factory() {
+  return [](int slots, LineSink sink) { return std::make_unique<SubprocessRunner>(slots, std::move(sink)); };
+}
+
+std::vector<PlatformResult> run_builds(const Project& project, std::vector<PlatformPlan>& plans, const BuildOptions& options,
+                                       Status& status, const RunnerFactory& make_runner) {
+  std::vector<PlatformResult> results(plans.size());
+  std::vector<bool> reported(plans.size(), false);
+  auto finish = [&](std::size_t i) {
+    reported[i] = true;
+    status.platform_finished(i, results[i]);
+  };
+  std::vector<Platform> platforms;
+  for (const auto& plan : plans) platforms.push_back(plan.platform);
+  status.build_started(platforms);
+
+  std::vector<Job> jobs;
+  std::vector<std::size_t> plan_of_job;
+  std::map<std::string, std::size_t> plan_of_name;  // a job's name is its platform, unique per build
   for (std::size_t i = 0; i < plans.size(); ++i) {
     PlatformPlan& plan = plans[i];
     PlatformResult& r = results[i];
@@ -76,6 +121,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     if (plan.strategy == Strategy::none) {
       r.error = plan.problem;
       r.exit = Exit::environment;
+      finish(i);
       continue;
     }
     if (options.clean) fs::remove_all(plan.paths.build);
@@ -92,6 +138,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     } catch (const Error& e) {
       r.error = e.what();
       r.exit = e.code();
+      finish(i);
       continue;
     }
     Job job;
@@ -100,79 +147,40 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     job.log = plan.paths.log;
     job.timeout = options.timeout;
     if (!job.timeout && plan.strategy == Strategy::emulate) job.timeout = project.emulate.timeout;
-    job_of_plan[i] = jobs.size();
+    plan_of_job.push_back(i);
+    plan_of_name[job.name] = i;
     jobs.push_back(std::move(job));
   }
 
-  bool color = options.progress != Progress::json && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
-  static const fmt::terminal_color k_colors[] = {fmt::terminal_color::cyan, fmt::terminal_color::magenta,
-                                                 fmt::terminal_color::yellow, fmt::terminal_color::blue,
-                                                 fmt::terminal_color::green, fmt::terminal_color::bright_cyan};
-  // The TTY view: one status line per platform, redrawn in place; the full output is in the logs.
-  std::vector<std::string> status(jobs.size(), "waiting");
-  bool drawn = false;
-  auto redraw = [&] {
-    if (drawn) fmt::print("\x1b[{}A", jobs.size());
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      std::string line = status[i].substr(0, 100);
-      fmt::print("\x1b[2K{} {}\n", color ? fmt::format(fmt::fg(k_colors[i % std::size(k_colors)]), "[{}]", jobs[i].name)
-                                            : fmt::format("[{}]", jobs[i].name), line);
-    }
-    drawn = true;
-    std::fflush(stdout);
-  };
-  auto sink = [&](const Job& job, std::string_view line) {
-    if (options.progress == Progress::quiet) return;
-    if (options.progress == Progress::tty) {
-      status[static_cast<std::size_t>(&job - jobs.data())] = std::string(line);
-      redraw();
-      return;
-    }
-    if (options.progress == Progress::json) {
-      boost::json::object o{{"platform", job.name}, {"line", line}};
-      fmt::print("{}\n", boost::json::serialize(o));
-    } else if (color) {
-      std::size_t idx = static_cast<std::size_t>(&job - jobs.data()) % std::size(k_colors);
-      fmt::print("{} {}\n", fmt::format(fmt::fg(k_colors[idx]), "[{}]", job.name), line);
-    } else {
-      fmt::print("[{}] {}\n", job.name, line);
-    }
-    std::fflush(stdout);
-  };
-
-  int slots = options.slots > 0 ? options.slots : cpu_count();
-  SubprocessRunner runner(slots, sink);
   bool keep_going = options.keep_going;
   if (std::any_of(results.begin(), results.end(), [](const PlatformResult& r) { return !r.error.empty(); }) && !keep_going) {
     // A platform that cannot even start fails the build: run nothing.
     jobs.clear();
-    std::fill(job_of_plan.begin(), job_of_plan.end(), SIZE_MAX);
-    for (auto& r : results) {
-      if (r.error.empty()) {
-        r.cancelled = true;
-        r.error = "not run: another platform cannot be built (use --keep-going to build the others)";
-      }
+    plan_of_job.clear();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (reported[i]) continue;
+      results[i].cancelled = true;
+      results[i].error = "not run: another platform cannot be built (use --keep-going to build the others)";
+      finish(i);
     }
   }
-  bool watch_source = project.source == SourceMode::shared && !jobs.empty();
-  TreeState before = watch_source ? scan_tree(project.dir, state_dir(project)) : TreeState{};
-  std::vector<JobResult> job_results = run_jobs(jobs, runner, keep_going);
-  if (watch_source && !runner.interrupted()) {
-    auto changed = changed_files(before, scan_tree(project.dir, state_dir(project)));
-    if (!changed.empty() && options.warn) options.warn(shared_source_warning(project, changed));
-  }
 
-  for (std::size_t i = 0; i < plans.size(); ++i) {
-    if (job_of_plan[i] == SIZE_MAX) continue;
-    const JobResult& jr = job_results[job_of_plan[i]];
+  // Fills a platform's result from its job's; a build that exited 0 is verified here, and a
+  // verification failure turns the job into a failed one for the scheduler.
+  auto settle = [&](std::size_t i, JobResult& jr) {
     PlatformResult& r = results[i];
     r.wall_seconds = jr.wall_seconds;
     r.cpu_seconds = jr.exit.cpu_seconds;
     switch (jr.status) {
       case JobStatus::ok: {
         auto problems = verify_outputs(project, plans[i].platform, plans[i].paths.out);
-        if (problems.empty()) r.ok = true;
-        else r.error = join(problems, "\n  ");
+        if (problems.empty()) {
+          r.ok = true;
+        } else {
+          r.error = join(problems, "\n  ");
+          jr.status = JobStatus::failed;
+          jr.message = r.error;
+        }
         break;
       }
       case JobStatus::cancelled:
@@ -184,8 +192,33 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
         if (plans[i].strategy == Strategy::emulate) r.error += emulate::failed_build_hint(project, jr.exit.exit_code);
         break;
     }
+    finish(i);
+  };
+
+  int slots = options.slots > 0 ? options.slots : cpu_count();
+  auto sink = [&](const Job& job, std::string_view line) {
+    if (auto it = plan_of_name.find(job.name); it != plan_of_name.end()) status.output_line(it->second, line);
+  };
+  std::unique_ptr<CommandRunner> inner = make_runner(slots, sink);
+  ReportingRunner runner(
+      *inner, [&](std::size_t j) { status.platform_started(plan_of_job[j]); },
+      [&](std::size_t j, JobResult& jr) { settle(plan_of_job[j], jr); });
+  bool watch_source = project.source == SourceMode::shared && !jobs.empty();
+  TreeState before = watch_source ? scan_tree(project.dir, state_dir(project)) : TreeState{};
+  std::vector<JobResult> job_results = run_jobs(jobs, runner, keep_going);
+  inner.reset();  // restores the signal handlers before anything else is printed
+
+  bool interrupted = false;
+  for (std::size_t j = 0; j < job_results.size(); ++j) {
+    interrupted = interrupted || job_results[j].status == JobStatus::interrupted;
+    if (!reported[plan_of_job[j]]) settle(plan_of_job[j], job_results[j]);  // never started
   }
-  if (runner.interrupted()) throw Error("interrupted: every build was stopped and its processes killed", Exit::interrupted);
+  if (watch_source && !interrupted) {
+    auto changed = changed_files(before, scan_tree(project.dir, state_dir(project)));
+    if (!changed.empty()) status.warning(shared_source_warning(project, changed));
+  }
+  status.build_finished(results);
+  if (interrupted) throw Error("interrupted: every build was stopped and its processes killed", Exit::interrupted);
   return results;
 }
 

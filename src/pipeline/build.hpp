@@ -1,33 +1,32 @@
 #pragma once
-// Executes plans: one job per platform in the scheduler (within -j slots), each streamed
-// with a platform prefix and logged in full, then the outputs are collected and every ELF
-// file is checked against its target. Failures are gathered and reported together.
+// Executes plans: one job per platform in the scheduler (within -j slots), each logged in
+// full, then the outputs are collected and every ELF file is checked against its target.
+// Failures are gathered and reported together. Progress goes to a Status (pipeline/status.hpp)
+// and the processes to a CommandRunner made by a factory, so the whole pipeline is tested
+// with a fake runner and a temp tree (tests/unit/test_pipeline.cpp), as ninja's BuildTest is.
 
 #include "config/project.hpp"
+#include "exec/scheduler.hpp"
+#include "pipeline/status.hpp"
 #include "plan/plan.hpp"
 #include "util/error.hpp"
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <string_view>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace xb {
 
-/// How output is shown.
-enum class Progress { plain, tty, json, quiet };
-
 /// Options for run_builds.
 struct BuildOptions {
   int slots = 0;                                 ///< concurrent platform builds (0 = cores)
   bool keep_going = false;                       ///< finish the others after a failure
   std::optional<std::chrono::seconds> timeout;   ///< per-platform build timeout
-  Progress progress = Progress::plain;
   bool clean = false;                            ///< wipe build and out dirs first
-  std::function<void(std::string_view)> warn;    ///< receives warnings (e.g. a build wrote into a shared tree)
 };
 
 /// What happened to one platform.
@@ -44,10 +43,18 @@ struct PlatformResult {
   std::filesystem::path log;
 };
 
-/// Builds every plan. Returns one result per plan (same order). Throws Error(interrupted)
-/// after killing every child group on SIGINT/SIGTERM.
+/// Makes the runner for one run_builds call: at most `slots` jobs at once, output lines to `sink`.
+using RunnerFactory = std::function<std::unique_ptr<CommandRunner>(int slots, LineSink sink)>;
+/// The real factory: a SubprocessRunner (process groups, logs, timeouts, signals).
+RunnerFactory subprocess_runner_factory();
+
+/// Builds every plan, reporting to `status`. A platform whose build fails or whose outputs
+/// fail verify_outputs stops the others unless options.keep_going. Returns one result per
+/// plan (same order). Throws Error(interrupted) after killing every child group on
+/// SIGINT/SIGTERM.
 std::vector<PlatformResult> run_builds(const Project& project, std::vector<PlatformPlan>& plans,
-                                       const BuildOptions& options);
+                                       const BuildOptions& options, Status& status,
+                                       const RunnerFactory& make_runner = subprocess_runner_factory());
 
 /// Checks that each of project.outputs exists under `out` and that every ELF file among
 /// them is for `platform`. Returns the problems (empty = fine), each naming the file.

@@ -17,25 +17,6 @@ namespace xb {
 
 namespace fs = std::filesystem;
 
-std::string_view to_string(Strategy s) {
-  switch (s) {
-    case Strategy::native: return "native";
-    case Strategy::cross: return "cross";
-    case Strategy::emulate: return "emulate";
-    case Strategy::runner: return "runner";
-    case Strategy::none: return "none";
-  }
-  return "none";
-}
-
-std::optional<Strategy> parse_strategy(std::string_view s) {
-  if (s == "auto") return std::nullopt;
-  for (Strategy st : {Strategy::native, Strategy::cross, Strategy::emulate, Strategy::runner}) {
-    if (to_string(st) == s) return st;
-  }
-  fail(Exit::usage, "unknown strategy '{}': expected auto, native, cross, emulate or runner", s);
-}
-
 fs::path state_dir(const Project& project) { return project.dir / ".xbuild"; }
 
 PlatformPaths platform_paths(const Project& project, const fs::path& root, const Platform& p) {
@@ -294,8 +275,8 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     std::optional<Strategy> forced;
     if (auto it = options.forced.find(p.str()); it != options.forced.end()) forced = it->second;
     else if (auto all = options.forced.find("all"); all != options.forced.end()) forced = all->second;
-    else if (auto cfg = project.strategy.find(p.str()); cfg != project.strategy.end()) forced = parse_strategy(cfg->second);
-    else if (auto cfg_all = project.strategy.find("all"); cfg_all != project.strategy.end()) forced = parse_strategy(cfg_all->second);
+    else if (auto cfg = project.strategy.find(p.str()); cfg != project.strategy.end()) forced = cfg->second;
+    else if (auto cfg_all = project.strategy.find("all"); cfg_all != project.strategy.end()) forced = cfg_all->second;
 
     std::string preferred_problem;
     auto runner = std::find_if(project.runners.begin(), project.runners.end(),

@@ -4,6 +4,7 @@
 // runs nothing but toolchain probes; `xbuild plan` prints this, `xbuild build` executes it.
 
 #include "config/project.hpp"
+#include "config/strategy.hpp"
 #include "config/toolchain.hpp"
 #include "exec/command.hpp"
 #include "plan/probe.hpp"
@@ -16,13 +17,6 @@
 #include <vector>
 
 namespace xb {
-
-enum class Strategy { native, cross, emulate, runner, none };
-
-/// "native", "cross", ...
-std::string_view to_string(Strategy s);
-/// Parses a strategy name (auto -> nullopt). Throws Error(usage) when unknown.
-std::optional<Strategy> parse_strategy(std::string_view s);
 
 /// Where a platform's files go, all under <project>/.xbuild/ by default.
 struct PlatformPaths {

@@ -299,7 +299,7 @@ def test_progress_json_and_tty(xbuild, project_copy, tmp_path):
     proj = project_copy("c-make")
     p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64,linux/riscv64", "--progress", "json",
              "--output", f"type=local,dest={tmp_path / 'o'}"])
-    events = [json.loads(line) for line in p.stdout.splitlines()]
+    events = [json.loads(line) for line in p.stdout.splitlines() if '"event":"line"' in line]
     assert {e["platform"] for e in events} == {"linux/arm64", "linux/riscv64"}
     assert any("aarch64-linux-gnu-gcc" in e["line"] for e in events)
     # The TTY view redraws one status line per platform in place (cursor up, clear line).

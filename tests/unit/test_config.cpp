@@ -54,6 +54,8 @@ toolchain = "go"
 FOO = "{out}/bar"
 [strategy]
 "linux/riscv64" = "emulate"
+all = "cross"
+amd64 = "auto"
 [image]
 files = { "app" = "/usr/bin/app" }
 entrypoint = "/usr/bin/app"
@@ -74,7 +76,9 @@ port = 2222
   CHECK(proj.build.script == "go build -o {out}/app .");
   CHECK(proj.test.argv.size() == 2);
   CHECK(proj.env.at("FOO") == "{out}/bar");
-  CHECK(proj.strategy.at("linux/riscv64") == "emulate");
+  CHECK(proj.strategy.at("linux/riscv64") == Strategy::emulate);
+  CHECK(proj.strategy.at("all") == Strategy::cross);
+  CHECK(proj.strategy.at("linux/amd64") == std::nullopt);  // "auto": overrides "all" for amd64
   CHECK(proj.image.entrypoint == std::vector<std::string>{"/usr/bin/app"});
   CHECK(proj.image.compression == "zstd");
   CHECK(proj.image.files.at(0).to == "/usr/bin/app");
@@ -97,7 +101,9 @@ TEST_CASE("bad xbuild.toml input names file:line:column and what was expected") 
   CHECK(error_of("name = \"x\"\nbuild = 3\noutputs = [\"a\"]\n").find("'build' must be an array of strings") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[image]\ncompression = \"lz4\"\n").find("\"gzip\", \"zstd\" or \"none\"") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[image]\nentrypont = [\"x\"]\n").find("unknown key 'image.entrypont'") != std::string::npos);
-  CHECK(error_of(std::string(k_minimal) + "[strategy]\n\"linux/arm64\" = \"magic\"\n").find("must be one of") != std::string::npos);
+  auto strategy = error_of(std::string(k_minimal) + "[strategy]\n\"linux/arm64\" = \"magic\"\n");
+  CHECK(strategy.find("xbuild.toml:5:") != std::string::npos);
+  CHECK(strategy.find("strategy for linux/arm64 must be one of auto, native, cross, emulate, runner (got \"magic\")") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[emulate]\ntimeout = \"soon\"\n").find("duration") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[emulate]\ntimeout = \"99999999999999999999h\"\n").find("duration") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[emulate]\ntimeout = 9223372036854775807\n").find("between 1 and") != std::string::npos);

@@ -1,0 +1,40 @@
+#pragma once
+// The views of a build's progress (pipeline/status.hpp): plain prefixed lines, a tty view
+// that redraws one row per platform, JSON lines, or nothing. Whether any escape sequence may
+// be written is decided here once, from the terminal, TERM, NO_COLOR and --no-color, so no
+// other code reads them.
+
+#include "pipeline/status.hpp"
+
+#include <cstdio>
+#include <memory>
+#include <string_view>
+
+namespace xb::cli {
+
+/// --progress: how a build's progress is shown.
+enum class ProgressView { plain, tty, json, quiet };
+
+/// What the output stream allows.
+struct Terminal {
+  bool is_tty = false;    ///< the stream is a terminal
+  bool dumb = true;       ///< TERM is unset, empty or "dumb": no cursor control
+  bool no_color = false;  ///< --no-color or a non-empty NO_COLOR
+  /// True when colours and cursor movement may be written.
+  bool escapes() const { return is_tty && !dumb && !no_color; }
+};
+
+/// The facts for `stream` from isatty, TERM and NO_COLOR; `no_color_flag` is --no-color.
+Terminal detect_terminal(std::FILE* stream, bool no_color_flag);
+/// True when NO_COLOR is set to a non-empty value (https://no-color.org).
+bool no_color_env();
+
+/// Parses --progress: auto is tty when term.escapes(), else plain. Error(usage) when unknown.
+ProgressView parse_progress(std::string_view s, const Terminal& term);
+
+/// The view writing to `out`; colour only when term.escapes().
+std::unique_ptr<Status> make_status(ProgressView view, const Terminal& term, std::FILE* out = stdout);
+/// make_status for stdout with the global --no-color.
+std::unique_ptr<Status> make_status(ProgressView view);
+
+}  // namespace xb::cli
