@@ -21,7 +21,7 @@ build_pkgs=(
 )
 tool_pkgs=(
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu
-  clang lld cmake make golang-go rustc
+  clang lld cmake make golang-go rustc cargo
   qemu-user-static binfmt-support file zstd
   skopeo umoci oci-image-tool docker-registry apache2-utils
   mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 bsdutils

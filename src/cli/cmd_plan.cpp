@@ -39,6 +39,9 @@ boost::json::object plan_json(const PlatformPlan& p) {
   o["src"] = p.paths.src.string();
   if (p.runner) o["runner"] = p.runner->host;
   if (!p.problem.empty()) o["problem"] = p.problem;
+  boost::json::array notes;
+  for (const auto& n : p.notes) notes.push_back(boost::json::value(n));
+  o["notes"] = notes;
   return o;
 }
 
@@ -66,6 +69,7 @@ void register_plan(CLI::App& app) {
       fmt::print("project {} ({}) on {}\n", project.name, project.language, host_platform().str());
       for (const auto& p : plans) {
         fmt::print("\n{}\n  strategy:  {}\n", p.platform.str(), to_string(p.strategy));
+        for (const auto& n : p.notes) fmt::print("  note:      {}\n", n);
         if (!p.problem.empty()) {
           fmt::print("  problem:   {}\n", p.problem);
           continue;

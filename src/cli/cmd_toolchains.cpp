@@ -1,8 +1,11 @@
-// `xbuild toolchains`: every descriptor, the platforms it serves, and whether it works here.
+// `xbuild toolchains`: every descriptor, the platforms it serves, and whether it works here:
+// usable, usable with a warning (an optional tool such as PKG_CONFIG is missing), or not,
+// each missing tool named with its install command. Probes run in parallel (plan/probe).
 
 #include "cli/commands.hpp"
 #include "config/project.hpp"
 #include "config/toolchain.hpp"
+#include "plan/probe.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
@@ -28,13 +31,13 @@ void register_toolchains(CLI::App& app) {
     struct Row {
       const Toolchain* tc;
       Platform platform;
-      std::future<std::string> problem;
+      std::future<ToolchainStatus> status;
     };
     std::vector<Row> rows;
     for (const auto& tc : toolchains) {
       std::vector<Platform> ps = tc.native_only ? std::vector<Platform>{host} : tc.platforms;
       for (const auto& p : ps) {
-        rows.push_back(Row{&tc, p, std::async(std::launch::async, [&tc, p] { return tc.probe_problem(p); })});
+        rows.push_back(Row{&tc, p, std::async(std::launch::async, [&tc, p] { return probe_toolchain(tc, p); })});
       }
     }
     if (o->json) {
@@ -43,12 +46,27 @@ void register_toolchains(CLI::App& app) {
         boost::json::array plats;
         for (auto& r : rows) {
           if (r.tc != &tc) continue;
-          std::string problem = r.problem.get();
-          boost::json::object po{{"platform", r.platform.str()}, {"usable", problem.empty()}};
-          if (!problem.empty()) {
-            po["problem"] = problem;
+          ToolchainStatus st = r.status.get();
+          boost::json::object po{{"platform", r.platform.str()}, {"usable", st.usable()}};
+          if (!st.usable()) {
+            po["problem"] = st.problem;
             po["install"] = tc.expand(tc.install_hint, r.platform);
           }
+          boost::json::array warnings;
+          for (const auto& w : st.warnings) warnings.push_back(boost::json::value(w));
+          po["warnings"] = warnings;
+          boost::json::array tools;
+          for (const auto& t : st.tools) {
+            const char* need = t.spec.need == ToolNeed::required ? "required" : t.spec.need == ToolNeed::optional ? "optional" : "cxx";
+            boost::json::object to{{"name", t.spec.name}, {"program", t.spec.program}, {"need", need},
+                                   {"found", t.found ? boost::json::value(t.found->string()) : boost::json::value(nullptr)}};
+            if (!t.problem.empty()) {
+              to["problem"] = t.problem;
+              to["install"] = t.spec.install;
+            }
+            tools.push_back(to);
+          }
+          po["tools"] = tools;
           plats.push_back(po);
         }
         boost::json::array langs;
@@ -71,9 +89,10 @@ void register_toolchains(CLI::App& app) {
       fmt::print("\n{} [{}]{}\n  {}\n", tc.name, join(tc.languages, ","), tc.native_only ? " (native)" : "", tc.description);
       for (auto& r : rows) {
         if (r.tc != &tc) continue;
-        std::string problem = r.problem.get();
-        if (problem.empty()) fmt::print("  {:<16} usable\n", r.platform.str());
-        else fmt::print("  {:<16} missing: {}\n", r.platform.str(), tc.expand(tc.install_hint, r.platform));
+        ToolchainStatus st = r.status.get();
+        if (!st.usable()) fmt::print("  {:<16} missing: {}\n", r.platform.str(), st.problem);
+        else if (st.warnings.empty()) fmt::print("  {:<16} usable\n", r.platform.str());
+        else fmt::print("  {:<16} usable; warning: {}\n", r.platform.str(), join(st.warnings, "; warning: "));
       }
     }
   });

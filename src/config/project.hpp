@@ -27,7 +27,7 @@ struct CommandSpec {
 struct EmulateSection {
   std::string rootfs;                            ///< dir, tarball, oci:..., or "" for auto (mmdebstrap)
   std::string rootfs_origin;                     ///< where rootfs came from when not xbuild.toml (e.g. "--rootfs")
-  std::vector<std::string> packages = {"gcc", "make", "libc6-dev"};  ///< for an auto rootfs
+  std::vector<std::string> packages;             ///< added to the language's default packages of a created rootfs
   std::optional<std::chrono::seconds> timeout;   ///< per-platform build timeout
 };
 

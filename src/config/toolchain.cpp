@@ -1,16 +1,15 @@
-// Loads toolchain descriptors and answers "does this one serve that platform here?". A
-// descriptor is data, not code: adding a compiler family is a new TOML file, no rebuild.
+// Loads toolchain descriptors and answers "does this one serve that platform, and which
+// programs does it need there?". A descriptor is data, not code: adding a compiler family is
+// a new TOML file, no rebuild. Whether those programs are installed is asked by plan/probe:
+// config describes, it never runs anything.
 
 #include "config/toolchain.hpp"
 
 #include "config/toml_reader.hpp"
-#include "exec/subprocess.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
 #include <cstdlib>
-#include <mutex>
-#include <unordered_map>
 
 #ifndef XBUILD_TOOLCHAIN_DIR
 #define XBUILD_TOOLCHAIN_DIR "/usr/local/share/xbuild/toolchains"
@@ -60,29 +59,47 @@ std::map<std::string, std::string> Toolchain::env_for(const Platform& p) const {
     std::string value = expand(v, p);
     if (!value.empty()) out[expand(k, p)] = value;  // GOARM="" on non-arm: leave unset
   }
+  if (!path.empty()) {
+    std::vector<std::string> dirs;
+    for (const auto& d : path) dirs.push_back(expand(d, p));
+    const char* inherited = std::getenv("PATH");
+    out["PATH"] = join(dirs, ":") + ":" + (inherited ? inherited : "/usr/bin:/bin");
+  }
   return out;
 }
 
-std::string Toolchain::probe_problem(const Platform& p) const {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::string> cache;
+std::vector<std::string> Toolchain::probe_for(const Platform& p) const {
   std::vector<std::string> argv;
   for (const auto& a : probe) argv.push_back(expand(a, p));
-  if (argv.empty()) return "";
-  std::string key = join(argv, "\x1f");
-  {
-    std::lock_guard lock(mu);
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  return argv;
+}
+
+const std::vector<std::string>& tool_variables() {
+  static const std::vector<std::string> k_vars = {"CC", "CXX", "AR", "RANLIB", "STRIP", "LD", "NM", "OBJCOPY",
+                                                  "PKG_CONFIG", "RUSTC", "CARGO", "GO"};
+  return k_vars;
+}
+
+std::vector<ToolSpec> Toolchain::tool_specs(const Platform& p) const {
+  std::vector<ToolSpec> out;
+  auto add = [&](const std::string& name, const std::string& value) {
+    auto words = split(trim(expand(value, p)), ' ');
+    if (words.empty() || words.front().empty()) return;
+    ToolSpec t;
+    t.name = name;
+    t.program = words.front();
+    auto hint = install_tool.find(name);
+    t.install = expand(hint != install_tool.end() ? hint->second : install_hint, p);
+    bool opt = std::find(optional.begin(), optional.end(), name) != optional.end();
+    bool cxx_only = name == "CXX" && std::find(languages.begin(), languages.end(), "c") != languages.end();
+    t.need = opt ? ToolNeed::optional : cxx_only ? ToolNeed::cxx : ToolNeed::required;
+    out.push_back(std::move(t));
+  };
+  for (const auto& var : tool_variables()) {
+    if (auto it = env.find(var); it != env.end()) add(var, it->second);
   }
-  std::string problem;
-  int rc = run_status(Command{argv, {}, {}});
-  if (rc != 0) {
-    problem = fmt::format("probe `{}` failed{}; install with: {}", Command{argv, {}, {}}.display(),
-                          rc == 127 ? " (not found)" : fmt::format(" (exit {})", rc), expand(install_hint, p));
-  }
-  std::lock_guard lock(mu);
-  cache[key] = problem;
-  return problem;
+  for (const auto& tool : tools) add(tool, tool);
+  return out;
 }
 
 std::vector<std::filesystem::path> toolchain_dirs(const std::filesystem::path& project_dir) {
@@ -132,6 +149,17 @@ Toolchain load_toolchain(const std::filesystem::path& file) {
   tc.env = r.string_map("env").value_or(std::map<std::string, std::string>{});
   tc.probe = r.strings("probe").value_or(std::vector<std::string>{});
   tc.install_hint = r.string("install").value_or("");
+  tc.probe_says = r.string("probe_problem").value_or("");
+  tc.tools = r.strings("tools").value_or(std::vector<std::string>{});
+  // PKG_CONFIG is optional unless a descriptor says otherwise: a C build that never runs
+  // pkg-config works without it, and a plan note names it for the builds that do.
+  tc.optional = r.strings("optional").value_or(std::vector<std::string>{"PKG_CONFIG"});
+  tc.install_tool = r.string_map("install_tool").value_or(std::map<std::string, std::string>{});
+  tc.path = r.strings("path").value_or(std::vector<std::string>{});
+  for (const auto& d : tc.path) {
+    if (d.empty() || d.front() != '/' || d.find(':') != std::string::npos)
+      r.error_at(*r.node("path"), fmt::format("'path' entries must be absolute directories without ':', got \"{}\"", d));
+  }
   tc.sysroot = r.string("sysroot").value_or("");
   tc.c_flags = r.strings("cflags").value_or(std::vector<std::string>{});
   tc.ld_flags = r.strings("ldflags").value_or(std::vector<std::string>{});

@@ -1,6 +1,7 @@
 // prepare_build is the one entry point the pipeline calls for an emulated platform. It
 // checks everything that would otherwise fail minutes later inside qemu (binfmt, the
-// interpreter, a compiler in the rootfs), then turns the plan's command into a call of
+// interpreter, the build's first tool and compiler in the rootfs, or in the package list of a
+// rootfs it would create), then turns the plan's command into a call of
 // xbuild's own hidden `__exec-in-rootfs` helper, leaving env, cwd, timeout and process
 // group handling to the scheduler exactly as for a cross build.
 
@@ -9,10 +10,14 @@
 #include "emulate/binfmt.hpp"
 #include "emulate/rootfs.hpp"
 #include "emulate/sandbox.hpp"
+#include "emulate/tool_packages.hpp"
+#include "plan/probe.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace fs = std::filesystem;
 
@@ -48,26 +53,55 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
     if (!st.handler->fix_binary()) e.files.emplace_back(st.interpreter_real, st.handler->interpreter);
   }
 
+  // The tools the build needs: the program its command runs first and the language's
+  // compiler. Checked against a created rootfs's package list before it is created (minutes
+  // saved), and inside the rootfs before the build starts.
+  std::vector<std::string> needed;
+  std::string first = first_program(plan.command.argv);
+  if (!first.empty() && !(first.front() == '/' && is_under(first, project.dir))) needed.push_back(first);
+  if (project.language == "c" || project.language == "cxx") {
+    auto it = plan.env.find(project.language == "c" ? "CC" : "CXX");
+    if (it != plan.env.end()) needed.push_back(tool_word(it->second));
+  }
+  if (project.language == "go") needed.push_back("go");
+  if (project.language == "rust") needed.push_back("rustc");
+  std::vector<std::string> unique;
+  for (const auto& t : needed)
+    if (!t.empty() && std::find(unique.begin(), unique.end(), t) == unique.end()) unique.push_back(t);
+  needed = unique;
+
+  // "no 'cargo', 'rustc': add "cargo", "rustc" to [emulate] packages in FILE"
+  auto missing_message = [&](const std::vector<std::string>& tools) {
+    std::vector<std::string> names, pkgs;
+    for (const auto& tool : tools) {
+      names.push_back("'" + tool + "'");
+      std::string pkg = package_for_tool(fs::path(tool).filename().string());
+      pkgs.push_back(pkg.empty() ? fmt::format("the package that provides {}", tool) : "\"" + pkg + "\"");
+    }
+    return fmt::format("no {}: add {} to [emulate] packages in {}", join(names, ", "), join(pkgs, ", "), project.file.string());
+  };
+  if (rootfs_is_created(project)) {
+    auto packages = rootfs_packages(project);
+    std::vector<std::string> lacking;
+    for (const auto& tool : needed) {
+      std::string pkg = package_for_tool(fs::path(tool).filename().string());
+      if (!pkg.empty() && std::find(packages.begin(), packages.end(), pkg) == packages.end()) lacking.push_back(tool);
+    }
+    if (!lacking.empty())
+      fail(Exit::environment, "the {} rootfs xbuild would create (packages: {}) has {}; nothing was created",
+           p.str(), join(packages, ","), missing_message(lacking));
+  }
+
   e.rootfs = resolve_rootfs(project, p);
 
   // A rootfs without the build's tools fails here, not after qemu started.
-  std::vector<std::string> needed;
-  if (!plan.command.argv.empty()) needed.push_back(plan.command.argv.front());
-  for (const char* var : {"CC", "CXX"}) {
-    auto it = plan.env.find(var);
-    if (it == plan.env.end()) continue;
-    bool used = project.language == "c" ? std::string(var) == "CC" : project.language == "cxx";
-    if (used) needed.push_back(tool_word(it->second));
-  }
-  if (project.language == "go") needed.push_back("go");
-  if (project.language == "rust") needed.push_back("cargo");
+  std::vector<std::string> missing;
   for (const auto& tool : needed) {
-    if (!tool.empty() && !find_program_in_root(e.rootfs, tool))
-      fail(Exit::environment,
-           "the {} rootfs {} has no '{}': add it to [emulate] packages in {} (an mmdebstrap rootfs is recreated with them), "
-           "or install it into that rootfs",
-           p.str(), e.rootfs.string(), tool, project.file.string());
+    if (!find_program_in_root(e.rootfs, tool)) missing.push_back(tool);
   }
+  if (!missing.empty())
+    fail(Exit::environment, "the {} rootfs {} has {} (a created rootfs is recreated with them), or install {} into that rootfs",
+         p.str(), e.rootfs.string(), missing_message(missing), missing.size() == 1 ? "it" : "them");
 
   Command cmd = in_rootfs(project, plan, e.rootfs, plan.command, e.files);
   plan.command = std::move(cmd);

@@ -8,6 +8,7 @@
 #include "exec/subprocess.hpp"
 #include "platform/elf.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/strings.hpp"
 
 #include <fmt/format.h>
@@ -20,16 +21,8 @@ namespace fs = std::filesystem;
 namespace xb::emulate {
 
 std::optional<fs::path> which(const std::string& name) {
-  if (name.find('/') != std::string::npos) {
-    if (::access(name.c_str(), X_OK) == 0) return fs::path(name);
-    return std::nullopt;
-  }
   const char* path = std::getenv("PATH");
-  for (const auto& dir : split(path ? path : "", ':')) {
-    fs::path cand = fs::path(dir) / name;
-    if (::access(cand.c_str(), X_OK) == 0 && !fs::is_directory(cand)) return cand;
-  }
-  return std::nullopt;
+  return find_program(name, path ? path : "");
 }
 
 std::optional<fs::path> find_qemu(const Platform& p) {

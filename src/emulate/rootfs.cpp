@@ -9,6 +9,7 @@
 #include "emulate/binfmt.hpp"
 #include "emulate/qemu.hpp"
 #include "exec/subprocess.hpp"
+#include "emulate/tool_packages.hpp"
 #include "util/error.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
@@ -226,7 +227,7 @@ fs::path resolve_rootfs(const Project& project, const Platform& p) {
     source = env;
     origin = "XBUILD_ROOTFS";
   }
-  if (source.empty()) return ensure_rootfs(p, project.emulate.packages);
+  if (source.empty()) return ensure_rootfs(p, rootfs_packages(project));
 
   source = replace_all(source, "{arch}", p.arch);
   source = replace_all(source, "{debian_arch}", std::string(p.traits().debian_arch));
@@ -269,6 +270,11 @@ fs::path resolve_rootfs(const Project& project, const Platform& p) {
   }
   fail(Exit::usage, "{}: '{}' is neither a directory, a tarball (.tar, .tar.gz, .tar.zst, ...), oci:LAYOUT[:TAG] nor docker://REF",
        origin, source);
+}
+
+bool rootfs_is_created(const Project& project) {
+  const char* env = std::getenv("XBUILD_ROOTFS");
+  return (!env || !*env) && project.emulate.rootfs.empty();
 }
 
 std::optional<fs::path> path_in_root(const fs::path& root, const fs::path& inside) {

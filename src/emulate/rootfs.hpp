@@ -44,8 +44,12 @@ std::optional<std::filesystem::path> find_cached_rootfs(const Platform& p);
 /// The rootfs an emulated build of `project` for `p` uses: $XBUILD_ROOTFS or
 /// [emulate] rootfs (placeholders {arch} {debian_arch} {platform_dir}; relative to the
 /// project), unpacked into the cache when a tarball or image, or an mmdebstrap one with
-/// [emulate] packages when unset. Throws Error(usage/environment) naming the source.
+/// rootfs_packages(project) (the language's defaults + [emulate] packages) when unset. Throws Error(usage/environment) naming the source.
 std::filesystem::path resolve_rootfs(const Project& project, const Platform& p);
+
+/// True when resolve_rootfs would create an mmdebstrap rootfs for `project` (neither
+/// $XBUILD_ROOTFS nor [emulate] rootfs is set), so its package list is known beforehand.
+bool rootfs_is_created(const Project& project);
 
 /// Resolves an absolute path as seen inside `root` (symlinks, also absolute ones, stay
 /// inside it). Returns the host path, or nullopt when it does not exist.

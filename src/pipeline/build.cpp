@@ -6,6 +6,7 @@
 #include "pipeline/build.hpp"
 
 #include "emulate/emulate.hpp"
+#include "emulate/tool_packages.hpp"
 #include "exec/scheduler.hpp"
 #include "exec/subprocess.hpp"
 #include "pipeline/source.hpp"
@@ -151,6 +152,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
         break;
       default:
         r.error = fmt::format("{} (full log: {})", jr.message, plans[i].paths.log.string());
+        if (plans[i].strategy == Strategy::emulate) r.error += emulate::failed_build_hint(project, jr.exit.exit_code);
         break;
     }
     finish(i);

@@ -174,25 +174,55 @@ std::map<std::string, std::string> test_env_additions(const PlatformPlan& plan) 
 
 namespace {
 
-/// The best usable toolchain serving `p`, or nullptr; `problems` collects why better ones are
-/// not usable. Probes run in priority order and stop at the first that works: each probe is a
-/// process, and planning should cost milliseconds.
-const Toolchain* best_toolchain(const Project& project, const std::vector<Toolchain>& toolchains,
-                                const Platform& p, bool native, std::vector<std::string>& problems) {
+/// The toolchains serving `p` in the order they are tried: the project's preferred one first,
+/// then by priority (native-only ones first on the host).
+std::vector<const Toolchain*> candidates(const Project& project, const std::vector<Toolchain>& toolchains,
+                                         const Platform& p, bool native) {
   std::vector<const Toolchain*> serving;
   for (const auto& tc : toolchains) {
     if (!tc.serves(p, project.language)) continue;
-    if (!project.toolchain.empty() && tc.name != project.toolchain) continue;
     if (tc.native_only && !native) continue;
     serving.push_back(&tc);
   }
-  auto rank = [&](const Toolchain* t) { return t->priority + (native && t->native_only ? 100 : 0); };
+  auto rank = [&](const Toolchain* t) {
+    return (t->name == project.toolchain ? 1000 : 0) + t->priority + (native && t->native_only ? 100 : 0);
+  };
   std::stable_sort(serving.begin(), serving.end(), [&](const Toolchain* a, const Toolchain* b) { return rank(a) > rank(b); });
-  for (const Toolchain* tc : serving) {
-    std::string problem = tc->probe_problem(p);
-    if (problem.empty()) return tc;
-    problems.push_back(fmt::format("{}: {}", tc->name, problem));
+  return serving;
+}
+
+/// The program the project's build runs first (for "cargo is needed when the build runs it").
+std::string build_program(const Project& project) {
+  if (!project.build.argv.empty()) return first_program(project.build.argv);
+  return first_program({"sh", "-ec", project.build.script});
+}
+
+/// The best usable toolchain serving `p`, or nullptr. Probes run in priority order and stop at
+/// the first that works: each probe may be a process, and planning should cost milliseconds.
+/// `notes` gets the usable one's warnings and, when the preferred toolchain was passed over,
+/// why ("rust-rustup: ...; using rust-debian"); `preferred_problem` what kept the preferred
+/// one out when nothing else serves either.
+const Toolchain* best_toolchain(const Project& project, const std::vector<Toolchain>& toolchains, const Platform& p,
+                                bool native, std::vector<std::string>& notes, std::string& preferred_problem) {
+  std::string first = build_program(project);
+  bool preferred_serves = false;
+  for (const Toolchain* tc : candidates(project, toolchains, p, native)) {
+    ToolchainStatus st = probe_toolchain(*tc, p, project.language, first);
+    if (tc->name == project.toolchain) preferred_serves = true;
+    if (!st.usable()) {
+      if (tc->name == project.toolchain) preferred_problem = st.problem;
+      continue;
+    }
+    if (!project.toolchain.empty() && tc->name != project.toolchain) {
+      notes.push_back(preferred_serves ? fmt::format("{}: {}; using {}", project.toolchain, preferred_problem, tc->name)
+                                       : fmt::format("{} does not serve {} ({}); using {}", project.toolchain, p.str(),
+                                                     project.language, tc->name));
+    }
+    for (const auto& w : st.warnings) notes.push_back(fmt::format("{}: {}", tc->name, w));
+    return tc;
   }
+  if (!project.toolchain.empty() && !preferred_serves && preferred_problem.empty())
+    preferred_problem = fmt::format("does not serve {} ({})", p.str(), project.language);
   return nullptr;
 }
 
@@ -224,15 +254,13 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
   // Warm the probe cache in parallel with each platform's likeliest toolchain: probes are
   // processes, and run one after another they would be most of plan's time.
   {
-    std::vector<std::future<std::string>> warm;
+    std::vector<std::future<ToolchainStatus>> warm;
+    std::string first = build_program(project);
     for (const Platform& p : platforms) {
-      const Toolchain* top = nullptr;
-      for (const auto& tc : toolchains) {
-        if (!tc.serves(p, project.language) || (!project.toolchain.empty() && tc.name != project.toolchain)) continue;
-        int rank = tc.priority + (tc.native_only ? 100 : 0);
-        if (!top || rank > top->priority + (top->native_only ? 100 : 0)) top = &tc;
-      }
-      if (top) warm.push_back(std::async(std::launch::async, [top, p] { return top->probe_problem(p); }));
+      auto order = candidates(project, toolchains, p, p == host);
+      if (order.empty()) continue;
+      const Toolchain* top = order.front();
+      warm.push_back(std::async(std::launch::async, [&project, &first, top, p] { return probe_toolchain(*top, p, project.language, first); }));
     }
   }
 
@@ -250,11 +278,11 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     else if (auto cfg = project.strategy.find(p.str()); cfg != project.strategy.end()) forced = cfg->second;
     else if (auto cfg_all = project.strategy.find("all"); cfg_all != project.strategy.end()) forced = cfg_all->second;
 
-    std::vector<std::string> problems;
+    std::string preferred_problem;
     auto runner = std::find_if(project.runners.begin(), project.runners.end(),
                                [&](const RunnerSection& r) { return r.platform == p.str(); });
     auto try_toolchain = [&](Strategy s) {
-      const Toolchain* tc = best_toolchain(project, toolchains, p, s == Strategy::native, problems);
+      const Toolchain* tc = best_toolchain(project, toolchains, p, s == Strategy::native, plan.notes, preferred_problem);
       if (!tc) return false;
       plan.strategy = s;
       plan.toolchain = *tc;
@@ -295,6 +323,11 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
         }
       }
     }
+    if (!preferred_problem.empty() && !plan.toolchain && plan.strategy != Strategy::none)
+      plan.notes.push_back(fmt::format("{}: {}; no other toolchain serves {}: using {}", project.toolchain, preferred_problem,
+                                       p.str(), to_string(plan.strategy)));
+    std::sort(plan.notes.begin(), plan.notes.end());
+    plan.notes.erase(std::unique(plan.notes.begin(), plan.notes.end()), plan.notes.end());
 
     if (plan.strategy == Strategy::none && plan.problem.empty()) {
       std::string lang = project.language == "custom" ? "c" : project.language;

@@ -7,6 +7,7 @@
 #include "config/strategy.hpp"
 #include "config/toolchain.hpp"
 #include "exec/command.hpp"
+#include "plan/probe.hpp"
 #include "platform/platform.hpp"
 
 #include <filesystem>
@@ -42,6 +43,8 @@ struct PlatformPlan {
   std::optional<Toolchain> toolchain;            ///< for native/cross
   const RunnerSection* runner = nullptr;         ///< for runner
   std::string problem;                           ///< why strategy is none: what to install/configure
+  std::vector<std::string> notes;                ///< what planning chose around (a preferred toolchain that
+                                                 ///< cannot serve, a missing optional tool); printed by plan
   std::map<std::string, std::string> env;        ///< TARGET*, BUILD*, toolchain, project env
   Command command;                               ///< the build command, placeholders expanded
   Command test;                                  ///< the test command as run here (empty argv: none)

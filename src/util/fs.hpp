@@ -2,6 +2,7 @@
 // Small file helpers. Writes that others may read are atomic: temp file, fsync, rename.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 

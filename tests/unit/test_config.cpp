@@ -130,7 +130,7 @@ GOARM = "{goarm}"
   auto env = tcs[0].env_for(arm64);
   CHECK(env.at("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER") == "aarch64-linux-gnu-gcc");
   CHECK(env.count("GOARM") == 0);  // empty values are not set
-  CHECK(tcs[0].probe_problem(arm64).empty());
+  CHECK(probe_toolchain(tcs[0], arm64).usable());
   CHECK(tcs[0].serves(arm64, "rust"));
   CHECK_FALSE(tcs[0].serves(arm64, "go"));
   CHECK(tcs[0].expand(tcs[0].install_hint, arm64) == "apt-get install libstd-rust-dev:arm64");
