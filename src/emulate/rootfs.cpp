@@ -11,6 +11,7 @@
 #include "exec/subprocess.hpp"
 #include "emulate/tool_packages.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
@@ -50,21 +51,6 @@ int run_in_foreground(const std::vector<std::string>& argv) {
 }
 
 /// An exclusive flock held for the lifetime of the object.
-class FileLock {
-public:
-  explicit FileLock(const fs::path& path) {
-    m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (m_fd < 0) fail(Exit::environment, "cannot create lock file {}: {}", path.string(), std::strerror(errno));
-    while (::flock(m_fd, LOCK_EX) < 0 && errno == EINTR) {}
-  }
-  ~FileLock() { if (m_fd >= 0) ::close(m_fd); }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
-private:
-  int m_fd = -1;
-};
-
 fs::path make_cache_dir() {
   fs::path dir = rootfs_cache_dir();
   std::error_code ec;
@@ -76,7 +62,7 @@ fs::path make_cache_dir() {
 /// Fills `final_dir` by running `make(tmp)`, atomically, under a lock; no-op when present.
 template <typename Make>
 fs::path create_once(const fs::path& final_dir, bool force, Make make) {
-  FileLock lock(final_dir.string() + ".lock");
+  Fd lock = lock_file(final_dir.string() + ".lock");  // held until the entry is complete
   std::error_code ec;
   if (fs::is_directory(final_dir, ec)) {
     if (!force) return final_dir;
