@@ -11,8 +11,8 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 
-# Libraries: each is used by one stage (README "Dependencies"). libboost-filesystem is for
-# Boost.Process v2 in exec/, which uses Boost.Filesystem in 1.81.
+# Libraries: each is used by one stage (README "Dependencies"). Boost.Process v2 (exec/) is
+# header-only in 1.81 and runs on std::filesystem, so only the Boost headers are needed for it.
 build_pkgs=(
   build-essential pkg-config meson ninja-build git ca-certificates
   libboost1.81-dev libboost-json1.81-dev
