@@ -222,3 +222,17 @@ def test_cargo_test_runs_the_target_test_binary(xbuild, project_copy):
     line = next(l for l in p.stdout.splitlines() if l.startswith("PASS") and "linux/arm64" in l)
     assert "test binaries: hello-" in line and "aarch64" in line.lower(), line
     assert "ARM aarch64" in file_says(d / ".xbuild" / "out" / "linux_arm64" / "hello")
+
+
+def test_auto_emulated_cargo_build_gets_rust_in_its_rootfs(xbuild, project_copy):
+    """With the language's default packages (rustc, cargo, gcc, libc6-dev) an emulated cargo
+    build works: the rootfs is created with Rust in it (once per machine, then cached)."""
+    need("mmdebstrap")
+    d = project_copy("rust-cargo")
+    plan = json.loads(run([xbuild, "-C", d, "plan", "--platform", "linux/arm64", "--strategy", "emulate", "--json"]).stdout)
+    assert plan["platforms"][0]["strategy"] == "emulate"
+    p = run([xbuild, "-C", d, "build", "--platform", "linux/arm64", "--strategy", "emulate"], env=env_with(), timeout=3000)
+    assert "linux/arm64 ok (emulate" in p.stdout + p.stderr, p.stdout + p.stderr
+    hello = d / ".xbuild" / "out" / "linux_arm64" / "hello"
+    assert "ARM aarch64" in file_says(hello)
+    assert "built for aarch64" in run([hello]).stdout
