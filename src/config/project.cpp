@@ -65,12 +65,13 @@ void read_image(TableReader& r, ImageSection& image) {
   if (auto v = r.string_map("labels")) image.labels = *v;
   if (auto v = r.strings("ports")) image.exposed_ports = *v;
   if (auto v = r.strings("tags")) image.tags = *v;
-  if (const toml::node* n = r.node("compression")) {
-    std::string c = r.string("compression").value();
-    if (c == "gzip") image.compression = Compression::gzip;
-    else if (c == "zstd") image.compression = Compression::zstd;
-    else if (c == "none") image.compression = Compression::none;
-    else r.error_at(*n, fmt::format("'image.compression' must be \"gzip\", \"zstd\" or \"none\" (got \"{}\")", c));
+  if (auto c = r.string("compression")) {
+    static const std::map<std::string, Compression, std::less<>> k_names = {
+        {"gzip", Compression::gzip}, {"zstd", Compression::zstd}, {"none", Compression::none}};
+    auto it = k_names.find(*c);
+    if (it == k_names.end())
+      r.error_at(*r.node("compression"), fmt::format("'image.compression' must be \"gzip\", \"zstd\" or \"none\" (got \"{}\")", *c));
+    image.compression = it->second;
   }
   if (const toml::node* n = r.node("runtime")) {
     image.runtime = r.string("runtime").value();

@@ -64,9 +64,7 @@ constexpr Alias k_aliases[] = {
 std::string known_platforms() {
   std::vector<std::string> names;
   for (const auto& t : arch_table()) {
-    std::string n = "linux/" + std::string(t.arch);
-    if (!t.variant.empty()) n += "/" + std::string(t.variant);
-    names.push_back(n);
+    names.push_back(t.variant.empty() ? fmt::format("linux/{}", t.arch) : fmt::format("linux/{}/{}", t.arch, t.variant));
   }
   return join(names, ", ");
 }

@@ -132,7 +132,7 @@ std::string lost(const ExecSpec& s, std::string_view step) {
 
 /// Several platforms may share a runner and so the remote tree: their ships take turns.
 fs::path ship_lock(const ExecSpec& s) {
-  return s.remote_src.parent_path() / ("." + s.remote_src.filename().string() + ".xbuild-ship.lock");
+  return s.remote_src.parent_path() / fmt::format(".{}.xbuild-ship.lock", s.remote_src.filename().string());
 }
 
 /// Ships the source tree. Returns 0 or the failing exit code (after saying why).

@@ -214,7 +214,7 @@ TEST_CASE("Subprocess: no descriptor but 0, 1 and 2 reaches the child") {
   ::close(leaked);
   REQUIRE(c.ok());
   // ls itself opens one descriptor for the directory it lists.
-  CHECK(c.output.find("\n" + std::to_string(leaked) + "\n") == std::string::npos);
+  CHECK(c.output.find(fmt::format("\n{}\n", leaked)) == std::string::npos);
 }
 
 TEST_CASE("Subprocess: its own process group or the caller's") {
