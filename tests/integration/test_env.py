@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need, run
+from conftest import need, run, wait_until_empty
 from emu_helpers import env_with, file_says, processes_matching, rootfs_for
 
 GO_PLATFORMS = ["linux/amd64", "linux/arm64", "linux/riscv64", "linux/s390x"]
@@ -150,13 +150,8 @@ def _wait_for(pattern, timeout=60):
     return False
 
 
-def _gone(pattern, timeout=15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not processes_matching(pattern):
-            return []
-        time.sleep(0.1)
-    return processes_matching(pattern)
+def _gone(pattern):
+    return wait_until_empty(lambda: processes_matching(pattern))
 
 
 @pytest.mark.parametrize("how", ["sigint-group", "sigterm-xbuild"])
