@@ -38,20 +38,24 @@ std::string tool_word(const std::string& s) {
 
 }  // namespace
 
+std::vector<std::pair<fs::path, fs::path>> interpreter_files(const Platform& p, std::string_view doing) {
+  if (p == host_platform()) return {};
+  BinfmtStatus st = check_binfmt(p);
+  if (!st.usable())
+    fail(Exit::environment, "cannot {} {}: binfmt_misc cannot run its binaries:{}\n  (xbuild doctor shows the full picture)",
+         doing, p.str(), st.advice());
+  // Without the F flag the kernel opens the interpreter by path at each exec, inside the
+  // chroot: put the static qemu there.
+  if (st.handler->fix_binary()) return {};
+  return {{st.interpreter_real, st.handler->interpreter}};
+}
+
 void prepare_build(const Project& project, PlatformPlan& plan) {
   const Platform& p = plan.platform;
   bool foreign = p != host_platform();
   RootfsExec e;
 
-  if (foreign) {
-    BinfmtStatus st = check_binfmt(p);
-    if (!st.usable())
-      fail(Exit::environment, "cannot emulate {}: binfmt_misc cannot run its binaries:{}\n  (xbuild doctor shows the full picture)",
-           p.str(), st.advice());
-    // Without the F flag the kernel opens the interpreter by path at each exec, inside
-    // the chroot: put the static qemu there.
-    if (!st.handler->fix_binary()) e.files.emplace_back(st.interpreter_real, st.handler->interpreter);
-  }
+  if (foreign) e.files = interpreter_files(p, "emulate");
 
   // The tools the build needs: the program its command runs first and the language's
   // compiler. Checked against a created rootfs's package list before it is created (minutes

@@ -6,6 +6,7 @@
 #include "plan/plan.hpp"
 
 #include <filesystem>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,12 @@ namespace xb::emulate {
 /// the project and plan.paths visible at the same absolute paths. Throws Error
 /// (Exit::environment) with the exact fix when binfmt_misc or qemu is not usable.
 void prepare_build(const Project& project, PlatformPlan& plan);
+
+/// What a chroot for foreign `p` needs bound in so binfmt_misc can run its binaries there
+/// (host file, path inside): the static qemu when the handler lacks the F flag, else nothing.
+/// Throws Error(environment) "cannot DOING P: ..." with the fix when binfmt is not usable.
+std::vector<std::pair<std::filesystem::path, std::filesystem::path>> interpreter_files(const Platform& p,
+                                                                                       std::string_view doing);
 
 /// `cmd` rewritten to run inside `rootfs` under qemu-user (xbuild's `__exec-in-rootfs`), with
 /// the project and plan.paths bind-mounted at the same absolute paths and `files` (host path,

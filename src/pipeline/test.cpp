@@ -7,7 +7,6 @@
 
 #include "pipeline/test.hpp"
 
-#include "emulate/binfmt.hpp"
 #include "emulate/emulate.hpp"
 #include "emulate/qemu.hpp"
 #include "emulate/rootfs.hpp"
@@ -65,14 +64,7 @@ void write_wrapper(const PlatformPlan& plan) {
 Command runnable(const Project& project, const PlatformPlan& plan, std::string& how) {
   Command cmd = plan.test;
   if (plan.strategy == Strategy::emulate) {
-    emulate::BinfmtStatus st = emulate::check_binfmt(plan.platform);
-    std::vector<std::pair<fs::path, fs::path>> files;
-    if (plan.platform != host_platform()) {
-      if (!st.usable())
-        fail(Exit::environment, "cannot test {} in its rootfs: binfmt_misc cannot run its binaries:{}", plan.platform.str(),
-             st.advice());
-      if (!st.handler->fix_binary()) files.emplace_back(st.interpreter_real, st.handler->interpreter);
-    }
+    auto files = emulate::interpreter_files(plan.platform, "test in the rootfs of");
     fs::path rootfs = emulate::resolve_rootfs(project, plan.platform);
     how = fmt::format("in the {} rootfs {}", plan.platform.str(), rootfs.string());
     return emulate::in_rootfs(project, plan, rootfs, cmd, files);
@@ -153,7 +145,7 @@ std::vector<TestOutcome> run_tests(const Project& project, const std::vector<Pla
       std::error_code ec;
       fs::remove_all(plan.paths.test_record, ec);
       fs::create_directories(plan.paths.test_record);
-      if (!test_env_additions(plan).empty()) write_wrapper(plan);
+      if (test_is_watched(plan)) write_wrapper(plan);
       cmd = runnable(project, plan, how);
     } catch (const Error& e) {
       o.error = e.what();
@@ -191,7 +183,7 @@ std::vector<TestOutcome> run_tests(const Project& project, const std::vector<Pla
     switch (r.status) {
       case JobStatus::ok: {
         o.ok = true;
-        if (!test_env_additions(plan).empty()) {
+        if (test_is_watched(plan)) {
           std::string why = judge(plan, read_evidence(plan.paths.test_record), o.how);
           if (!why.empty()) {
             o.ok = false;

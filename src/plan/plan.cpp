@@ -47,7 +47,11 @@ std::string cargo_target_env(std::string_view rust_target) {
 
 }  // namespace
 
-std::map<std::string, std::string> placeholder_values(const Project& project, const PlatformPlan& plan) {
+namespace {
+
+/// placeholder_values with {cc}/{cxx} taken from `env` (the environment being computed).
+std::map<std::string, std::string> values_with(const Project& project, const PlatformPlan& plan,
+                                               const std::map<std::string, std::string>& env) {
   const auto& t = plan.platform.traits();
   auto where = [&](const fs::path& local) { return plan.runner ? runner_path(*plan.runner, local) : local; };
   fs::path src = plan.runner ? project.dir : plan.paths.src;
@@ -64,9 +68,15 @@ std::map<std::string, std::string> placeholder_values(const Project& project, co
     {"{rust_target}", std::string(t.rust_target)},
     {"{cmake_toolchain}", plan.paths.cmake_toolchain.string()},
     {"{meson_cross}", plan.paths.meson_cross.string()},
-    {"{cc}", env_or(plan.env, "CC", "cc")},
-    {"{cxx}", env_or(plan.env, "CXX", "c++")},
+    {"{cc}", env_or(env, "CC", "cc")},
+    {"{cxx}", env_or(env, "CXX", "c++")},
   };
+}
+
+}  // namespace
+
+std::map<std::string, std::string> placeholder_values(const Project& project, const PlatformPlan& plan) {
+  return values_with(project, plan, plan.env);
 }
 
 std::string expand_placeholders(std::string_view s, const std::map<std::string, std::string>& values) {
@@ -148,9 +158,7 @@ std::map<std::string, std::string> platform_env(const Project& project, const Pl
       env[k] = v;
     env[fmt::format("CARGO_TARGET_{}_LINKER", cargo_target_env(t.rust_target))] = "gcc";
   }
-  PlatformPlan with_env = plan;
-  with_env.env = env;
-  auto values = placeholder_values(project, with_env);
+  auto values = values_with(project, plan, env);
   env["XBUILD_OUT"] = values.at("{out}");
   env["XBUILD_BUILD"] = values.at("{build}");
   env["XBUILD_SRC"] = values.at("{src}");
@@ -160,9 +168,13 @@ std::map<std::string, std::string> platform_env(const Project& project, const Pl
 
 fs::path test_exec_wrapper(const PlatformPlan& plan) { return plan.paths.test_record / "exec"; }
 
+bool test_is_watched(const PlatformPlan& plan) {
+  return plan.platform != host_platform() && plan.strategy != Strategy::emulate;
+}
+
 std::map<std::string, std::string> test_env_additions(const PlatformPlan& plan) {
   std::map<std::string, std::string> add;
-  if (plan.platform == host_platform() || plan.strategy == Strategy::emulate) return add;
+  if (!test_is_watched(plan)) return add;
   add["QEMU_LOG"] = "guest_errors";  // logs nothing, but makes each qemu process create its file
   add["QEMU_LOG_FILENAME"] = (plan.paths.test_record / "qemu-%d.log").string();
   std::string wrapper = test_exec_wrapper(plan).string();

@@ -80,6 +80,9 @@ std::vector<std::string> expand_command(const CommandSpec& spec, const std::map<
 /// TARGET*/BUILD*, the toolchain's variables (or, for emulate and runner, the target-native
 /// tool names), GOOS/GOARCH/RUST_TARGET, XBUILD_*, then the project's [env].
 std::map<std::string, std::string> platform_env(const Project& project, const PlatformPlan& plan);
+/// True when `xbuild test` must see evidence that the test ran the target: a foreign platform
+/// tested here (cross or native toolchain). The host tests itself; emulate tests in its rootfs.
+bool test_is_watched(const PlatformPlan& plan);
 /// What a test run adds for a foreign platform built here (cross or native): markers for every
 /// process qemu runs (QEMU_LOG_FILENAME under `test_record`), and the test-exec wrapper as
 /// Go's `-exec` and Cargo's target runner, so `go test` and `cargo test` run the target's binary.
