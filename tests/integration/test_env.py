@@ -126,6 +126,11 @@ def test_emulated_makefile_with_ar_and_ranlib(xbuild, project_copy):
     assert env["GOARCH"] == "arm64" and env["RUST_TARGET"] == "aarch64-unknown-linux-gnu"
 
 
+def test_test_exec_wrapper_refuses_a_missing_program(xbuild):
+    p = run([xbuild, "__test-exec", "linux/arm64", "/nonexistent"], check=False)
+    assert p.returncode == 2 and "usage: xbuild __test-exec PLATFORM RECORD_DIR PROGRAM" in p.stderr
+
+
 def test_file_flag_and_cc_placeholder(xbuild, tmp_path):
     need("aarch64-linux-gnu-gcc")
     d = tmp_path / "p"
@@ -154,19 +159,25 @@ def _gone(pattern):
     return wait_until_empty(lambda: processes_matching(pattern))
 
 
+def _built_arm64_project(xbuild, d: Path, main_c: str, test: str) -> Path:
+    """A one-file C program cross-built for linux/arm64, with `test` as its test command."""
+    need("aarch64-linux-gnu-gcc")
+    d.mkdir()
+    (d / "main.c").write_text(main_c)
+    (d / "xbuild.toml").write_text(
+        'name = "p"\nlanguage = "c"\nplatforms = ["linux/arm64"]\n'
+        'build = ["sh", "-c", "$CC -static -o {out}/hello {src}/main.c"]\noutputs = ["hello"]\n'
+        f'test = "{test}"\n')
+    run([xbuild, "-C", d, "build"])
+    return d
+
+
 @pytest.mark.parametrize("how", ["sigint-group", "sigterm-xbuild"])
 @pytest.mark.parametrize("command", ["test", "bench"])
 def test_signals_stop_test_and_bench_and_leave_nothing(xbuild, tmp_path, how, command):
-    need("aarch64-linux-gnu-gcc")
-    d = tmp_path / "p"
-    d.mkdir()
     marker = f"xbuild-sig-{command}-{how}-{os.getpid()}"
-    (d / "main.c").write_text('int main(void){return 0;}\n')
-    (d / "xbuild.toml").write_text(
-        'name = "s"\nlanguage = "c"\nplatforms = ["linux/arm64"]\n'
-        'build = ["sh", "-c", "$CC -static -o {out}/hello {src}/main.c"]\noutputs = ["hello"]\n'
-        f'test = "sh -c \'sleep 300; echo {marker}\' & sleep 301 # {marker}"\n')
-    run([xbuild, "-C", d, "build"])
+    d = _built_arm64_project(xbuild, tmp_path / "p", 'int main(void){return 0;}\n',
+                             f"sh -c 'sleep 300; echo {marker}' & sleep 301 # {marker}")
     args = [xbuild, "-C", d, command] + (["--strategies", "cross"] if command == "bench" else [])
     proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True, text=True)
@@ -188,16 +199,9 @@ def test_signals_stop_test_and_bench_and_leave_nothing(xbuild, tmp_path, how, co
 
 def test_a_test_that_leaves_a_background_child_ends_with_its_command(xbuild, tmp_path):
     """The job ends when the test command exits; the leftover holding the pipe is killed."""
-    need("aarch64-linux-gnu-gcc")
-    d = tmp_path / "p"
-    d.mkdir()
     marker = f"xbuild-bg-{os.getpid()}"
-    (d / "main.c").write_text('#include <stdio.h>\nint main(void){puts("");puts("  indented");return 0;}\n')
-    (d / "xbuild.toml").write_text(
-        'name = "b"\nlanguage = "c"\nplatforms = ["linux/arm64"]\n'
-        'build = ["sh", "-c", "$CC -static -o {out}/hello {src}/main.c"]\noutputs = ["hello"]\n'
-        f'test = "{{out}}/hello; (sleep 120; echo {marker}) &"\n')
-    run([xbuild, "-C", d, "build"])
+    d = _built_arm64_project(xbuild, tmp_path / "p", '#include <stdio.h>\nint main(void){puts("");puts("  indented");return 0;}\n',
+                             f"{{out}}/hello; (sleep 120; echo {marker}) &")
     start = time.monotonic()
     p = run([xbuild, "-C", d, "test", "--timeout", "100"], check=False)
     assert p.returncode == 0, p.stdout + p.stderr
