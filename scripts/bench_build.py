@@ -4,7 +4,7 @@ plain shell script that runs the same make commands with the same compilers in p
 Both start from clean build and output directories every round; rounds alternate so that
 machine noise hits both alike. Prints a Markdown table and the ratio (xbuild / shell).
 
-usage: scripts/bench_build.py [--rounds N] [--xbuild build/xbuild] [--markdown FILE]"""
+usage: scripts/bench_build.py [--rounds N] [--xbuild build/xbuild] [--baseline OTHER_XBUILD] [--markdown FILE]"""
 import argparse
 import os
 import shutil
@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--xbuild", default=str(REPO / "build" / "xbuild"))
     ap.add_argument("--markdown", help="append the result table to this file")
+    ap.add_argument("--baseline", help="another xbuild binary (e.g. an older commit's) timed in the same rounds")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="xb-bench-build-"))
@@ -55,13 +56,17 @@ def main():
     xb_cmd = [args.xbuild, "-C", str(proj), "build", "-j", str(len(PLATFORMS)), "--progress", "quiet",
               "--platform", ",".join(PLATFORMS)]
     sh_cmd = ["sh", str(script)]
+    base_cmd = [args.baseline] + xb_cmd[1:] if args.baseline else None
     timed(xb_cmd)  # warm the page cache and compilers once
-    xb, sh = [], []
+    xb, sh, base = [], [], []
     for _ in range(args.rounds):
         shutil.rmtree(state, ignore_errors=True)
         sh.append(timed(sh_cmd))
         shutil.rmtree(state, ignore_errors=True)
         xb.append(timed(xb_cmd))
+        if base_cmd:
+            shutil.rmtree(state, ignore_errors=True)
+            base.append(timed(base_cmd))
     shutil.rmtree(work, ignore_errors=True)
 
     m_xb, m_sh = statistics.median(xb), statistics.median(sh)
@@ -72,6 +77,10 @@ def main():
         f"| `xbuild build --platform {','.join(PLATFORMS)}` | {m_xb:.3f} | {min(xb):.3f} |\n"
         f"| **ratio xbuild / shell** | **{m_xb / m_sh:.3f}** | {min(xb) / min(sh):.3f} |\n"
     )
+    if base:
+        m_base = statistics.median(base)
+        table += (f"| baseline `{args.baseline}` | {m_base:.3f} | {min(base):.3f} |\n"
+                  f"| **ratio baseline / shell** | **{m_base / m_sh:.3f}** | {min(base) / min(sh):.3f} |\n")
     print(table)
     if args.markdown:
         with open(args.markdown, "a") as f:
