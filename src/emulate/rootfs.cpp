@@ -2,7 +2,10 @@
 // source ends up as a directory in one cache. Creation runs in a temp dir beside the final
 // one and is renamed into place under an flock: a crash leaves no half rootfs that a later
 // build would trust, and two builds racing for the same rootfs create it once.
-// mmdebstrap and tar run in xbuild's own process group so Ctrl-C stops them too.
+// mmdebstrap and tar run in a process group of their own that a SIGINT/SIGTERM to xbuild is
+// forwarded to (so a CI cancel that signals xbuild alone stops them and they unmount what
+// they mounted); the scratch dir and a dead xbuild's leftovers are removed without ever
+// descending into a mount (util/temp.hpp remove_tree).
 
 #include "emulate/rootfs.hpp"
 
@@ -50,12 +53,15 @@ int run_in_foreground(const std::vector<std::string>& argv) {
   return run_interruptible(Command{argv, {}, {}}, o);
 }
 
-/// An exclusive flock held for the lifetime of the object.
+/// The rootfs cache, created when missing, with the stale temps of dead xbuilds removed.
 fs::path make_cache_dir() {
   fs::path dir = rootfs_cache_dir();
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) fail(Exit::environment, "cannot create the rootfs cache {}: {} (set XBUILD_ROOTFS_CACHE to a writable dir)", dir.string(), ec.message());
+  // What a killed xbuild left (a half-made rootfs, hundreds of MB): only its own temps whose
+  // process is gone, with whatever its mmdebstrap left mounted there detached first.
+  remove_stale_temps_beside(dir, "tmp");
   return dir;
 }
 

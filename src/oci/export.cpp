@@ -254,7 +254,7 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
       fs::create_directories(abs.parent_path(), ec);
       remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "layout"));
       remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "tmp"));
-      remove_stale_temps(abs.parent_path(), "." + temp_prefix_beside(abs, "layout"));  // the writer's stage beside it
+      remove_stale_temps_beside(abs.parent_path(), "xbuild");  // the writer's stage beside the layout temp
       archive_layout = TempDirectory::beside(abs, "layout");
       layout_dest = archive_layout.path();
     }
