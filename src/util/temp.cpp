@@ -162,6 +162,23 @@ long pid_after(std::string_view name, std::size_t at) {
   return std::strtol(std::string(name.substr(at, i - at)).c_str(), nullptr, 10);
 }
 
+/// A live process whose root or working directory is inside `dir` (a tool chrooted into a
+/// rootfs its dead parent made, still finishing), or 0.
+long process_inside(const fs::path& dir) {
+  std::error_code ec;
+  std::string base = fs::weakly_canonical(dir, ec).string();
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    for (const char* link : {"root", "cwd"}) {
+      std::string to = fs::read_symlink(e.path() / link, ec).string();
+      if (!ec && to.compare(0, base.size(), base) == 0 && (to.size() == base.size() || to[base.size()] == '/'))
+        return std::strtol(name.c_str(), nullptr, 10);
+    }
+  }
+  return 0;
+}
+
 /// Removes `entry` when this user owns it and process `pid` is gone.
 void remove_if_stale(const fs::path& entry, long pid) {
   struct stat st {};
@@ -170,6 +187,12 @@ void remove_if_stale(const fs::path& entry, long pid) {
   if (!S_ISDIR(st.st_mode)) {
     ::unlink(entry.c_str());
     return;
+  }
+  if (!mounts_under(entry).empty()) {
+    if (long user = process_inside(entry); user != 0) {
+      fmt::print(stderr, "xbuild: note: left {} in place for now: process {} still runs inside it\n", entry.string(), user);
+      return;
+    }
   }
   if (std::string why = remove_tree(entry); !why.empty())
     fmt::print(stderr, "xbuild: warning: left {} (left by process {}, which is gone) in place: {}\n", entry.string(), pid, why);

@@ -96,7 +96,8 @@ private:
 
 /// Removes the entries of `dir` named PREFIX<pid>.XXXXXX that this user owns and whose process
 /// no longer exists: what an xbuild killed mid-write (SIGKILL, power loss) left behind.
-/// Others' live temps stay; a tree is removed as remove_tree does (never through a mount).
+/// Others' live temps stay, and so does a tree with mounts that a live process is chrooted or
+/// cd'd into (a tool still cleaning up); a tree is removed as remove_tree does.
 void remove_stale_temps(const std::filesystem::path& dir, std::string_view prefix);
 
 /// remove_stale_temps for the temps made beside any target in `dir` with `tag`: entries
