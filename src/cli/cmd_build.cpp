@@ -60,7 +60,7 @@ void copy_file_to(const fs::path& from, const fs::path& to, const fs::path& show
   Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in || ::fstat(in.get(), &st) != 0) bad();
   Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
-  if (!out) bad();
+  if (!out || ::fchmod(out.get(), st.st_mode & 07777) != 0) bad();  // the source's mode, whatever the umask
   std::vector<char> buf(1 << 20);
   for (;;) {
     throw_if_interrupted("copying the outputs to " + shown.string());
@@ -84,7 +84,7 @@ void copy_output(const fs::path& from, const fs::path& to, const fs::path& shown
   auto one = [&](const fs::path& src, const fs::path& dst) {
     fs::file_status st = fs::symlink_status(src, ec);
     if (fs::is_symlink(st)) fs::copy_symlink(src, dst, ec);
-    else if (fs::is_directory(st)) fs::create_directory(dst, ec);
+    else if (fs::is_directory(st)) fs::create_directory(dst, src, ec);  // with src's attributes
     else if (!ec) return copy_file_to(src, dst, shown);
     if (ec)
       fail(Exit::environment, "--output type=local: cannot copy {} to {}: {} (nothing was left behind)", src.string(), shown.string(),
@@ -109,6 +109,7 @@ void export_local(const Project& project, const std::vector<PlatformResult>& res
     remove_stale_temps(dest, temp_prefix_beside(dir));
     TempDirectory scratch = TempDirectory::beside(dir);  // removed with whatever a failed copy left
     fs::path tmp = scratch.path() / "out";
+    fs::create_directories(tmp, ec);
     for (const auto& o : project.outputs) {
       throw_if_interrupted("copying the outputs to " + dest.string());
       fs::create_directories((tmp / o).parent_path(), ec);
