@@ -259,9 +259,10 @@ std::vector<fs::path> mounts_under(const fs::path& dir) {
 
 std::string remove_tree(const fs::path& path) {
   int error = 0;
-  for (const auto& m : mounts_under(path))
+  std::vector<fs::path> mounted = mounts_under(path);
+  for (const auto& m : mounted)
     if (::umount2(m.c_str(), MNT_DETACH) != 0 && error == 0) error = errno;
-  if (auto left = mounts_under(path); !left.empty())
+  if (auto left = mounted.empty() ? mounted : mounts_under(path); !left.empty())
     return fmt::format("{} is still mounted there and cannot be unmounted ({}); unmount it (as root), then remove the directory",
                        left.front().string(), std::strerror(error ? error : EBUSY));
   std::error_code ec;
