@@ -243,6 +243,8 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
   RuntimeMode mode = parse_runtime_mode(project.image.runtime, "[image] runtime in " + project.file.string());
   auto runtime = options.checks == ImageChecks::run ? check_before_export(planned, mode, staging.path()) : std::vector<RuntimeLayer>(inputs.size());
 
+  throw_if_interrupted("checking the image for " + options.dest.string());
+
   // From here on every write goes into temps beside the destination; a failure (a full
   // disk) or a signal unwinds and they remove themselves, so the message names the dest.
   return writing_to(options.dest, [&]() -> ExportResult {
