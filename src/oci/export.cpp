@@ -2,6 +2,8 @@
 // compression, base, destination), then per platform layer -> config -> manifest, then the
 // index, then index.json by rename. An oci-archive is that same layout assembled in a
 // hidden directory beside the archive and packed with the layer writer's deterministic tar.
+// Every write goes to temps that remove themselves, so a failure (a full disk) or a signal
+// (an InterruptScope the caller holds) unwinds to an Error that names the destination.
 
 #include "oci/export.hpp"
 

@@ -2,7 +2,9 @@
 // output fails before any byte is written), then libarchive writes the tar through a
 // callback that hashes the uncompressed bytes (diff_id) and feeds the compressor, whose
 // sink hands the compressed bytes to a writer thread that hashes them (digest) and writes
-// the file. No file is read twice and nothing is re-read to compute a digest.
+// the file. No file is read twice and nothing is re-read to compute a digest. Nothing is
+// thrown through libarchive's C callback: a sink's failure (ENOSPC from the writer thread)
+// is stored and rethrown by check() once libarchive has returned.
 
 #include "oci/layer.hpp"
 
