@@ -153,6 +153,9 @@ void remove_stale_temps(const fs::path& dir, std::string_view prefix) {
     char* end = nullptr;
     long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
     if (pid <= 0 || end == name.c_str() + prefix.size() || *end != '.') continue;
+    // Another user's entry (planted in a shared /tmp, or theirs) is never ours to remove.
+    struct stat st {};
+    if (::lstat(e.path().c_str(), &st) != 0 || st.st_uid != ::geteuid()) continue;
     if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
   }
 }

@@ -92,7 +92,8 @@ private:
 };
 
 /// Removes the entries of `dir` named PREFIX<pid>... whose process no longer exists: what an
-/// xbuild killed mid-write (SIGKILL, power loss) left behind. Others' live temps stay.
+/// xbuild killed mid-write (SIGKILL, power loss) left behind. Others' live temps stay, and so
+/// does every entry another user owns.
 void remove_stale_temps(const std::filesystem::path& dir, std::string_view prefix);
 
 }  // namespace xb
