@@ -427,7 +427,7 @@ ProbeResult probe(const SshTarget& t, const Platform& platform, const std::strin
   std::string script = fmt::format("echo machine=$(uname -m); command -v setsid >/dev/null && command -v flock "
                                    ">/dev/null && echo setsid; command -v rsync >/dev/null && echo rsync; echo {}", k_probe_ok);
   // In a subshell: its functions and variables stay there.
-  if (!workdir.empty()) script += "\n(\n" + workdir_check_script(workdir) + ")";
+  if (!workdir.empty()) script += "\n(\n" + workdir_check_script(workdir) + ")\ntrue";
   argv.insert(argv.end(), {"--", t.host, remote_sh(script)});
   require_program(argv[0]);
   CaptureOptions merged;

@@ -207,14 +207,18 @@ bool our_socket(const std::string& path) {
 }  // namespace
 
 bool MasterConnection::master_alive(const SshTarget& t) const {
-  // Asked over the socket itself, as ssh(1) documents: a file that merely exists proves nothing.
+  // Asked over the socket itself (ssh -O check): a file that merely exists proves nothing.
   SshTarget check = t;
   check.control_path = m_path;
   auto argv = ssh_argv(check);
   argv.insert(argv.end(), {"-O", "check", "--", t.host});
   CaptureOptions o;
   o.group = ProcessGroup::inherit;
-  return capture(Command{argv, {}, {}}, o).ok();
+  Captured c = capture(Command{argv, {}, {}}, o);
+  // When the socket does not speak ssh's mux protocol, ssh does not fail: it falls back to
+  // connecting on its own and exits 0. Only the master's own answer counts, and it must be
+  // our child's pid (not another master some socket leads to).
+  return c.ok() && c.output.find(fmt::format("Master running (pid={})", m_child.pid())) != std::string::npos;
 }
 
 bool MasterConnection::start(SshTarget& t) {
