@@ -233,7 +233,9 @@ fs::path expand_identity(const Project& project, const std::string& id) {
   return p.is_absolute() ? p : project.dir / p;
 }
 
-/// The remote check of a workdir, one line of output per finding (the path last, so it may
+}  // namespace
+
+// The remote check of a workdir, one line of output per finding (the path last, so it may
 /// hold spaces): "workdir-uid UID", then "workdir-ok" or "workdir-bad REASON VALUE PATH".
 /// A missing workdir is made 0700 (its missing parents with the user's umask). Rules, as
 /// OpenSSH's StrictModes: each directory on the physical path up to it is owned by the
@@ -264,7 +266,7 @@ else for_each() {{ link_ok "$1"; }}; if walk "$wd"; then for_each() {{ dir_ok "$
 )sh", shell_quote(workdir));
 }
 
-/// Turns the check's findings into nothing (usable) or an error message.
+// Turns the check's findings into nothing (usable) or an error message.
 std::string workdir_problem(const SshTarget& t, const std::string& workdir, const std::vector<std::string>& lines) {
   std::string uid = "?";
   for (const auto& l : lines) {
@@ -289,8 +291,6 @@ std::string workdir_problem(const SshTarget& t, const std::string& workdir, cons
                      "(for example under its home), or make it so: owned by that user, chmod 700",
                      t.address(), t.origin, workdir, why);
 }
-
-}  // namespace
 
 std::string remote_build_script(const ExecSpec& s) {
   auto q = [](const fs::path& p) { return shell_quote(p.string()); };

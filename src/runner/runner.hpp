@@ -56,6 +56,14 @@ SshTarget target_for(const Project& project, const RunnerSection& runner, const 
 /// runner, its xbuild.toml, what failed and what to check. For `xbuild doctor` too.
 ProbeResult probe(const SshTarget& target, const Platform& platform, const std::string& workdir = {});
 
+/// The remote shell script (run in a subshell of probe's) that makes a missing `workdir`
+/// 0700 and checks it and the directories above it the way probe documents; it prints
+/// "workdir-uid UID", then "workdir-ok" or "workdir-bad REASON VALUE PATH".
+std::string workdir_check_script(const std::string& workdir);
+/// Reads that script's output lines: "" when the workdir is usable, else the error message
+/// (naming the runner, its xbuild.toml, what is wrong and what to do).
+std::string workdir_problem(const SshTarget& t, const std::string& workdir, const std::vector<std::string>& lines);
+
 /// Checks the runner and rewrites plan.command (argv, env, cwd) into the local
 /// `/proc/self/exe __runner-exec SPEC` call; writes SPEC under the state dir. When the runner
 /// cannot be used (no connection, no authentication, wrong architecture, missing key file)
