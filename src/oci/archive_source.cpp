@@ -5,15 +5,19 @@
 
 #include "oci/media_types.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/sha256.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <boost/json.hpp>
 
-#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <functional>
-#include <memory>
 
 namespace xb::oci {
 
@@ -175,12 +179,18 @@ std::string ArchiveSource::read_blob(const Descriptor& d) {
 
 void ArchiveSource::copy_blob(const Descriptor& d, const fs::path& dest) {
   check_size(d, -1);
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(dest.c_str(), "wbe"), &std::fclose);
-  if (!out) fail(Exit::environment, "cannot write {}", dest.string());
+  // O_NOFOLLOW: a symlink put in dest's place is refused, not written through.
+  Fd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(errno));
   stream_blob(d, [&](const char* data, std::size_t n) {
-    if (std::fwrite(data, 1, n, out.get()) != n) fail(Exit::environment, "cannot write {}", dest.string());
+    while (n > 0) {
+      ssize_t w = ::write(out.get(), data, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(w < 0 ? errno : ENOSPC));
+      data += w;
+      n -= static_cast<std::size_t>(w);
+    }
   });
-  if (std::fflush(out.get()) != 0) fail(Exit::environment, "cannot write {}", dest.string());
 }
 
 void ArchiveSource::stream_blob(const Descriptor& d, const std::function<void(const char*, std::size_t)>& sink) {
