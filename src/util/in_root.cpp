@@ -56,7 +56,8 @@ std::string symlink_note(int dir_fd, const std::string& name) {
     fail(Exit::environment, "{}: cannot create {}: /{} is not a directory", what, inside.string(), prefix.string());
   if (err == ENOSYS)
     fail(Exit::environment, "{}: openat2 is not available (Linux 5.6 or later is needed)", what);
-  fail(Exit::environment, "{}: cannot create {}: /{}: {}", what, inside.string(), prefix.string(), std::strerror(err));
+  fail(Exit::environment, "{}: cannot create {}: /{}: {}{}", what, inside.string(), prefix.string(), std::strerror(err),
+       err == EACCES || err == EPERM || err == EROFS ? " (it must be writable by this user: run as root or use a tree you own)" : "");
 }
 
 }  // namespace
