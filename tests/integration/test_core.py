@@ -314,7 +314,7 @@ def test_bad_input_is_caught_before_building(xbuild, project_copy, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     for args, needle in [(["-t", "Bad Ref"], "-t Bad Ref: invalid image reference"),
-                         (["-t", "app:1", "."], "not expected: ."),
+                         (["-t", "app:1", "."], "unexpected argument '.'"),
                          (["-j", "0"], "--jobs"),
                          (["--creds", "nocolon", "--push", "-t", "localhost:5000/a:1"], "--creds must be USER:PASSWORD"),
                          (["-o", f"type=local,dest={afile}"], "exists and is not a directory")]:
