@@ -7,8 +7,11 @@
 #include "pipeline/status.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace xb::cli {
 
@@ -34,6 +37,12 @@ ProgressView parse_progress(std::string_view s, const Terminal& term);
 
 /// The view writing to `out`; colour only when term.escapes().
 std::unique_ptr<Status> make_status(ProgressView view, const Terminal& term, std::FILE* out = stdout);
+/// How many lines of a failed platform's log every view shows after the build.
+inline constexpr std::size_t k_tail_lines = 20;
+/// The last `n` lines of the build log `log`, without the runner's "$ command" header and
+/// "# exit ..." trailer; empty when it cannot be read.
+std::vector<std::string> log_tail(const std::filesystem::path& log, std::size_t n);
+
 /// make_status for stdout with the global --no-color.
 std::unique_ptr<Status> make_status(ProgressView view);
 

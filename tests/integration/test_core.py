@@ -302,10 +302,11 @@ def test_progress_json_and_tty(xbuild, project_copy, tmp_path):
     events = [json.loads(line) for line in p.stdout.splitlines() if '"event":"line"' in line]
     assert {e["platform"] for e in events} == {"linux/arm64", "linux/riscv64"}
     assert any("aarch64-linux-gnu-gcc" in e["line"] for e in events)
-    # The TTY view redraws one status line per platform in place (cursor up, clear line).
+    # The TTY view redraws one status line per platform and the count in place (cursor up, clear line).
     p = run(["script", "-qec", f"{xbuild} -C {proj} build --clean --platform linux/arm64,linux/riscv64 "
              f"--output type=local,dest={tmp_path / 't'}", "/dev/null"])
-    assert "\x1b[2A" in p.stdout and "\x1b[2K" in p.stdout
+    assert "\x1b[3A" in p.stdout and "\x1b[2K" in p.stdout
+    assert "2 of 2 done: 2 ok" in p.stdout
     assert "[linux/riscv64]" in p.stdout
 
 

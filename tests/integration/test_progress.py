@@ -4,6 +4,7 @@ says otherwise; and the JSON view reports every event of the build in order."""
 import json
 import os
 import shlex
+import time
 from pathlib import Path
 
 from conftest import need, run
@@ -42,9 +43,10 @@ def on_pty(xbuild, proj, args, **env_changes) -> str:
 def test_a_terminal_gets_colour_and_redraws(xbuild, tmp_path):
     # The control for the tests below: this pty and TERM do get escape sequences.
     out = on_pty(xbuild, project(tmp_path), [])
-    assert "\x1b[2K" in out and "\x1b[1A" in out, repr(out)   # tty view: clear line, cursor up
+    assert "\x1b[2K" in out and "\x1b[2A" in out, repr(out)   # tty view: clear line, cursor up (row + count)
     assert "\x1b[36m[linux/amd64]" in out, repr(out)           # the platform's colour
-    assert "ok (" in out, repr(out)                             # the row ends with the result
+    assert "\x1b[32mok\x1b[0m " in out, repr(out)                # the row ends with the result
+    assert "1 of 1 done: 1 ok" in out, repr(out)                # and the count
     out = on_pty(xbuild, project(tmp_path / "plain"), ["--progress", "plain"])
     assert "\x1b[36m[linux/amd64]\x1b[0m compiling hello" in out, repr(out)
 
@@ -63,7 +65,7 @@ def test_no_color_flag_env_and_dumb_term_write_no_escape_sequences(xbuild, tmp_p
 
 def test_an_explicit_tty_view_without_colour_redraws_but_never_colours(xbuild, tmp_path):
     out = on_pty(xbuild, project(tmp_path), ["--progress", "tty", "--no-color"])
-    assert "\x1b[1A" in out and "\x1b[2K" in out, repr(out)
+    assert "\x1b[2A" in out and "\x1b[2K" in out, repr(out)
     assert "\x1b[3" not in out and "\x1b[0m" not in out, repr(out)  # no SGR colour codes
 
 
@@ -85,3 +87,87 @@ def test_json_view_reports_every_event_in_order(xbuild, tmp_path):
     assert amd64[-1]["ok"] is True and "error" not in amd64[-1]
     riscv = [e for e in events if e.get("platform") == "linux/riscv64"][-1]
     assert riscv["ok"] is False and "exit 7" in riscv["error"], riscv
+
+
+FOUR = ["linux/amd64", "linux/arm64", "linux/riscv64", "linux/arm/v7"]
+# Real cross compilers; riscv64's source does not compile, and make's last words hide why.
+FAILING = """name = "f"
+language = "c"
+build = "make -C {src} OUT={out}"
+outputs = ["hello"]
+"""
+MAKEFILE = "all:\n\t$(CC) -o $(OUT)/hello hello.c\n"
+FAILING_C = """int main(void) {
+#ifdef __riscv
+  return undeclared_riscv_name;
+#endif
+  return 0;
+}
+"""
+
+
+def failing_project(tmp_path: Path) -> Path:
+    proj = tmp_path / "f"
+    proj.mkdir(parents=True)
+    (proj / "xbuild.toml").write_text(FAILING)
+    (proj / "Makefile").write_text(MAKEFILE)
+    (proj / "hello.c").write_text(FAILING_C)
+    return proj
+
+
+def compiler_error_lines(text: str) -> list:
+    return [line for line in text.splitlines() if "error:" in line and "undeclared_riscv_name" in line]
+
+
+def test_tmux_tty_view_of_a_failing_four_platform_build_keeps_the_compiler_error_on_screen(xbuild, tmp_path):
+    tmux = need("tmux")
+    proj = failing_project(tmp_path)
+    sock, rc_file = tmp_path / "tmux.sock", tmp_path / "rc"
+    build = shlex.join([str(xbuild), "-C", str(proj), "build", "--keep-going", "--platform", ",".join(FOUR),
+                        "--output", f"type=local,dest={tmp_path / 'o'}"])
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    # A private server (-S), a pane big enough for the rows and the log block; the shell stays
+    # after the build so that the screen can be read.
+    run([tmux, "-S", sock, "-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50",
+         f"{build}; echo $? > {shlex.quote(str(rc_file))}; exec sleep 3600"], env=env)
+    try:
+        for _ in range(3000):  # a guard against a hang, not a timing check
+            if rc_file.exists() and rc_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        screen = run([tmux, "-S", sock, "capture-pane", "-p", "-J"]).stdout
+    finally:
+        run([tmux, "-S", sock, "kill-server"], check=False)
+    assert rc_file.read_text().strip() == "1", screen
+    lines = screen.splitlines()
+    # The tty view was drawn: its rows with a mark and elapsed time, and the overall count.
+    assert "xbuild: 4 of 4 done: 3 ok, 1 FAILED" in screen, screen
+    assert any(line.startswith("[linux/riscv64] FAILED ") and "(exit 2)" in line for line in lines), screen
+    for plat in ("linux/amd64", "linux/arm64", "linux/arm/v7"):
+        assert any(line.startswith(f"[{plat}] ok ") and line.endswith("s") for line in lines), (plat, screen)
+    # The compiler's error line is on the screen after the build ended, in the log block.
+    assert compiler_error_lines(screen), screen
+    assert "------ linux/riscv64 failed: the last" in screen, screen
+
+
+def test_plain_view_ends_with_the_failed_platforms_log_tail(xbuild, tmp_path):
+    proj = failing_project(tmp_path)
+    p = run([xbuild, "-C", proj, "build", "--progress", "plain", "--keep-going", "--platform", "linux/amd64,linux/riscv64",
+             "--output", f"type=local,dest={tmp_path / 'o'}"], check=False)
+    assert p.returncode == 1, p.stderr
+    block = p.stdout[p.stdout.index("------ linux/riscv64 failed: the last"):]
+    assert compiler_error_lines(block), p.stdout
+    assert "linux/amd64" not in block.split("\n", 1)[1], block  # only the failed platform's log
+    assert block.rstrip().endswith("------"), block
+
+
+def test_json_view_carries_the_failed_platforms_log_tail(xbuild, tmp_path):
+    proj = failing_project(tmp_path)
+    p = run([xbuild, "-C", proj, "build", "--progress", "json", "--keep-going", "--platform", "linux/amd64,linux/riscv64",
+             "--output", f"type=local,dest={tmp_path / 'o'}"], check=False)
+    assert p.returncode == 1, p.stderr
+    finished = {e["platform"]: e for e in map(json.loads, p.stdout.splitlines()) if e["event"] == "platform_finished"}
+    assert "log_tail" not in finished["linux/amd64"]
+    riscv = finished["linux/riscv64"]
+    assert compiler_error_lines("\n".join(riscv["log_tail"])), riscv
+    assert Path(riscv["log"]).is_file()
