@@ -75,3 +75,16 @@ def test_parser_errors_are_prefixed_and_in_the_order_typed(xbuild, tmp_path):
     # Every line of a parse failure is xbuild's: no CLI11 wording is left.
     assert all(line.startswith("xbuild: ") for line in p.stderr.splitlines()), p.stderr
     assert p.stderr.splitlines()[-1] == "xbuild: see 'xbuild build --help'"
+
+
+@pytest.mark.parametrize("command", [["build"], ["plan"], ["matrix"], ["bench"], ["test"], ["doctor"], ["run"],
+                                     ["pull", "localhost:5000/x:1"], ["rootfs", "create"], ["rootfs", "resolve"]])
+@pytest.mark.parametrize("value", ["", ",", " , "])
+def test_a_platform_list_naming_no_platform_is_a_usage_error(xbuild, tmp_path, command, value):
+    # `--platform "$PLATFORM"` with PLATFORM unset must not build (or check) every platform.
+    proj = project(tmp_path)
+    p = run([xbuild, "-C", proj, *command, "--platform", value], check=False)
+    assert p.returncode == 2, (command, value, p.stdout, p.stderr)
+    assert errors(p) == [f"xbuild: error: --platform: '{value}' names no platform (an unset variable?); "
+                         "give one, e.g. linux/arm64"], p.stderr
+    assert not (proj / ".xbuild").exists(), "it ran before rejecting the flag"
