@@ -1,6 +1,8 @@
 """The command line's conventions, checked on the real binary with the exact commands a review
 observed: parser errors carry "xbuild: error:", come in the order typed, exit 2, suggest the
 command that was meant, and never contain a password given on the command line."""
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ SECRET = "S3cretPW"
 def project(tmp_path: Path) -> Path:
     proj = tmp_path / "p"
     proj.mkdir(parents=True, exist_ok=True)
-    (proj / "xbuild.toml").write_text('name = "p"\nlanguage = "c"\nbuild = "true"\noutputs = []\n')
+    (proj / "xbuild.toml").write_text('name = "p"\nlanguage = "c"\nbuild = "true"\noutputs = ["hello"]\n')
     return proj
 
 
@@ -88,3 +90,36 @@ def test_a_platform_list_naming_no_platform_is_a_usage_error(xbuild, tmp_path, c
     assert errors(p) == [f"xbuild: error: --platform: '{value}' names no platform (an unset variable?); "
                          "give one, e.g. linux/arm64"], p.stderr
     assert not (proj / ".xbuild").exists(), "it ran before rejecting the flag"
+
+
+def test_matrix_exits_3_where_plan_does_and_prints_no_matrix(xbuild, tmp_path):
+    proj = project(tmp_path)
+    env = dict(os.environ, XBUILD_BINFMT_DIR=str(tmp_path))  # no qemu handlers: no emulation fallback
+    plan = run([xbuild, "-C", proj, "plan", "--platform", "linux/amd64,linux/s390x"], check=False, env=env)
+    m = run([xbuild, "-C", proj, "matrix", "--platform", "linux/amd64,linux/s390x"], check=False, env=env)
+    assert plan.returncode == 3 and m.returncode == 3, (plan.stderr, m.stderr)
+    assert m.stdout == "", m.stdout  # no "strategy":"none" jobs for CI to fan out
+    assert "no toolchain for linux/s390x" in m.stderr and "--runner-labels" in m.stderr, m.stderr
+
+
+def test_matrix_runner_labels_add_runs_on_and_send_a_platform_elsewhere(xbuild, tmp_path):
+    proj = project(tmp_path)
+    env = dict(os.environ, XBUILD_BINFMT_DIR=str(tmp_path))
+    args = [xbuild, "-C", proj, "matrix", "--platform", "linux/amd64,linux/s390x"]
+    m = run([*args, "--runner-labels", "linux/s390x=s390x-box,linux/amd64=ubuntu-latest"], env=env)
+    assert json.loads(m.stdout) == {"include": [
+        {"platform": "linux/amd64", "slug": "linux_amd64", "runs-on": "ubuntu-latest"},
+        {"platform": "linux/s390x", "slug": "linux_s390x", "runs-on": "s390x-box"}]}
+    # Only the platform and what the flag says: nothing that describes the machine that ran matrix.
+    m = run([xbuild, "-C", proj, "matrix", "--platform", "linux/amd64,linux/arm64"])
+    assert json.loads(m.stdout) == {"include": [{"platform": "linux/amd64", "slug": "linux_amd64"},
+                                                {"platform": "linux/arm64", "slug": "linux_arm64"}]}
+    g = run([xbuild, "-C", proj, "matrix", "--format", "gitlab", "--platform", "linux/amd64,linux/arm64",
+             "--runner-labels", "linux/arm64=arm"])
+    assert json.loads(g.stdout) == {"parallel": {"matrix": [{"PLATFORM": ["linux/amd64"]},
+                                                            {"PLATFORM": ["linux/arm64"], "RUNS_ON": "arm"}]}}
+    for bad, needle in [("linux/arm64", "expected PLATFORM=LABEL"), ("linux/arm64=", "expected PLATFORM=LABEL"),
+                        ("linux/sparc=x", "unknown platform 'linux/sparc'"),
+                        ("linux/riscv64=x", "linux/riscv64 is not one of the matrix's platforms")]:
+        p = run([xbuild, "-C", proj, "matrix", "--platform", "linux/amd64,linux/arm64", "--runner-labels", bad], check=False)
+        assert p.returncode == 2 and needle in p.stderr and p.stdout == "", (bad, p.stderr)
