@@ -126,14 +126,17 @@ void register_build(CLI::App& app) {
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
-    if (!local) project.image.base = registry::resolve_base(project.image.base, targets, o->push_options.client_options());
+    auto status = make_status(view, term);
+    if (!local && !project.image.base.empty() && project.image.base != "scratch")
+      project.image.base = in_phase(*status, Phase::cache, [&] {
+        return registry::resolve_base(project.image.base, targets, o->push_options.client_options());
+      });
     if (!local) oci::check_export(image_spec_of(project), targets, eopts);
     fs::path dest = local ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);
     if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
     auto started = std::chrono::steady_clock::now();
-    auto status = make_status(view, term);
     auto results = run_builds(project, plans, bopts, *status);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -155,11 +158,11 @@ void register_build(CLI::App& app) {
         std::vector<oci::PlatformImageInput> inputs;
         for (const auto& r : results) inputs.push_back({r.platform, r.out});
         for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
-        image = oci::export_images(image_spec_of(project), inputs, eopts);
+        image = in_phase(*status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
         if (o->push) {
           std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
           o->push_options.verbose = globals().verbose;
-          pushed = registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options);
+          pushed = in_phase(*status, Phase::push, [&] { return registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options); });
         }
       }
     }

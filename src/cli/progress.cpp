@@ -14,6 +14,7 @@
 
 #include "cli/commands.hpp"
 #include "pipeline/build.hpp"
+#include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -24,6 +25,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <ctime>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -230,6 +233,9 @@ private:
   std::vector<std::string> m_warnings;
 };
 
+/// One JSON object per line and event (the schema is docs/progress-json.md). Every string is
+/// made valid UTF-8 on the way out, so a build that prints raw bytes cannot make the stream
+/// unparsable; a line that was not UTF-8 also carries its exact bytes as line_base64.
 class JsonStatus : public Status {
 public:
   explicit JsonStatus(std::FILE* out) : m_out(out) {}
@@ -245,16 +251,26 @@ public:
     emit({{"event", "platform_started"}, {"platform", m_platforms.at(index).str()}});
   }
   void output_line(std::size_t index, std::string_view line) override {
-    emit({{"event", "line"}, {"platform", m_platforms.at(index).str()}, {"line", line}});
+    boost::json::object o{{"event", "line"}, {"platform", m_platforms.at(index).str()}, {"line", line}};
+    if (to_valid_utf8(line) != line) o["line_base64"] = base64_encode(line);
+    emit(std::move(o));
   }
   void platform_finished(std::size_t index, const PlatformResult& r) override {
-    boost::json::object o{{"event", "platform_finished"}, {"platform", m_platforms.at(index).str()},
-                          {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds}};
+    const char* status = r.ok ? "ok" : r.cancelled ? "cancelled" : "failed";
+    boost::json::object o{{"event", "platform_finished"},
+                          {"platform", m_platforms.at(index).str()},
+                          {"status", status},
+                          {"ok", r.ok},
+                          {"cancelled", r.cancelled},
+                          {"strategy", std::string(to_string(r.strategy))},
+                          {"exit_code", r.exit_status >= 0 ? boost::json::value(r.exit_status) : boost::json::value(nullptr)},
+                          {"wall_seconds", r.wall_seconds},
+                          {"cpu_seconds", r.cpu_seconds}};
     if (!r.error.empty()) o["error"] = r.error;
+    if (m_started.at(index)) o["log"] = r.log.string();
     if (failed_after_start(r, m_started, index)) {
       boost::json::array tail;
       for (auto& l : log_tail(r.log, k_tail_lines)) tail.push_back(boost::json::string(l));
-      o["log"] = r.log.string();
       o["log_tail"] = std::move(tail);
     }
     emit(std::move(o));
@@ -262,12 +278,48 @@ public:
   void warning(std::string_view message) override { emit({{"event", "warning"}, {"message", message}}); }
   void build_finished(const std::vector<PlatformResult>& results) override {
     bool ok = std::all_of(results.begin(), results.end(), [](const PlatformResult& r) { return r.ok; });
-    emit({{"event", "build_finished"}, {"ok", ok}});
+    auto count = [&](auto pred) { return static_cast<std::int64_t>(std::count_if(results.begin(), results.end(), pred)); };
+    emit({{"event", "build_finished"},
+          {"ok", ok},
+          {"platforms_ok", count([](const PlatformResult& r) { return r.ok; })},
+          {"platforms_failed", count([](const PlatformResult& r) { return !r.ok && !r.cancelled; })},
+          {"platforms_cancelled", count([](const PlatformResult& r) { return r.cancelled; })}});
+  }
+  void phase_started(Phase phase) override { emit({{"event", "phase_started"}, {"phase", phase_name(phase)}}); }
+  void phase_finished(Phase phase, PhaseEnd end, double seconds) override {
+    emit({{"event", "phase_finished"}, {"phase", phase_name(phase)}, {"ok", end == PhaseEnd::ok}, {"wall_seconds", seconds}});
   }
 
 private:
+  static const char* phase_name(Phase p) {
+    switch (p) {
+      case Phase::cache: return "cache";
+      case Phase::pack: return "pack";
+      case Phase::push: return "push";
+    }
+    return "?";
+  }
+  /// Every string in `v`, keys too, made valid UTF-8.
+  static void make_valid(boost::json::value& v) {
+    if (auto* s = v.if_string()) {
+      std::string_view sv(*s);
+      if (std::string fixed = to_valid_utf8(sv); fixed != sv) *s = fixed;
+    } else if (auto* a = v.if_array()) {
+      for (auto& e : *a) make_valid(e);
+    } else if (auto* o = v.if_object()) {
+      boost::json::object fixed;
+      for (auto& kv : *o) {
+        make_valid(kv.value());
+        fixed[to_valid_utf8(kv.key())] = std::move(kv.value());
+      }
+      *o = std::move(fixed);
+    }
+  }
   void emit(boost::json::object o) {
-    fmt::print(m_out, "{}\n", boost::json::serialize(o));
+    o["time"] = event_time(std::chrono::system_clock::now());
+    boost::json::value v(std::move(o));
+    make_valid(v);
+    fmt::print(m_out, "{}\n", boost::json::serialize(v));
     std::fflush(m_out);
   }
   std::FILE* m_out;
@@ -276,6 +328,43 @@ private:
 };
 
 }  // namespace
+
+std::string to_valid_utf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(in[i]); };
+  for (std::size_t i = 0; i < in.size();) {
+    unsigned char c = byte(i);
+    std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool ok = len > 0 && i + len <= in.size();
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (byte(i + k) & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
+      std::uint32_t cp = c & (0x7F >> len);
+      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (byte(i + k) & 0x3F);
+      static constexpr std::uint32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= k_min[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok) {
+      out.append(in.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD for this one byte; the next may start a good sequence
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string event_time(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::time_t secs = system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, ms);
+}
 
 std::vector<std::string> log_tail(const std::filesystem::path& log, std::size_t n) {
   constexpr std::streamoff k_window = 64 * 1024;  // more than n lines of any sane build output

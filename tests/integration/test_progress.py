@@ -1,8 +1,10 @@
 """Progress views on a real pseudo-terminal (`script` from bsdutils): escape sequences appear
 only when stdout is a terminal, TERM can move the cursor and neither --no-color nor NO_COLOR
 says otherwise; and the JSON view reports every event of the build in order."""
+import base64
 import json
 import os
+import re
 import shlex
 import time
 from pathlib import Path
@@ -76,8 +78,12 @@ def test_json_view_reports_every_event_in_order(xbuild, tmp_path):
             check=False)
     assert p.returncode == 1, p.stderr
     events = [json.loads(line) for line in p.stdout.splitlines()]
+    times = [e.pop("time") for e in events]  # every event has a UTC timestamp, in order
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t) for t in times), times
+    assert times == sorted(times)
     assert events[0] == {"event": "build_started", "platforms": ["linux/amd64", "linux/riscv64"]}
-    assert events[-1] == {"event": "build_finished", "ok": False}
+    assert events[-1] == {"event": "build_finished", "ok": False, "platforms_ok": 1, "platforms_failed": 1,
+                          "platforms_cancelled": 0}
     for plat in ("linux/amd64", "linux/riscv64"):
         kinds = [e["event"] for e in events if e.get("platform") == plat]
         assert kinds[0] == "platform_started" and kinds[-1] == "platform_finished", (plat, kinds)
@@ -87,6 +93,27 @@ def test_json_view_reports_every_event_in_order(xbuild, tmp_path):
     assert amd64[-1]["ok"] is True and "error" not in amd64[-1]
     riscv = [e for e in events if e.get("platform") == "linux/riscv64"][-1]
     assert riscv["ok"] is False and "exit 7" in riscv["error"], riscv
+    assert riscv["status"] == "failed" and riscv["exit_code"] == 7 and riscv["strategy"] == "cross", riscv
+    assert amd64[-1]["status"] == "ok" and amd64[-1]["exit_code"] == 0, amd64[-1]
+    for e in (riscv, amd64[-1]):
+        assert e["wall_seconds"] >= 0 and e["cpu_seconds"] >= 0 and Path(e["log"]).is_file(), e
+
+
+def test_json_view_is_valid_json_for_output_that_is_not_utf8_and_reports_phases(xbuild, tmp_path):
+    proj = project(tmp_path)
+    (proj / "xbuild.toml").write_text(PROJECT.replace("echo compiling hello;", "printf 'raw \\\\377\\\\376 bytes\\\\n';"))
+    p = run([xbuild, "-C", proj, "build", "--progress", "json", "--platform", "linux/amd64",
+             "--output", f"type=oci,dest={tmp_path / 'oci'}"], capture_output=True, text=False)
+    # Strict UTF-8 decoding and JSON parsing of every line: one raw byte would break either.
+    events = [json.loads(line.decode("utf-8")) for line in p.stdout.splitlines()]
+    line = next(e for e in events if e["event"] == "line")
+    assert line["line"] == "raw \ufffd\ufffd bytes", line
+    assert base64.b64decode(line["line_base64"]) == b"raw \xff\xfe bytes", line
+    kinds = [e["event"] for e in events]
+    # The image is packed after the builds: a phase of its own, after build_finished.
+    assert kinds[-3:] == ["build_finished", "phase_started", "phase_finished"], kinds
+    assert events[-1]["phase"] == "pack" and events[-1]["ok"] is True, events[-1]
+    assert (tmp_path / "oci" / "index.json").is_file()
 
 
 FOUR = ["linux/amd64", "linux/arm64", "linux/riscv64", "linux/arm/v7"]

@@ -5,7 +5,9 @@
 
 #include "pipeline/build.hpp"
 #include "temp_dir.hpp"
+#include "util/base64.hpp"
 
+#include <boost/json.hpp>
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -101,10 +103,19 @@ TEST_CASE("progress: what each view writes") {
   SUBCASE("json: one object per event") {
     std::string out = render(ProgressView::json, k_colour_tty);
     CHECK(out.find("\x1b") == std::string::npos);
-    CHECK(out.rfind(R"({"event":"build_started","platforms":["linux/arm64","linux/riscv64"]})", 0) == 0);
-    CHECK(out.find(R"({"event":"line","platform":"linux/arm64","line":"cc -o hello"})") != std::string::npos);
-    CHECK(out.find(R"("event":"platform_finished","platform":"linux/riscv64","ok":false)") != std::string::npos);
-    CHECK(out.find(R"({"event":"build_finished","ok":false})") != std::string::npos);
+    CHECK(out.rfind(R"({"event":"build_started","platforms":["linux/arm64","linux/riscv64"],"time":")", 0) == 0);
+    CHECK(out.find(R"({"event":"line","platform":"linux/arm64","line":"cc -o hello","time":")") != std::string::npos);
+    CHECK(out.find(R"("event":"platform_finished","platform":"linux/riscv64","status":"failed","ok":false)") != std::string::npos);
+    CHECK(out.find(R"("exit_code":7,)") != std::string::npos);
+    CHECK(out.find(R"({"event":"build_finished","ok":false,"platforms_ok":1,"platforms_failed":1,"platforms_cancelled":0,)") !=
+          std::string::npos);
+    // Every event is one valid JSON object with a UTC timestamp.
+    std::size_t lines = 0;
+    for (std::size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1, ++lines) {
+      auto v = boost::json::parse(out.substr(at, nl - at));
+      CHECK(std::regex_match(std::string(v.at("time").as_string()), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+    }
+    CHECK(lines == 7);
     CHECK(out.find(R"("log_tail":["cc -c hello.c","hello.c:3:10: error: 'x' undeclared"])") != std::string::npos);
   }
   SUBCASE("quiet: nothing") { CHECK(render(ProgressView::quiet, k_colour_tty).empty()); }
@@ -123,4 +134,41 @@ TEST_CASE("progress: log_tail") {
   // A log longer than the window: the cut first line is dropped, the tail is whole.
   std::ofstream(log) << std::string(200000, 'x') << "\nlast\n";
   CHECK(log_tail(log, 3) == std::vector<std::string>{"last"});
+}
+
+TEST_CASE("progress: json stays valid for output that is not UTF-8") {
+  CHECK(to_valid_utf8("plain é ✓ 😀") == "plain é ✓ 😀");
+  CHECK(to_valid_utf8("a\xff\xfe b") == "a\xEF\xBF\xBD\xEF\xBF\xBD b");
+  CHECK(to_valid_utf8("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");          // overlong '/'
+  CHECK(to_valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a UTF-16 surrogate
+  CHECK(to_valid_utf8("cut \xE2\x9C") == "cut \xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(event_time(std::chrono::system_clock::time_point{} + std::chrono::milliseconds(1234)) == "1970-01-01T00:00:01.234Z");
+
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f != nullptr);
+  {
+    auto status = make_status(ProgressView::json, k_colour_tty, f);
+    status->build_started({Platform::parse("linux/arm64")});
+    status->platform_started(0);
+    status->output_line(0, "raw \xff\xfe bytes");
+    status->warning("bad \xff warning");
+    status->phase_started(Phase::pack);
+    status->phase_finished(Phase::pack, PhaseEnd::failed, 0.5);
+  }
+  std::string out;
+  std::rewind(f);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  std::fclose(f);
+  CHECK(to_valid_utf8(out) == out);
+  std::vector<boost::json::value> events;
+  for (std::size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1)
+    events.push_back(boost::json::parse(out.substr(at, nl - at)));  // throws on invalid JSON
+  REQUIRE(events.size() == 6);
+  CHECK(events[2].at("line").as_string() == "raw \xEF\xBF\xBD\xEF\xBF\xBD bytes");
+  CHECK(xb::base64_decode(std::string(events[2].at("line_base64").as_string())) == "raw \xff\xfe bytes");
+  CHECK(events[3].at("message").as_string() == "bad \xEF\xBF\xBD warning");
+  CHECK(events[4].at("event").as_string() == "phase_started");
+  CHECK(events[5].at("phase").as_string() == "pack");
+  CHECK(events[5].at("ok").as_bool() == false);
 }
