@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   cli::register_push(app);
   cli::register_merge(app);
   cli::register_inspect(app);
+  cli::register_completion(app);
 
   // Every error message passes through redact: a password given on the command line is never
   // printed, whichever code echoes the argument.

@@ -3,11 +3,12 @@ observed: parser errors carry "xbuild: error:", come in the order typed, exit 2,
 command that was meant, and never contain a password given on the command line."""
 import json
 import os
+import shlex
 from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import need, run
 
 SECRET = "S3cretPW"
 
@@ -123,3 +124,49 @@ def test_matrix_runner_labels_add_runs_on_and_send_a_platform_elsewhere(xbuild, 
                         ("linux/riscv64=x", "linux/riscv64 is not one of the matrix's platforms")]:
         p = run([xbuild, "-C", proj, "matrix", "--platform", "linux/amd64,linux/arm64", "--runner-labels", bad], check=False)
         assert p.returncode == 2 and needle in p.stderr and p.stdout == "", (bad, p.stderr)
+
+
+def bash_complete(xbuild, line: str) -> list:
+    """What bash's completion of `line` (its last word being completed) offers, from the real script."""
+    words = line.split(" ")
+    script = (f"source <({shlex.quote(str(xbuild))} completion bash)\n"
+              f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+              "_xbuild; printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    return run([need("bash"), "-c", script]).stdout.split()
+
+
+def test_bash_completion_offers_commands_options_and_platforms(xbuild):
+    assert bash_complete(xbuild, "xbuild bu") == ["build"]
+    assert bash_complete(xbuild, "xbuild bulid") == []
+    assert set(bash_complete(xbuild, "xbuild build --pl")) == {"--platform", "--platforms"}
+    assert bash_complete(xbuild, "xbuild -C some/dir build --keep") == ["--keep-going"]
+    assert bash_complete(xbuild, "xbuild build --platform linux/arm") == ["linux/arm64", "linux/arm/v7", "linux/arm/v6"]
+    assert bash_complete(xbuild, "xbuild build --progress j") == ["json"]
+    assert bash_complete(xbuild, "xbuild matrix --runner") == ["--runner-labels"]
+    assert "create" in bash_complete(xbuild, "xbuild rootfs c")
+    assert "--creds" not in bash_complete(xbuild, "xbuild plan --")  # only the command's own options
+
+
+def test_fish_completion_offers_commands_options_and_platforms(xbuild, tmp_path):
+    fish = need("fish")
+    def complete(line):
+        script = f"{shlex.quote(str(xbuild))} completion fish | source; complete -C {shlex.quote(line)}"
+        return [c.split("\t")[0] for c in run([fish, "--no-config", "-c", script]).stdout.splitlines()]
+    assert "build" in complete("xbuild bu")
+    assert "--keep-going" in complete("xbuild build --keep")
+    assert "linux/arm64" in complete("xbuild build --platform linux/ar")
+    assert "--keep-going" not in complete("xbuild plan --k")
+
+
+def test_zsh_completion_loads_and_registers(xbuild):
+    zsh = need("zsh")
+    script = (f"autoload -U compinit && compinit -u -D && source <({shlex.quote(str(xbuild))} completion zsh) && "
+              "print -r -- $_comps[xbuild] && whence -w _xbuild")
+    p = run([zsh, "-f", "-c", script])
+    assert p.stdout.split("\n")[0] == "_xbuild" and "_xbuild: function" in p.stdout, p.stdout + p.stderr
+    assert p.stderr == "", p.stderr
+
+
+def test_completion_of_an_unknown_shell_is_a_usage_error(xbuild):
+    p = run([xbuild, "completion", "tcsh"], check=False)
+    assert p.returncode == 2 and p.stdout == "" and errors(p), p.stderr
