@@ -53,10 +53,10 @@ int main(int argc, char** argv) {
   cli::register_inspect(app);
   cli::register_completion(app);
 
-  // Every error message passes through redact: a password given on the command line is never
-  // printed, whichever code echoes the argument.
+  // Every error message passes through redact: a password given with --creds is never printed,
+  // whichever code echoes it (parse errors also mask any USER:PASS-shaped argument).
   std::vector<std::string> args(argv + 1, argv + argc);
-  std::vector<std::string> secrets = cli::secrets_in(args);
+  std::vector<std::string> secrets = cli::secrets_in(args, cli::SecretGuess::creds_only);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

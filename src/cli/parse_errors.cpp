@@ -123,7 +123,7 @@ std::size_t take_position(const std::vector<std::string>& args, std::set<std::si
 
 }  // namespace
 
-std::vector<std::string> secrets_in(const std::vector<std::string>& args) {
+std::vector<std::string> secrets_in(const std::vector<std::string>& args, SecretGuess guess) {
   std::vector<std::string> secrets;
   auto add_value = [&](std::string_view v) {
     auto colon = v.find(':');
@@ -134,6 +134,7 @@ std::vector<std::string> secrets_in(const std::vector<std::string>& args) {
     std::string_view a = args[i];
     if (a == "--creds" && i + 1 < args.size()) add_value(args[i + 1]);
     else if (a.substr(0, 8) == "--creds=") add_value(a.substr(8));
+    if (guess == SecretGuess::creds_only) continue;
     auto colon = a.find(':');
     if (colon == std::string_view::npos || colon == 0 || a.front() == '-') continue;
     if (a.find_first_of("/@=") != std::string_view::npos) continue;
@@ -231,7 +232,7 @@ std::vector<std::string> describe_parse_error(const CLI::App& app, const CLI::Pa
   }
 
   std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) { return a.position < b.position; });
-  std::vector<std::string> secrets = secrets_in(args);
+  std::vector<std::string> secrets = secrets_in(args, SecretGuess::user_pass_shapes);
   std::vector<std::string> out;
   for (const auto& p : problems) out.push_back(redact(p.message, secrets));
   return out;

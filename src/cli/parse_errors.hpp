@@ -13,10 +13,16 @@
 
 namespace xb::cli {
 
+/// Which arguments secrets_in takes for passwords.
+enum class SecretGuess {
+  creds_only,        ///< only --creds values: for messages that quote what xbuild did (-t app:1.0 stays)
+  user_pass_shapes,  ///< also any USER:PASSWORD-shaped argument: for messages that echo arguments
+};
+
 /// The passwords `args` carries: the value of every --creds (after its first ':', or whole
-/// when it has none), and the part after ':' of any argument shaped USER:PASSWORD (no '/',
-/// '@' or '=', and not HOST:PORT).
-std::vector<std::string> secrets_in(const std::vector<std::string>& args);
+/// when it has none), and with SecretGuess::user_pass_shapes the part after ':' of any
+/// argument shaped USER:PASSWORD (no '/', '@' or '=', and not HOST:PORT).
+std::vector<std::string> secrets_in(const std::vector<std::string>& args, SecretGuess guess);
 
 /// `message` with each of `secrets` (where it stands as a word of its own) and the password
 /// of every USER:PASSWORD@HOST replaced by "***".

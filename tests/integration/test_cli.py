@@ -170,3 +170,16 @@ def test_zsh_completion_loads_and_registers(xbuild):
 def test_completion_of_an_unknown_shell_is_a_usage_error(xbuild):
     p = run([xbuild, "completion", "tcsh"], check=False)
     assert p.returncode == 2 and p.stdout == "" and errors(p), p.stderr
+
+
+def test_errors_after_parsing_never_contain_the_password_either(xbuild, tmp_path):
+    proj = project(tmp_path)
+    # A --creds value quoted back by a later check, and a reference with USER:PASS@ in it.
+    for args in (["--creds", "alice:S3cretPW", "-t", "S3cretPW Bad Ref"], ["-t", "alice:S3cretPW@registry.example/app:1"]):
+        p = run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", *args], check=False)
+        assert p.returncode == 2, p.stderr
+        assert errors(p) and SECRET not in p.stderr, p.stderr
+    assert "alice:***@registry.example/app:1" in p.stderr, p.stderr
+    # A tag is no password: it stays readable in an error that quotes it.
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", "-t", "app:1.0", "-t", "Bad Ref app:1.0"], check=False)
+    assert p.returncode == 2 and "app:1.0" in p.stderr, p.stderr

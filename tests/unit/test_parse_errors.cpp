@@ -61,8 +61,11 @@ TEST_CASE("parse errors: a password in a wrong position is never echoed") {
 }
 
 TEST_CASE("parse errors: redact and secrets_in") {
-  auto secrets = secrets_in({"--creds", "bob:pw1", "--creds=tok", "carol:hunter2", "localhost:5000", "reg:5000/a:1", "linux/arm64=emulate"});
+  std::vector<std::string> args{"--creds", "bob:pw1", "--creds=tok", "carol:hunter2", "localhost:5000", "reg:5000/a:1", "linux/arm64=emulate"};
+  auto secrets = secrets_in(args, SecretGuess::user_pass_shapes);
   CHECK(secrets == std::vector<std::string>{"hunter2", "pw1", "tok"});
+  CHECK(secrets_in(args, SecretGuess::creds_only) == std::vector<std::string>{"pw1", "tok"});
+  CHECK(secrets_in({"-t", "app:1.0"}, SecretGuess::creds_only).empty());  // a tag in a later error stays readable
   CHECK(redact("bad carol:hunter2 and pw1, not pw10 or tokens", secrets) == "bad carol:*** and ***, not pw10 or tokens");
   CHECK(redact("invalid image reference 'u:p4ss@reg.example/x:1'", {}) == "invalid image reference 'u:***@reg.example/x:1'");
   CHECK(redact("https://u:p@h/x and me@example.com", {}) == "https://u:***@h/x and me@example.com");
