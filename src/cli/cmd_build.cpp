@@ -174,6 +174,11 @@ void register_build(CLI::App& app) {
                                {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
                                {"cpu_seconds", r.cpu_seconds}, {"out", r.out.string()}, {"log", r.log.string()}};
         if (!r.error.empty()) ro["error"] = r.error;
+        if (!r.ok && !r.cancelled && r.exit_status >= 0) {  // its build ran and failed: the log's last lines
+          boost::json::array tail;
+          for (auto& l : log_tail(r.log, k_tail_lines)) tail.push_back(boost::json::string(to_valid_utf8(l)));
+          ro["log_tail"] = std::move(tail);
+        }
         arr.push_back(ro);
       }
       boost::json::object root{{"ok", failures.empty()}, {"wall_seconds", wall}, {"platforms", arr}};

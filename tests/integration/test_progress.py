@@ -198,3 +198,14 @@ def test_json_view_carries_the_failed_platforms_log_tail(xbuild, tmp_path):
     riscv = finished["linux/riscv64"]
     assert compiler_error_lines("\n".join(riscv["log_tail"])), riscv
     assert Path(riscv["log"]).is_file()
+
+
+def test_json_summary_carries_the_failed_platforms_log_tail(xbuild, tmp_path):
+    # --json (the summary; the progress view is quiet then) shows the failure's cause too.
+    proj = failing_project(tmp_path)
+    p = run([xbuild, "-C", proj, "build", "--json", "--keep-going", "--platform", "linux/amd64,linux/riscv64",
+             "--output", f"type=local,dest={tmp_path / 'o'}"], check=False)
+    assert p.returncode == 1, p.stderr
+    by_platform = {e["platform"]: e for e in json.loads(p.stdout)["platforms"]}
+    assert "log_tail" not in by_platform["linux/amd64"]
+    assert compiler_error_lines("\n".join(by_platform["linux/riscv64"]["log_tail"])), by_platform
