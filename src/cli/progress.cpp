@@ -127,7 +127,7 @@ private:
 
 /// One row per platform, redrawn in place, and a last row with the overall count:
 ///   [linux/arm64] 3.1s  cc -c hello.c          (running: elapsed, last line)
-///   [linux/riscv64] FAILED 1.2s: exit 2 (full log: ...)
+///   [linux/riscv64] FAILED 1.2s (exit 2)           (then the log's last lines, below the rows)
 ///   xbuild: 2 of 4 done: 1 ok, 1 FAILED (5.3s)
 /// Elapsed times move when an event arrives (a line, a finish); nothing redraws on a timer.
 class TtyStatus : public Status {
@@ -184,7 +184,7 @@ private:
   }
   double since(Clock::time_point t) const { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-  /// The row's text after the "[platform] " prefix, and how many columns the mark takes.
+  /// The row's text after the "[platform] " prefix.
   std::string body(const Row& row) const {
     switch (row.state) {
       case State::waiting: return "waiting";
