@@ -205,7 +205,10 @@ void register_build(CLI::App& app) {
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
       if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));
-      if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
+      // With --progress json, stdout is the event stream and nothing else: the refs go to stderr.
+      if (!pushed.empty() && view == ProgressView::json)
+        for (const auto& p : pushed) fmt::print(stderr, "xbuild: pushed {}@{}\n", p.reference, p.digest);
+      else if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
     }
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from conftest import need, run
+from registry_fixtures import *  # noqa: F401,F403 (fixtures)
+from registry_fixtures import DockerRegistry  # noqa: F401
 
 PROJECT = '''name = "p"
 language = "c"
@@ -209,3 +211,23 @@ def test_json_summary_carries_the_failed_platforms_log_tail(xbuild, tmp_path):
     by_platform = {e["platform"]: e for e in json.loads(p.stdout)["platforms"]}
     assert "log_tail" not in by_platform["linux/amd64"]
     assert compiler_error_lines("\n".join(by_platform["linux/riscv64"]["log_tail"])), by_platform
+
+
+def phases(stdout: str) -> list:
+    return [(e["event"], e.get("phase"), e.get("ok")) for e in map(json.loads, stdout.splitlines())
+            if e["event"].startswith("phase_") or e["event"] == "build_finished"]
+
+
+def test_json_view_reports_the_push_and_cache_phases(xbuild, tmp_path, registry_open, clean_env):
+    # A push, then a build on that pushed image as a registry base (which is fetched into the cache).
+    proj = project(tmp_path / "a")
+    ref = f"{registry_open.host}/team/progress:1"
+    p = run([xbuild, "-C", proj, "build", "--progress", "json", "--platform", "linux/amd64", "--push", "-t", ref], env=clean_env)
+    assert phases(p.stdout) == [("build_finished", None, True), ("phase_started", "pack", None),
+                                ("phase_finished", "pack", True), ("phase_started", "push", None),
+                                ("phase_finished", "push", True)], p.stdout
+    based = project(tmp_path / "b")
+    (based / "xbuild.toml").write_text(PROJECT + f'\n[image]\nbase = "{ref}"\n')
+    p = run([xbuild, "-C", based, "build", "--progress", "json", "--platform", "linux/amd64"], env=clean_env)
+    assert phases(p.stdout)[:2] == [("phase_started", "cache", None), ("phase_finished", "cache", True)], p.stdout
+    assert [k for k, _, _ in phases(p.stdout)][2:] == ["build_finished", "phase_started", "phase_finished"], p.stdout
