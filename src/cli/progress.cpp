@@ -25,12 +25,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdint>
 #include <ctime>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <algorithm>
 #include <vector>
 
 namespace xb::cli {
@@ -129,27 +133,36 @@ private:
 ///   [linux/arm64] 3.1s  cc -c hello.c          (running: elapsed, last line)
 ///   [linux/riscv64] FAILED 1.2s (exit 2)           (then the log's last lines, below the rows)
 ///   xbuild: 2 of 4 done: 1 ok, 1 FAILED (5.3s)
-/// Elapsed times move when an event arrives (a line, a finish); nothing redraws on a timer.
+/// While a platform builds, a ticker thread redraws once a second, so elapsed times move
+/// through a silent step (a long link); every member is used under m_mutex.
 class TtyStatus : public Status {
 public:
   using Clock = std::chrono::steady_clock;
   TtyStatus(std::FILE* out, bool color) : m_out(out), m_color(color), m_width(terminal_width(out)) {}
+  ~TtyStatus() override { stop_ticker(); }
+  TtyStatus(const TtyStatus&) = delete;
+  TtyStatus& operator=(const TtyStatus&) = delete;
   void build_started(const std::vector<Platform>& platforms) override {
+    std::lock_guard lock(m_mutex);
     m_platforms = platforms;
     m_begin = Clock::now();
     m_rows.assign(platforms.size(), Row{});
     redraw();
+    m_ticker = std::thread([this] { tick(); });
   }
   void platform_started(std::size_t index) override {
+    std::lock_guard lock(m_mutex);
     m_rows.at(index).state = State::running;
     m_rows.at(index).started = Clock::now();
     redraw();
   }
   void output_line(std::size_t index, std::string_view line) override {
+    std::lock_guard lock(m_mutex);
     m_rows.at(index).text = std::string(line);
     redraw();
   }
   void platform_finished(std::size_t index, const PlatformResult& r) override {
+    std::lock_guard lock(m_mutex);
     Row& row = m_rows.at(index);
     row.seconds = r.wall_seconds;
     if (r.ok) row.state = State::ok;
@@ -162,8 +175,13 @@ public:
     else row.text = std::string(first_line(r.error));
     redraw();
   }
-  void warning(std::string_view message) override { m_warnings.emplace_back(message); }
+  void warning(std::string_view message) override {
+    std::lock_guard lock(m_mutex);
+    m_warnings.emplace_back(message);
+  }
   void build_finished(const std::vector<PlatformResult>& results) override {
+    stop_ticker();  // nothing redraws the rows after this: the tails below them stay put
+    std::lock_guard lock(m_mutex);
     std::vector<bool> started;
     for (const auto& row : m_rows) started.push_back(row.state != State::waiting && row.started != Clock::time_point{});
     print_tails(m_out, results, started, m_color);
@@ -211,6 +229,22 @@ private:
                        since(m_begin));
   }
 
+  /// The ticker thread: a redraw a second while any platform is running, until stop_ticker.
+  void tick() {
+    std::unique_lock lock(m_mutex);
+    while (!m_wake.wait_for(lock, std::chrono::seconds(1), [this] { return m_stop; })) {
+      if (std::any_of(m_rows.begin(), m_rows.end(), [](const Row& r) { return r.state == State::running; })) redraw();
+    }
+  }
+  void stop_ticker() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stop = true;
+    }
+    m_wake.notify_all();
+    if (m_ticker.joinable()) m_ticker.join();
+  }
+
   void redraw() {
     if (m_drawn) fmt::print(m_out, "\x1b[{}A", m_rows.size() + 1);
     for (std::size_t i = 0; i < m_rows.size(); ++i) {
@@ -231,6 +265,10 @@ private:
   std::vector<Platform> m_platforms;
   std::vector<Row> m_rows;
   std::vector<std::string> m_warnings;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_stop = false;
+  std::thread m_ticker;  ///< last: started after, and stopped before, the members it reads
 };
 
 /// One JSON object per line and event (the schema is docs/progress-json.md). Every string is

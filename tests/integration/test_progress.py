@@ -231,3 +231,43 @@ def test_json_view_reports_the_push_and_cache_phases(xbuild, tmp_path, registry_
     p = run([xbuild, "-C", based, "build", "--progress", "json", "--platform", "linux/amd64"], env=clean_env)
     assert phases(p.stdout)[:2] == [("phase_started", "cache", None), ("phase_finished", "cache", True)], p.stdout
     assert [k for k, _, _ in phases(p.stdout)][2:] == ["build_finished", "phase_started", "phase_finished"], p.stdout
+
+
+def test_tmux_tty_view_moves_the_elapsed_time_through_a_silent_step(xbuild, tmp_path):
+    # The build prints one line, then waits silently for the test: only the view's own ticker
+    # can redraw the row with a later elapsed time. The test releases the build once it saw it.
+    tmux = need("tmux")
+    proj = tmp_path / "s"
+    proj.mkdir()
+    release = tmp_path / "release"
+    (proj / "xbuild.toml").write_text(f'''name = "s"
+language = "c"
+build = "echo waiting; while [ ! -e {release} ]; do sleep 0.1; done; cc -o {{out}}/hello {{src}}/hello.c"
+outputs = ["hello"]
+''')
+    (proj / "hello.c").write_text("int main(void){return 0;}\n")
+    sock, rc_file = tmp_path / "tmux.sock", tmp_path / "rc"
+    build = shlex.join([str(xbuild), "-C", str(proj), "build", "--platform", "linux/amd64", "--no-color",
+                        "--progress", "tty", "--output", f"type=local,dest={tmp_path / 'o'}"])
+    run([tmux, "-S", sock, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "20",
+         f"{build}; echo $? > {shlex.quote(str(rc_file))}; exec sleep 3600"])
+    ticked = None
+    try:
+        for _ in range(600):  # a guard against a hang (the ticker redraws each second), not a timing check
+            screen = run([tmux, "-S", sock, "capture-pane", "-p"]).stdout
+            ticked = re.search(r"^\[linux/amd64\] ([1-9]\d*\.\d)s  waiting$", screen, re.M)
+            if ticked:
+                break
+            time.sleep(0.1)
+        release.touch()
+        for _ in range(3000):
+            if rc_file.exists() and rc_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        screen = run([tmux, "-S", sock, "capture-pane", "-p"]).stdout
+    finally:
+        release.touch()
+        run([tmux, "-S", sock, "kill-server"], check=False)
+    assert ticked, screen
+    assert rc_file.read_text().strip() == "0", screen
+    assert re.search(r"^\[linux/amd64\] ok \d+\.\ds$", screen, re.M), screen
