@@ -197,14 +197,17 @@ void register_build(CLI::App& app) {
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
-    if (!local) project.image.base = registry::resolve_base(project.image.base, targets, o->push_options.client_options());
+    auto status = make_status(view, term);
+    if (!local && !project.image.base.empty() && project.image.base != "scratch")
+      project.image.base = in_phase(*status, Phase::cache, [&] {
+        return registry::resolve_base(project.image.base, targets, o->push_options.client_options());
+      });
     if (!local) oci::check_export(image_spec_of(project), targets, eopts);
     fs::path dest = local ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);
     if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
     auto started = std::chrono::steady_clock::now();
-    auto status = make_status(view, term);
     auto results = run_builds(project, plans, bopts, *status);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -230,7 +233,7 @@ void register_build(CLI::App& app) {
           std::vector<oci::PlatformImageInput> inputs;
           for (const auto& r : results) inputs.push_back({r.platform, r.out});
           for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
-          image = oci::export_images(image_spec_of(project), inputs, eopts);
+          image = in_phase(*status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
         }
         throw_if_interrupted("finishing the export to " + out.dest.string());
       }
@@ -238,7 +241,7 @@ void register_build(CLI::App& app) {
         if (o->push) {
           std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
           o->push_options.verbose = globals().verbose;
-          pushed = registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options);
+          pushed = in_phase(*status, Phase::push, [&] { return registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options); });
         }
       }
     }
@@ -250,6 +253,11 @@ void register_build(CLI::App& app) {
                                {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
                                {"cpu_seconds", r.cpu_seconds}, {"out", r.out.string()}, {"log", r.log.string()}};
         if (!r.error.empty()) ro["error"] = r.error;
+        if (!r.ok && !r.cancelled && r.exit_status >= 0) {  // its build ran and failed: the log's last lines
+          boost::json::array tail;
+          for (auto& l : log_tail(r.log, k_tail_lines)) tail.push_back(boost::json::string(to_valid_utf8(l)));
+          ro["log_tail"] = std::move(tail);
+        }
         arr.push_back(ro);
       }
       boost::json::object root{{"ok", failures.empty()}, {"wall_seconds", wall}, {"platforms", arr}};
@@ -276,7 +284,10 @@ void register_build(CLI::App& app) {
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
       if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));
-      if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
+      // With --progress json, stdout is the event stream and nothing else: the refs go to stderr.
+      if (!pushed.empty() && view == ProgressView::json)
+        for (const auto& p : pushed) fmt::print(stderr, "xbuild: pushed {}@{}\n", p.reference, p.digest);
+      else if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
     }
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),
