@@ -36,6 +36,28 @@ std::string media_type_of(const HttpResponse& resp, const std::string& bytes) {
   return std::string(trim(ct.substr(0, ct.find(';'))));
 }
 
+// A registry's document that does not parse is the registry's failure (exit 4), whatever
+// code the shared OCI parser gives a bad local file.
+template <typename F>
+auto from_registry(F&& f) {
+  try {
+    return f();
+  } catch (const RegistryError&) {
+    throw;
+  } catch (const Error& e) {
+    if (e.code() == Exit::registry) throw;
+    throw Error(e.what(), Exit::registry);
+  }
+}
+
+std::vector<oci::Descriptor> remote_blobs(const std::string& bytes, const std::string& where) {
+  return from_registry([&] { return manifest_blobs(bytes, where); });
+}
+
+oci::Descriptor remote_descriptor(const json::value& v, const std::string& where) {
+  return from_registry([&] { return oci::descriptor_from_json(v, where); });
+}
+
 void ensure_layout(const fs::path& root) {
   fs::create_directories(root / "blobs" / "sha256");
   if (!fs::exists(root / "oci-layout")) write_file_atomic(root / "oci-layout", oci::media::k_layout_file);
@@ -200,7 +222,7 @@ oci::OciPlatform config_platform(const std::string& bytes, std::string_view wher
 
 oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
                                    const RawManifest& manifest) {
-  auto blobs = manifest_blobs(manifest.bytes, fmt::format("manifest {}", manifest.desc.digest.str()));
+  auto blobs = remote_blobs(manifest.bytes, fmt::format("manifest {}", manifest.desc.digest.str()));
   const auto& config = blobs.front();
   return config_platform(fetch_config(client, session, repository, config),
                          fmt::format("config {} of {}/{}", config.digest.str(), client.registry(), repository));
@@ -221,7 +243,7 @@ ImageSet read_remote_image(Client& client, HttpSession& session, const Reference
   set.top = fetch_manifest(client, session, ref.repository, ref.manifest_ref());
   BlobLocation remote{"", ref.registry, ref.repository};
   auto add_blobs = [&](const RawManifest& m) {
-    for (const auto& b : manifest_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
+    for (const auto& b : remote_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
       set.add_blob(b, remote);
   };
   if (set.is_index()) {
@@ -230,7 +252,7 @@ ImageSet read_remote_image(Client& client, HttpSession& session, const Reference
     if (!children || !children->is_array()) fail(Exit::registry, "the index of {} has no manifests", ref.str());
     int i = 0;
     for (const auto& c : children->as_array()) {
-      auto desc = oci::descriptor_from_json(c, fmt::format("{} index manifests[{}]", ref.str(), i++));
+      auto desc = remote_descriptor(c, fmt::format("{} index manifests[{}]", ref.str(), i++));
       if (oci::media::is_index(desc.media_type)) fail(Exit::registry, "{}: a nested index is not supported", ref.str());
       RawManifest child = fetch_child_manifest(client, session, ref.repository, desc);
       add_blobs(child);
@@ -265,7 +287,7 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
     std::vector<std::pair<oci::Descriptor, json::value>> entries;
     int i = 0;
     for (const auto& c : children->as_array())
-      entries.emplace_back(oci::descriptor_from_json(c, fmt::format("{} index manifests[{}]", ref.str(), i++)), c);
+      entries.emplace_back(remote_descriptor(c, fmt::format("{} index manifests[{}]", ref.str(), i++)), c);
     std::vector<std::size_t> picked;
     if (platforms.empty()) {
       for (std::size_t k = 0; k < entries.size(); ++k) picked.push_back(k);
@@ -303,7 +325,7 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
   } else {
     // The config is fetched once, verified, and those bytes are both what the platform is
     // read from and what the cache stores (the blob loop below then finds it in place).
-    auto config = manifest_blobs(top.bytes, fmt::format("{} manifest {}", ref.str(), top.desc.digest.str())).front();
+    auto config = remote_blobs(top.bytes, fmt::format("{} manifest {}", ref.str(), top.desc.digest.str())).front();
     std::string config_bytes = fetch_config(client, *session, ref.repository, config);
     oci::OciPlatform p = config_platform(config_bytes, fmt::format("config {} of {}", config.digest.str(), ref.str()));
     write_file_atomic(root / config.digest.blob_path(), config_bytes);
@@ -316,7 +338,7 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
   std::vector<oci::Descriptor> blobs;
   std::set<std::string> seen;
   for (const auto& m : chosen)
-    for (const auto& b : manifest_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
+    for (const auto& b : remote_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
       if (seen.insert(b.digest.str()).second) blobs.push_back(b);
   parallel_for(
       blobs.size(), options.jobs, [&] { return client.new_session(); },
