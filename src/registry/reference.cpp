@@ -85,30 +85,9 @@ bool valid_digest(std::string_view d) {
   return std::all_of(d.begin() + 7, d.end(), is_hex);
 }
 
-std::string redact_reference(std::string_view text) {
-  // A digest ends a reference; any other '@' means the part before it was userinfo
-  // ("user:pass@host/repo", also behind a scheme). The last such '@' ends it, since a
-  // password may hold '@' or '/'. Only a part with a ':' (a secret needs one) is hidden, so
-  // "app@md5:..." still shows what was typed.
-  auto scheme = text.find("://");
-  std::size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
-  auto digest_tail = [](std::string_view tail) {
-    return tail.find('/') == std::string_view::npos &&
-           (tail.rfind("sha256:", 0) == 0 || tail.rfind("sha384:", 0) == 0 || tail.rfind("sha512:", 0) == 0);
-  };
-  auto at = text.rfind('@');
-  if (at != std::string_view::npos && digest_tail(text.substr(at + 1)))
-    at = at == 0 ? std::string_view::npos : text.rfind('@', at - 1);
-  if (at == std::string_view::npos || at < start) return std::string(text);
-  std::string_view userinfo = text.substr(start, at - start);
-  auto colon = userinfo.find(':');
-  if (colon == std::string_view::npos) return std::string(text);
-  return fmt::format("{}{}:***{}", text.substr(0, start), userinfo.substr(0, colon), text.substr(at));
-}
-
 Reference Reference::parse(std::string_view text) {
   auto bad = [&](std::string_view why) -> Reference {
-    std::string shown = redact_reference(text);
+    std::string shown = redact_userinfo(text);
     fail(Exit::usage, "invalid image reference '{}': {} ({}{})", shown, why, k_example,
          shown == text ? "" : "; credentials do not belong in a reference: pass --creds USER:PASSWORD");
   };

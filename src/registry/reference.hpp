@@ -55,8 +55,7 @@ bool valid_digest(std::string_view digest);
 // Hostname part of "host:port" and the exact loopback test (util/host.hpp, shared with emulate/).
 using ::xb::host_without_port;
 using ::xb::is_loopback_host;
-/// `text` as typed, for error messages: a "user:password@" in front of the name (a
-/// credential pasted into a reference) becomes "user:***@". Nothing else changes.
-std::string redact_reference(std::string_view text);
+/// `text` as typed, for error messages: "user:password@" becomes "user:***@" (util/host.hpp).
+inline std::string redact_reference(std::string_view text) { return redact_userinfo(text); }
 
 }  // namespace xb::registry

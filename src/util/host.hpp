@@ -4,7 +4,8 @@
 // parses references and decides where plain http and credentials may go) and emulate/
 // (which hands skopeo a docker:// source and decides whether TLS may be unverified). The
 // rule that tells a registry host from a Docker Hub namespace lives here once, so both
-// read a reference's host the same way, exactly, never by a string prefix.
+// read a reference's host the same way, exactly, never by a string prefix. And the one
+// redaction of a credential pasted into a reference, for every stage that echoes one.
 
 #include <algorithm>
 #include <cctype>
@@ -61,6 +62,29 @@ inline std::string reference_host(std::string_view reference) {
   if (slash == std::string_view::npos) return {};
   std::string_view first = reference.substr(0, slash);
   return names_registry_host(first) ? std::string(first) : std::string();
+}
+
+/// `text` (a reference or URL as typed) for messages: a "user:password@" in front of the
+/// host (a credential pasted into a reference) becomes "user:***@". Nothing else changes.
+inline std::string redact_userinfo(std::string_view text) {
+  // A digest ends a reference; any other '@' means the part before it was userinfo
+  // ("user:pass@host/repo", also behind a scheme). The last such '@' ends it, since a
+  // password may hold '@' or '/'. Only a part with a ':' (a secret needs one) is hidden, so
+  // "app@md5:..." still shows what was typed.
+  auto scheme = text.find("://");
+  std::size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  auto digest_tail = [](std::string_view tail) {
+    return tail.find('/') == std::string_view::npos &&
+           (tail.rfind("sha256:", 0) == 0 || tail.rfind("sha384:", 0) == 0 || tail.rfind("sha512:", 0) == 0);
+  };
+  auto at = text.rfind('@');
+  if (at != std::string_view::npos && digest_tail(text.substr(at + 1)))
+    at = at == 0 ? std::string_view::npos : text.rfind('@', at - 1);
+  if (at == std::string_view::npos || at < start) return std::string(text);
+  std::string_view userinfo = text.substr(start, at - start);
+  auto colon = userinfo.find(':');
+  if (colon == std::string_view::npos) return std::string(text);
+  return std::string(text.substr(0, start)) + std::string(userinfo.substr(0, colon)) + ":***" + std::string(text.substr(at));
 }
 
 }  // namespace xb

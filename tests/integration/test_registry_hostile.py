@@ -189,6 +189,15 @@ def test_a_password_in_a_reference_is_never_echoed(xbuild, tmp_path, clean_env):
         assert p.returncode == 2, (args, p.stderr)
         assert "invalid image reference 'alice:***@127.0.0.1:5000/app:1'" in p.stderr, p.stderr
         assert secret not in p.stdout + p.stderr
+    # Where such a text is taken for a path or a base image, the message redacts it too.
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "xbuild.toml").write_text('name = "p"\nbuild = ["true"]\noutputs = ["x"]\n\n[image]\n'
+                                      f'base = "alice:{secret}@127.0.0.1:5000/app:1"\n')
+    for args in (["inspect", f"alice:{secret}@127.0.0.1:5000/app:1"], ["-C", proj, "build"]):
+        p = run([xbuild, *args], check=False, env=clean_env)
+        assert p.returncode == 2, (args, p.stderr)
+        assert "alice:***@127.0.0.1:5000/app" in p.stderr and secret not in p.stdout + p.stderr, p.stderr
 
 
 def test_docker_rootfs_skips_tls_verification_only_for_an_exact_loopback_host(xbuild, tmp_path):
