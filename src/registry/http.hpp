@@ -132,10 +132,11 @@ std::string format_cap(std::uint64_t bytes);
 /// The scheme ("https"), host (no brackets, lowercased) and port of an absolute URL; empty
 /// strings when it does not parse.
 struct UrlParts {
-  std::string scheme;
-  std::string host;
-  std::string port;
+  std::string scheme;  ///< "https", "http"
+  std::string host;    ///< "registry.example.com", "::1"
+  std::string port;    ///< "443" when the URL names none
 };
+/// Splits an absolute URL with curl's parser (the one the request will use).
 UrlParts split_url(std::string_view url);
 /// Percent-encodes a query parameter value.
 std::string url_escape(std::string_view value);

@@ -59,7 +59,7 @@ bool valid_host(std::string_view h) {
       return false;
     auto rest = h.substr(close + 1);
     if (rest.empty()) return true;
-    if (rest.front() != ':') return false;
+    if (rest.front() != ':' || rest.size() == 1) return false;
     port = rest.substr(1);
     host = {};
   } else if (auto colon = h.find(':'); colon != std::string_view::npos) {

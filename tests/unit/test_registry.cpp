@@ -130,6 +130,7 @@ TEST_CASE("Reference::parse: bad input names what is wrong") {
   CHECK(error_of("host:port/x").find("bad registry host") != std::string::npos);
   CHECK(error_of("host:5000/a b").find("whitespace") != std::string::npos);
   CHECK(error_of("a..b/c").find("registry host") != std::string::npos);
+  CHECK(error_of("[::1]:/c").find("registry host") != std::string::npos);
   CHECK_FALSE(Reference::valid("./out/layout"));
   CHECK(Reference::valid("127.0.0.1:5000/x:y"));
 }
