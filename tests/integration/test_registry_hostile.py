@@ -140,6 +140,12 @@ def test_config_that_does_not_match_its_digest_is_not_used(xbuild, tmp_path, fak
     cd = manifest["config"]["digest"]
     # The registry now answers the config's digest with another platform's config.
     reg.state.blobs[cd] = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    # merge places a lone manifest by its config's platform: an unverified config would put
+    # this arm64 image into the index as amd64 (its blobs are mounted, never re-read).
+    m = run([xbuild, "merge", "-t", f"{reg.host}/merged:1", f"{reg.host}/app:1"], check=False, env=clean_env)
+    assert m.returncode == 4 and f"config {cd}" in m.stderr, m.stderr
+    assert reg.tag("merged", "1") is None
+    # pull reads the platform from the config it stores: the verified one, or none.
     p = pull(xbuild, f"{reg.host}/app:1", clean_env)
     assert p.returncode == 4, p.stderr
     assert f"config {cd}" in p.stderr and "with digest sha256:" in p.stderr, p.stderr
