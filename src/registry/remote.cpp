@@ -211,12 +211,12 @@ std::string fetch_config(Client& client, HttpSession& session, const std::string
 }
 
 oci::OciPlatform config_platform(const std::string& bytes, std::string_view where) {
-  auto cfg = oci::parse_json_object(bytes, where);
+  auto cfg = from_registry([&] { return oci::parse_json_object(bytes, where); });
   oci::OciPlatform p;
   if (auto* v = cfg.if_contains("os"); v && v->is_string()) p.os = std::string(v->as_string());
   if (auto* v = cfg.if_contains("architecture"); v && v->is_string()) p.architecture = std::string(v->as_string());
   if (auto* v = cfg.if_contains("variant"); v && v->is_string()) p.variant = std::string(v->as_string());
-  if (p.os.empty() || p.architecture.empty()) fail(Exit::usage, "{} names no os/architecture", where);
+  if (p.os.empty() || p.architecture.empty()) fail(Exit::registry, "{} names no os/architecture", where);
   return p;
 }
 

@@ -36,7 +36,8 @@ ImageSet read_remote_image(Client& client, HttpSession& session, const Reference
 /// verified ones. Throws RegistryError / Error (Exit::registry).
 std::string fetch_config(Client& client, HttpSession& session, const std::string& repository,
                          const oci::Descriptor& config);
-/// The os/architecture/variant a config names; throws Error naming `where` when it has none.
+/// The os/architecture/variant a registry's config names; throws Error (Exit::registry)
+/// naming `where` when it is not JSON or names none.
 oci::OciPlatform config_platform(const std::string& bytes, std::string_view where);
 /// Fetches an index's child manifest by digest and checks its size against `desc`, which
 /// it then carries (platform, annotations).
