@@ -2,7 +2,7 @@
 // leading "./" so archives from other tools (skopeo, umoci) read the same.
 
 #include "oci/archive_source.hpp"
-
+#include "oci/descriptor.hpp"
 #include "oci/media_types.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -27,10 +27,10 @@ namespace {
 
 // What an entry that is parsed as JSON may weigh, checked against the tar header before a
 // byte is read and again while reading (a header can lie: a sparse entry expands, a pax size
-// overrides the ustar one). Manifests and indexes: the 4 MiB the distribution spec lets
-// registries enforce; configs: a fixed cap well above any real one (history of many layers).
-constexpr std::int64_t k_max_manifest = 4 * 1024 * 1024;
-constexpr std::int64_t k_max_config = 16 * 1024 * 1024;
+// overrides the ustar one). The caps are the registry client's (oci/descriptor.hpp), so an
+// image that can be pulled can be read from an archive and the other way round.
+constexpr std::int64_t k_max_manifest = k_max_manifest_bytes;
+constexpr std::int64_t k_max_config = k_max_config_bytes;
 constexpr std::int64_t k_max_layout_file = 64 * 1024;  ///< oci-layout: {"imageLayoutVersion":"1.0.0"}
 // Small blobs are kept from the first pass (no second scan of the tar for each manifest),
 // within a budget, so an archive of many sparse 4 MiB entries cannot fill memory either.

@@ -114,7 +114,7 @@ def test_config_declared_huge_is_refused_before_reading(xbuild, tmp_path):
     a = archive(tmp_path / "a.tar", entries)
     p = inspect(xbuild, a)
     assert p.returncode == 2, p.stderr
-    assert f"entry blobs/sha256/{cfg_hex} ({CONFIG}) is 3221225472 bytes by its descriptor, more than the 16 MiB" \
+    assert f"entry blobs/sha256/{cfg_hex} ({CONFIG}) is 3221225472 bytes by its descriptor, more than the 4 MiB" \
            in p.stderr and str(a) in p.stderr
 
 
