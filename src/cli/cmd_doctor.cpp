@@ -115,7 +115,7 @@ std::vector<Check> check_tools() {
 std::vector<Check> check_runner(const Project& project, const RunnerSection& r) {
   try {
     auto target = runner::target_for(project, r, state_dir(project));
-    auto found = runner::probe(target, Platform::parse(r.platform));
+    auto found = runner::probe(target, Platform::parse(r.platform), r.workdir);
     return {{"ok", fmt::format("reachable, logged in, machine {}, ships with {}", found.machine, found.has_rsync ? "rsync" : "tar"), ""}};
   } catch (const Error& e) {
     return {{"FAIL", e.what(), ""}};

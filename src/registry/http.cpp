@@ -37,23 +37,40 @@ struct Transfer {
   std::uint64_t sent = 0;
   std::uint64_t received = 0;      ///< body bytes of the current response
   long over_cap_status = 0;        ///< the status whose body went over its cap (0: none)
+  std::uint64_t header_bytes = 0;  ///< header bytes of the current response
+  bool headers_over_cap = false;   ///< the headers went over k_header_cap
   std::exception_ptr sink_error;   ///< what the sink threw, rethrown after curl returns
 };
+
+// The headers of one response may weigh this much; a server that sends endless header
+// lines is cut off like an endless body (libcurl bounds one line, not their number).
+constexpr std::uint64_t k_header_cap = 256 * 1024;
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue or a redirect)
-    t->response->headers.clear();
-    t->response->body.clear();
-    t->received = 0;
-    return size * n;
+  // Nothing may throw across libcurl's C frames: what would is kept and rethrown after.
+  try {
+    if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue or a redirect)
+      t->response->headers.clear();
+      t->response->body.clear();
+      t->received = 0;
+      t->header_bytes = 0;
+    }
+    t->header_bytes += line.size();
+    if (t->header_bytes > k_header_cap) {
+      t->headers_over_cap = true;
+      return 0;
+    }
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || line.rfind("HTTP/", 0) == 0) return size * n;
+    std::string name = to_lower(trim(line.substr(0, colon)));
+    std::string value(trim(line.substr(colon + 1)));
+    t->response->headers.emplace_back(std::move(name), std::move(value));
+  } catch (...) {
+    t->sink_error = std::current_exception();
+    return 0;
   }
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * n;
-  std::string name = to_lower(trim(line.substr(0, colon)));
-  std::string value(trim(line.substr(colon + 1)));
-  t->response->headers.emplace_back(std::move(name), std::move(value));
   return size * n;
 }
 
@@ -269,6 +286,10 @@ HttpResponse HttpSession::perform_once(const HttpRequest& request) {
       fmt::print(stderr, "xbuild: http: {} {} -> {}\n", m, redact_url(request.url), curl_easy_strerror(rc));
   }
   if (t.sink_error) std::rethrow_exception(t.sink_error);
+  if (t.headers_over_cap)
+    throw TransportError(fmt::format("{} {} answered with more than {} of headers; stopped reading there", m,
+                                     redact_url(request.url), format_cap(k_header_cap)),
+                         TransportError::Kind::body_too_large);
   if (t.over_cap_status != 0) {
     bool ok = t.over_cap_status >= 200 && t.over_cap_status < 300;
     throw TransportError(

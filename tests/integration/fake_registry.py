@@ -46,7 +46,8 @@ class Fault:
     Content-Length that never ends; `sent` counts what was written before the client gave
     up, and the fake itself stops at ENDLESS_STOP so a client without a cap cannot hang the
     test), "short" (a blob GET one byte short, Content-Length matching), "range-zero" (a
-    PATCH answered 202 with Range: 0-0, nothing stored)."""
+    PATCH answered 202 with Range: 0-0, nothing stored), "endless-headers" (header lines that
+    never end, counted in `sent` the same way)."""
     method: str
     path: str
     action: str
@@ -209,6 +210,8 @@ class FakeRegistry:
                     return reply(503, errors=[("UNAVAILABLE", "held then released")])
                 except OSError:
                     return None
+            if action == "endless-headers":
+                return self._endless_headers(h, method, path, query, authed, fault)
             if action.startswith("endless:"):
                 return self._endless(h, method, path, query, authed, int(action.split(":")[1]), fault)
             if action == "drop":
@@ -227,6 +230,19 @@ class FakeRegistry:
             return self._route(method, path, query, body, ctype, crange, reply, fault)
         except Exception as e:  # a bug in the fake must be visible, not a hang
             return reply(500, errors=[("UNKNOWN", f"fake registry bug: {e!r}")])
+
+    def _endless_headers(self, h, method, path, query, authed, fault):
+        with self.state.lock:
+            self.state.log.append(Request(method, path, query, 200, authed, 0, h.client_address[1]))
+        h.close_connection = True
+        line = b"X-Padding: " + b"x" * 1000 + b"\r\n"
+        try:
+            h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            while fault.sent < ENDLESS_STOP:
+                h.wfile.write(line)
+                fault.sent += len(line)
+        except OSError:
+            pass
 
     def _endless(self, h, method, path, query, authed, status, fault):
         with self.state.lock:

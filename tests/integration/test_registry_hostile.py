@@ -55,6 +55,15 @@ def test_endless_manifest_body_stops_at_4_mib(xbuild, fake_registry, clean_env):
     assert fault.fired == 1  # an answer over its cap is not asked again
 
 
+def test_endless_headers_stop_at_256_kib(xbuild, fake_registry, clean_env):
+    fault = Fault("GET", r"/manifests/", "endless-headers", times=-1)
+    reg = fake_registry(faults=[fault])
+    p = pull(xbuild, f"{reg.host}/app:1", clean_env)
+    assert p.returncode == 4, p.stderr
+    assert "with more than 256 KiB of headers" in p.stderr, p.stderr
+    assert fault.sent < BOUND and fault.fired == 1
+
+
 def test_endless_error_body_stops_at_64_kib(xbuild, fake_registry, clean_env):
     fault = Fault("GET", r"/manifests/", "endless:500", times=-1)
     reg = fake_registry(faults=[fault])

@@ -385,6 +385,9 @@ def test_unsafe_remote_workdir_is_refused(xbuild, sshd, tmp_path, other_user, ca
     assert f"workdir {workdir} is not safe to build in: {said}" in p.stderr, p.stderr
     assert str(proj / "xbuild.toml") in p.stderr and f"127.0.0.1:{sshd.port}" in p.stderr
     assert os.listdir(workdir) == [], "nothing may be shipped into it"
+    d = run([xbuild, "-C", proj, "doctor", "--platform", HOST_PLATFORM], check=False)
+    assert d.returncode == 3 and "FAIL" in d.stdout, d.stdout + d.stderr
+    assert f"workdir {workdir} is not safe to build in: {said}" in d.stdout, d.stdout
 
 
 def test_missing_workdir_in_a_sticky_dir_is_made_private(xbuild, sshd, tmp_path, other_user):
