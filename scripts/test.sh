@@ -11,6 +11,11 @@ fi
 ninja -C build
 echo "== unit tests"
 meson test -C build --print-errorlogs
+# Every fuzz harness for a short time (tests/fuzz; clang build in build-fuzz), so they keep
+# building and a regression crash on the seed corpus or nearby fails the run.
+fuzz_seconds=${XBUILD_FUZZ_SECONDS:-15}
+echo "== fuzz (each harness ${fuzz_seconds} s)"
+bash scripts/fuzz.sh "$fuzz_seconds"
 echo "== integration tests"
 export XBUILD_BIN="$PWD/build/xbuild"
 exec /usr/bin/python3 -m pytest -ra -p no:cacheprovider tests/integration "$@"
