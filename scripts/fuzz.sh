@@ -28,7 +28,7 @@ runtime=$(clang++ -print-runtime-dir)/libclang_rt.fuzzer-x86_64.a
   die "clang's libFuzzer runtime ($runtime) is missing: apt-get install libclang-rt-14-dev (scripts/setup.sh)"
 
 if [ ! -f "$build/build.ninja" ]; then
-  CC=clang CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=false --buildtype=debugoptimized -Db_ndebug=false >/dev/null ||
+  CC=clang CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=false --buildtype=debugoptimized -Doptimization=1 -Db_ndebug=false >/dev/null ||
     die "meson setup $build failed"
 fi
 ninja -C "$build" fuzzers >/dev/null || die "building the fuzz harnesses in $build failed (ninja -C $build fuzzers)"
