@@ -28,6 +28,7 @@ tool_pkgs=(
   skopeo umoci oci-image-tool docker-registry apache2-utils
   mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 bsdutils
   python3-pytest python3-cryptography
+  tmux zsh fish
 )
 foreign_pkgs=(libstd-rust-dev:arm64)
 

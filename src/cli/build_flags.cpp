@@ -16,9 +16,19 @@ GlobalOptions& globals() {
   return g;
 }
 
+CLI::Validator platform_list_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (!split(value, ',').empty()) return {};
+        return fmt::format("'{}' names no platform (an unset variable?); give one, e.g. linux/arm64", value);
+      },
+      "PLATFORM[,PLATFORM...]", "platform list");
+}
+
 void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
   cmd.add_option("--platform,--platforms", flags.platforms,
-                 "Target platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7 (default: xbuild.toml's, else the host)");
+                 "Target platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7 (default: xbuild.toml's, else the host)")
+      ->check(platform_list_check());
   cmd.add_option("--strategy", flags.strategies,
                  "Force a strategy: auto|native|cross|emulate|runner for all, or PLATFORM=STRATEGY (repeatable)");
   cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::Range(1, 1024));

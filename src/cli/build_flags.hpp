@@ -20,6 +20,11 @@ struct PlanFlags {
   int jobs = 0;                         ///< -j
 };
 
+/// The check every --platform option has (build, plan, matrix, bench, test, doctor, run, pull,
+/// rootfs): a value naming no platform ("" or ",", as an unset $PLATFORM gives) is a usage
+/// error, never "all platforms".
+CLI::Validator platform_list_check();
+
 /// Adds --platform, --strategy and -j to `cmd`.
 void add_plan_flags(CLI::App& cmd, PlanFlags& flags);
 /// Parses the flags into PlanOptions; Error(usage) naming the flag on bad input.

@@ -58,7 +58,8 @@ void write_reports(const emulate::BenchReport& report, const std::string& json, 
 void register_bench(CLI::App& app) {
   auto o = std::make_shared<BenchCmd>();
   auto* cmd = app.add_subcommand("bench", "Time clean builds per strategy (native, cross, emulate) and compare them");
-  cmd->add_option("--platform,--platforms", o->platforms, "Platforms to bench, e.g. linux/arm64,linux/riscv64 (default: xbuild.toml's)");
+  cmd->add_option("--platform,--platforms", o->platforms, "Platforms to bench, e.g. linux/arm64,linux/riscv64 (default: xbuild.toml's)")
+      ->check(platform_list_check());
   cmd->add_option("--strategies", o->strategies, "Strategies to compare, among native,cross,emulate")->capture_default_str();
   cmd->add_option("--json", o->json, "Write the results as JSON to FILE ('-' = stdout)");
   cmd->add_option("--report-dir", o->report_dir, "Write bench.md, bench.svg and bench.json into DIR");

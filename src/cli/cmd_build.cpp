@@ -12,11 +12,20 @@
 #include "pipeline/verify.hpp"
 #include "registry/push.hpp"
 #include "registry/reference.hpp"
+#include "util/fd.hpp"
+#include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdio.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace xb::cli {
 
@@ -40,20 +49,82 @@ struct BuildCmd {
   registry::PushOptions push_options;
 };
 
+/// Copies one regular file with plain reads and writes (std::filesystem::copy reports a full
+/// disk as EIO); throws Error(environment) with the errno of what failed.
+void copy_file_to(const fs::path& from, const fs::path& to, const fs::path& shown) {
+  auto bad = [&] {
+    fail(Exit::environment, "--output type=local: cannot copy {} to {}: {} (nothing was left behind)", from.string(), shown.string(),
+         std::strerror(errno));
+  };
+  struct stat st {};
+  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in || ::fstat(in.get(), &st) != 0) bad();
+  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
+  if (!out || ::fchmod(out.get(), st.st_mode & 07777) != 0) bad();  // the source's mode, whatever the umask
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    throw_if_interrupted("copying the outputs to " + shown.string());
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) bad();
+    if (n == 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(out.get(), buf.data() + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) bad();
+      off += w;
+    }
+  }
+  if (::close(out.release()) != 0) bad();
+}
+
+/// Copies an output (a file, a symlink or a directory tree) to `to`.
+void copy_output(const fs::path& from, const fs::path& to, const fs::path& shown) {
+  std::error_code ec;
+  auto one = [&](const fs::path& src, const fs::path& dst) {
+    fs::file_status st = fs::symlink_status(src, ec);
+    if (fs::is_symlink(st)) fs::copy_symlink(src, dst, ec);
+    else if (fs::is_directory(st)) fs::create_directory(dst, src, ec);  // with src's attributes
+    else if (!ec) return copy_file_to(src, dst, shown);
+    if (ec)
+      fail(Exit::environment, "--output type=local: cannot copy {} to {}: {} (nothing was left behind)", src.string(), shown.string(),
+           ec.message());
+  };
+  one(from, to);
+  if (!fs::is_directory(fs::symlink_status(from, ec))) return;
+  for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it)
+    one(it->path(), to / it->path().lexically_relative(from));
+}
+
 /// Copies each platform's outputs to DEST/<os>_<arch>[_<variant>]/ as buildx's local exporter does.
+/// Every platform is staged beside its directory first and swapped in only once all copies
+/// succeeded, so a full disk or a signal leaves the previous outputs and no temps.
 void export_local(const Project& project, const std::vector<PlatformResult>& results, const fs::path& dest) {
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  if (ec) fail(Exit::environment, "--output type=local: cannot create {}: {}", dest.string(), ec.message());
+  std::vector<std::pair<TempDirectory, fs::path>> staged;  // (scratch holding "out", final dir)
   for (const auto& r : results) {
     fs::path dir = dest / r.platform.dir_name();
-    fs::create_directories(dest);
+    remove_stale_temps(dest, temp_prefix_beside(dir));
     TempDirectory scratch = TempDirectory::beside(dir);  // removed with whatever a failed copy left
     fs::path tmp = scratch.path() / "out";
-    fs::create_directories(tmp);
+    fs::create_directories(tmp, ec);
     for (const auto& o : project.outputs) {
-      fs::create_directories((tmp / o).parent_path());
-      fs::copy(r.out / o, tmp / o, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+      throw_if_interrupted("copying the outputs to " + dest.string());
+      fs::create_directories((tmp / o).parent_path(), ec);
+      if (ec) fail(Exit::environment, "--output type=local: cannot create {}: {}", (dir / o).parent_path().string(), ec.message());
+      copy_output(r.out / o, tmp / o, dir / o);
     }
-    fs::remove_all(dir);
-    fs::rename(tmp, dir);
+    staged.emplace_back(std::move(scratch), dir);
+  }
+  throw_if_interrupted("copying the outputs to " + dest.string());
+  for (auto& [scratch, dir] : staged) {
+    fs::path tmp = scratch.path() / "out";
+    // Swapped atomically when DIR exists (the old outputs go with the scratch dir), else renamed.
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0 &&
+        ::rename(tmp.c_str(), dir.c_str()) != 0)
+      fail(Exit::environment, "--output type=local: cannot move {} to {}: {}", tmp.string(), dir.string(), std::strerror(errno));
   }
 }
 
@@ -126,14 +197,17 @@ void register_build(CLI::App& app) {
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
-    if (!local) project.image.base = registry::resolve_base(project.image.base, targets, o->push_options.client_options());
+    auto status = make_status(view, term);
+    if (!local && !project.image.base.empty() && project.image.base != "scratch")
+      project.image.base = in_phase(*status, Phase::cache, [&] {
+        return registry::resolve_base(project.image.base, targets, o->push_options.client_options());
+      });
     if (!local) oci::check_export(image_spec_of(project), targets, eopts);
     fs::path dest = local ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);
     if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
     auto started = std::chrono::steady_clock::now();
-    auto status = make_status(view, term);
     auto results = run_builds(project, plans, bopts, *status);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -149,17 +223,25 @@ void register_build(CLI::App& app) {
     std::optional<oci::ExportResult> image;
     std::vector<registry::PushResult> pushed;
     if (failures.empty()) {
-      if (local) {
-        export_local(project, results, dest);
-      } else {
-        std::vector<oci::PlatformImageInput> inputs;
-        for (const auto& r : results) inputs.push_back({r.platform, r.out});
-        for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
-        image = oci::export_images(image_spec_of(project), inputs, eopts);
+      {
+        // The export runs in this process: a signal unwinds it (removing its temps) instead
+        // of killing xbuild halfway, and ends the run with exit 130.
+        InterruptScope interrupts;
+        if (local) {
+          export_local(project, results, dest);
+        } else {
+          std::vector<oci::PlatformImageInput> inputs;
+          for (const auto& r : results) inputs.push_back({r.platform, r.out});
+          for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
+          image = in_phase(*status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
+        }
+        throw_if_interrupted("finishing the export to " + out.dest.string());
+      }
+      if (!local) {
         if (o->push) {
           std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
           o->push_options.verbose = globals().verbose;
-          pushed = registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options);
+          pushed = in_phase(*status, Phase::push, [&] { return registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options); });
         }
       }
     }
@@ -171,6 +253,11 @@ void register_build(CLI::App& app) {
                                {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
                                {"cpu_seconds", r.cpu_seconds}, {"out", r.out.string()}, {"log", r.log.string()}};
         if (!r.error.empty()) ro["error"] = r.error;
+        if (!r.ok && !r.cancelled && r.exit_status >= 0) {  // its build ran and failed: the log's last lines
+          boost::json::array tail;
+          for (auto& l : log_tail(r.log, k_tail_lines)) tail.push_back(boost::json::string(to_valid_utf8(l)));
+          ro["log_tail"] = std::move(tail);
+        }
         arr.push_back(ro);
       }
       boost::json::object root{{"ok", failures.empty()}, {"wall_seconds", wall}, {"platforms", arr}};
@@ -197,7 +284,10 @@ void register_build(CLI::App& app) {
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
       if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));
-      if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
+      // With --progress json, stdout is the event stream and nothing else: the refs go to stderr.
+      if (!pushed.empty() && view == ProgressView::json)
+        for (const auto& p : pushed) fmt::print(stderr, "xbuild: pushed {}@{}\n", p.reference, p.digest);
+      else if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
     }
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),

@@ -2,6 +2,7 @@
 // line per check, and every problem with the exact command that fixes it (the same advice
 // an emulated build fails with). Exit 3 when a platform cannot be emulated.
 
+#include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "config/project.hpp"
 #include "emulate/binfmt.hpp"
@@ -126,7 +127,8 @@ std::vector<Check> check_runner(const Project& project, const RunnerSection& r) 
 void register_doctor(CLI::App& app) {
   auto o = std::make_shared<DoctorCmd>();
   auto* cmd = app.add_subcommand("doctor", "Check binfmt_misc, qemu and root filesystems for each foreign platform");
-  cmd->add_option("--platform", o->platforms, "Platforms to check (default: the project's, else all known)");
+  cmd->add_option("--platform", o->platforms, "Platforms to check (default: the project's, else all known)")
+      ->check(platform_list_check());
   cmd->add_flag("--json", o->json, "Print the checks as JSON");
   cmd->callback([o] {
     Platform host = host_platform();

@@ -101,7 +101,7 @@ void register_inspect(CLI::App& app) {
     std::error_code ec;
     if (!std::filesystem::exists(dir, ec))
       fail(Exit::usage, "{}: no such OCI layout or oci-archive{} (a registry image is named with its host: "
-           "registry.example.com/repo:tag, localhost:5000/repo:tag)", dir.string(),
+           "registry.example.com/repo:tag, localhost:5000/repo:tag)", registry::redact_reference(dir.string()),
            o->target.empty() ? " (the default output of xbuild build in this project; build first or pass a path)" : "");
     std::unique_ptr<oci::BlobSource> source;
     if (oci::ArchiveSource::is_archive(dir)) source = std::make_unique<oci::ArchiveSource>(dir);

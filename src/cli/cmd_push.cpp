@@ -2,6 +2,7 @@
 // registry references, and `xbuild pull`. The registry flags come from registry_flags.hpp,
 // so `xbuild build --push` and `xbuild merge` accept exactly the same ones.
 
+#include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/registry_flags.hpp"
 #include "registry/push.hpp"
@@ -31,7 +32,8 @@ void register_pull(CLI::App& app) {
   cmd->group("");  // hidden: the user-facing way is [image] base = "REGISTRY/REPO:TAG"
   cmd->add_option("ref", o->ref, "REGISTRY/REPO:TAG or @sha256:...")->required();
   cmd->add_option("--platform", o->platforms, "Platforms to pull (repeatable or comma list; default all)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->check(platform_list_check());
   cmd->add_flag("--json", o->json, "Print JSON");
   add_registry_flags(*cmd, o->options);
   cmd->callback([o] {

@@ -3,6 +3,7 @@
 // `__exec-in-rootfs` helper that emulated build commands are rewritten to call: it lives
 // in the xbuild binary so the build needs no other setuid or helper program.
 
+#include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "config/project.hpp"
 #include "emulate/rootfs.hpp"
@@ -35,7 +36,7 @@ void register_rootfs(CLI::App& app) {
   cmd->require_subcommand(1);
 
   auto* create = cmd->add_subcommand("create", "Create (or reuse) a cached rootfs with mmdebstrap; prints its path");
-  create->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required();
+  create->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required()->check(platform_list_check());
   create->add_option("--packages", o->packages, "Comma-separated Debian packages to include")->capture_default_str();
   create->add_option("--suite", o->suite, "Debian suite (default: this machine's, e.g. bookworm)");
   create->add_option("--mirror", o->mirrors, "A mirror or sources.list line for mmdebstrap (repeatable; default: this machine's apt sources)");
@@ -53,7 +54,7 @@ void register_rootfs(CLI::App& app) {
   });
 
   auto* resolve = cmd->add_subcommand("resolve", "Print the rootfs the project's emulated build for a platform uses (unpacking or creating it)");
-  resolve->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required();
+  resolve->add_option("--platform", o->platform, "Target platform, e.g. linux/arm64")->required()->check(platform_list_check());
   resolve->callback([o] {
     Project project = load_project(globals().dir, globals().file);
     fmt::print("{}\n", emulate::resolve_rootfs(project, Platform::parse(o->platform)).string());

@@ -43,7 +43,8 @@ Platform pick_platform(const Project& project, const std::string& flag) {
 void register_run(CLI::App& app) {
   auto o = std::make_shared<RunCmd>();
   auto* cmd = app.add_subcommand("run", "Run the built program for a platform (under qemu-user when foreign)");
-  cmd->add_option("--platform", o->platform, "Which platform's build to run (default: the host's, or the only one)");
+  cmd->add_option("--platform", o->platform, "Which platform's build to run (default: the host's, or the only one)")
+      ->check(platform_list_check());
   cmd->add_option("--program", o->program, "Output to run, relative to the output dir (default: the first output)");
   cmd->add_option("--sysroot", o->sysroot, "Loader and libraries for dynamic foreign binaries (default: /usr/<triple>)");
   cmd->add_option("args", o->args, "Arguments for the program (after --)");

@@ -2,6 +2,7 @@
 // Error becomes "xbuild: error: ..." and an exit code (see README.md, "Exit codes").
 
 #include "cli/commands.hpp"
+#include "cli/parse_errors.hpp"
 #include "cli/progress.hpp"
 #include "util/error.hpp"
 
@@ -10,6 +11,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
   using namespace xb;
@@ -21,6 +24,7 @@ int main(int argc, char** argv) {
   std::signal(SIGCHLD, SIG_DFL);
   CLI::App app{"xbuild: build one project for many platforms and ship one multi-arch OCI image"};
   app.set_version_flag("--version", std::string("xbuild ") + XBUILD_VERSION);
+  app.add_subcommand("version", "Print xbuild's version (as --version)")->callback([] { fmt::print("xbuild {}\n", XBUILD_VERSION); });
   app.require_subcommand(1);
   // Global flags may also follow the subcommand (xbuild build -C DIR ...); subcommands made
   // after this inherit it.
@@ -47,17 +51,24 @@ int main(int argc, char** argv) {
   cli::register_push(app);
   cli::register_merge(app);
   cli::register_inspect(app);
+  cli::register_completion(app);
 
+  // Every error message passes through redact: a password given with --creds is never printed,
+  // whichever code echoes it (parse errors also mask any USER:PASS-shaped argument).
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> secrets = cli::secrets_in(args, cli::SecretGuess::creds_only);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : static_cast<int>(Exit::usage);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    for (const auto& m : cli::describe_parse_error(app, e, args)) fmt::print(stderr, "xbuild: error: {}\n", m);
+    fmt::print(stderr, "xbuild: see '{} --help'\n", cli::command_path(app));
+    return static_cast<int>(Exit::usage);
   } catch (const Error& e) {
-    fmt::print(stderr, "xbuild: error: {}\n", e.what());
+    fmt::print(stderr, "xbuild: error: {}\n", cli::redact(e.what(), secrets));
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "xbuild: error: {}\n", e.what());
+    fmt::print(stderr, "xbuild: error: {}\n", cli::redact(e.what(), secrets));
     return static_cast<int>(Exit::build_failed);
   }
   return 0;

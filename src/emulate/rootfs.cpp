@@ -2,7 +2,10 @@
 // source ends up as a directory in one cache. Creation runs in a temp dir beside the final
 // one and is renamed into place under an flock: a crash leaves no half rootfs that a later
 // build would trust, and two builds racing for the same rootfs create it once.
-// mmdebstrap and tar run in xbuild's own process group so Ctrl-C stops them too.
+// mmdebstrap and tar run in a process group of their own that a SIGINT/SIGTERM to xbuild is
+// forwarded to (so a CI cancel that signals xbuild alone stops them and they unmount what
+// they mounted); the scratch dir and a dead xbuild's leftovers are removed without ever
+// descending into a mount (util/temp.hpp remove_tree).
 
 #include "emulate/rootfs.hpp"
 
@@ -12,6 +15,7 @@
 #include "emulate/tool_packages.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/host.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
@@ -50,12 +54,15 @@ int run_in_foreground(const std::vector<std::string>& argv) {
   return run_interruptible(Command{argv, {}, {}}, o);
 }
 
-/// An exclusive flock held for the lifetime of the object.
+/// The rootfs cache, created when missing, with the stale temps of dead xbuilds removed.
 fs::path make_cache_dir() {
   fs::path dir = rootfs_cache_dir();
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) fail(Exit::environment, "cannot create the rootfs cache {}: {} (set XBUILD_ROOTFS_CACHE to a writable dir)", dir.string(), ec.message());
+  // What a killed xbuild left (a half-made rootfs, hundreds of MB): only its own temps whose
+  // process is gone, with whatever its mmdebstrap left mounted there detached first.
+  remove_stale_temps_beside(dir, "tmp");
   return dir;
 }
 
@@ -98,9 +105,11 @@ void unpack_image(const std::string& source, const Platform& p, const fs::path& 
     copy.push_back("--override-variant");
     copy.push_back(p.variant);
   }
-  // Plain http only for a registry on loopback (as the registry client allows).
-  for (const char* local : {"docker://127.0.0.1", "docker://localhost", "docker://[::1]"})
-    if (source.rfind(local, 0) == 0) copy.push_back("--src-tls-verify=false");
+  // Plain http only for a registry on loopback (as the registry client allows): the
+  // reference's host compared exactly, so localhost.attacker.example is verified.
+  if (source.rfind("docker://", 0) == 0 &&
+      is_loopback_host(host_without_port(reference_host(std::string_view(source).substr(9)))))
+    copy.push_back("--src-tls-verify=false");
   copy.push_back(source);
   copy.push_back("oci:" + layout.string() + ":rootfs");
   int rc = run_in_foreground(copy);

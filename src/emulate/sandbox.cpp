@@ -5,6 +5,7 @@
 
 #include "exec/subprocess.hpp"
 #include "util/error.hpp"
+#include "util/in_root.hpp"
 
 #include <fmt/format.h>
 
@@ -40,28 +41,29 @@ void write_proc(const char* file, const std::string& text) {
   ::close(fd);
 }
 
-/// Creates a mount point (directory or empty file) inside the rootfs.
-void make_mount_point(const fs::path& target, bool directory) {
-  std::error_code ec;
-  if (directory) {
-    fs::create_directories(target, ec);
-    if (ec && !fs::is_directory(target))
-      fail(Exit::environment, "cannot create mount point {}: {} (the rootfs must be writable by this user; run as root or use a rootfs you own)",
-           target.string(), ec.message());
-    return;
-  }
-  fs::create_directories(target.parent_path(), ec);
-  if (fs::exists(target, ec) && !fs::is_symlink(target)) return;
-  if (fs::is_symlink(target)) fs::remove(target, ec);
-  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
-  if (fd < 0) sys_fail(fmt::format("create mount point {}", target.string()));
-  ::close(fd);
+/// A mount point inside the rootfs: made there (directory or empty file) through
+/// util/in_root, so a symlink in the rootfs (`mnt -> /host/dir`, `../../..`) resolves inside it
+/// and nothing is ever created on the host. The mount then goes to /proc/self/fd/N, the very
+/// inode that was resolved, not to a path that could be swapped in between.
+enum class Kind { directory, file };
+
+struct MountPoint {
+  Fd fd;
+  std::string shown;  ///< the path inside, for messages
+  std::string target() const { return fd_path(fd.get()); }
+};
+
+MountPoint mount_point(int root_fd, const fs::path& root, const fs::path& inside, Kind kind) {
+  std::string what = fmt::format("the rootfs {}", root.string());
+  fs::path in = fs::path("/") / inside.relative_path();
+  Fd fd = kind == Kind::directory ? make_dirs_in_root(root_fd, in, what) : make_file_in_root(root_fd, in, what);
+  return MountPoint{std::move(fd), in.string()};
 }
 
-void bind(const fs::path& source, const fs::path& target, bool directory) {
-  make_mount_point(target, directory);
-  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
-    sys_fail(fmt::format("bind {} to {}", source.string(), target.string()));
+void bind(int root_fd, const fs::path& root, const fs::path& source, const fs::path& inside, Kind kind) {
+  MountPoint mp = mount_point(root_fd, root, inside, kind);
+  if (::mount(source.c_str(), mp.target().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    sys_fail(fmt::format("bind {} to {} in the rootfs {}", source.string(), mp.shown, root.string()));
 }
 
 }  // namespace
@@ -109,6 +111,9 @@ RootfsExec parse_exec_args(const std::vector<std::string>& args) {
   if (e.argv.empty()) fail(Exit::usage, "__exec-in-rootfs: no command after --");
   for (const auto& b : e.binds)
     if (!b.is_absolute()) fail(Exit::usage, "__exec-in-rootfs: --bind {} is not absolute", b.string());
+  for (const auto& [host, inside] : e.files)
+    if (!host.is_absolute() || !inside.is_absolute())
+      fail(Exit::usage, "__exec-in-rootfs: --file {}={}: both paths must be absolute", host.string(), inside.string());
   return e;
 }
 
@@ -135,25 +140,26 @@ void exec_in_rootfs(const RootfsExec& e) {
   // Nothing mounted from here on propagates back to the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) sys_fail("make / private");
 
-  fs::path proc = root / "proc";
-  make_mount_point(proc, true);
-  if (::mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+  Fd root_fd = open_root(root);
+  MountPoint proc = mount_point(root_fd.get(), root, "/proc", Kind::directory);
+  if (::mount("proc", proc.target().c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     // In a user namespace without its own pid namespace a fresh proc is refused: bind it.
-    if (::mount("/proc", proc.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) sys_fail("mount /proc in the rootfs");
+    if (::mount("/proc", proc.target().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) sys_fail("mount /proc in the rootfs");
   }
-  bind("/dev", root / "dev", true);
-  fs::path tmp = root / "tmp";
-  make_mount_point(tmp, true);
-  if (::mount("tmpfs", tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) sys_fail("mount a tmpfs on /tmp");
+  bind(root_fd.get(), root, "/dev", "/dev", Kind::directory);
+  MountPoint tmp = mount_point(root_fd.get(), root, "/tmp", Kind::directory);
+  if (::mount("tmpfs", tmp.target().c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) sys_fail("mount a tmpfs on /tmp");
 
   // The project's dirs last: they may live under /tmp, which must not hide them.
   for (const auto& b : e.binds) {
     if (!fs::is_directory(b, ec)) fail(Exit::environment, "entering the rootfs: --bind {} is not a directory", b.string());
-    bind(b, root / b.relative_path(), true);
+    bind(root_fd.get(), root, b, b, Kind::directory);
   }
-  for (const auto& [host, inside] : e.files) bind(host, root / inside.relative_path(), false);
+  for (const auto& [host, inside] : e.files) bind(root_fd.get(), root, host, inside, Kind::file);
 
-  if (::chroot(root.c_str()) != 0) sys_fail(fmt::format("chroot {}", root.string()));
+  // chroot to the descriptor resolved above, not to the name again.
+  if (::fchdir(root_fd.get()) != 0) sys_fail(fmt::format("enter {}", root.string()));
+  if (::chroot(".") != 0) sys_fail(fmt::format("chroot {}", root.string()));
   fs::path cwd = e.cwd.empty() ? fs::path("/") : e.cwd;
   if (::chdir(cwd.c_str()) != 0) sys_fail(fmt::format("chdir {} inside the rootfs", cwd.string()));
   ::setenv("PATH", k_path, 1);

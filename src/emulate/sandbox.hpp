@@ -6,6 +6,10 @@
 // binfmt handler without the F flag looks for it, then chroot and exec. There is no
 // fork: the command replaces the helper, so it stays in the process group the scheduler
 // kills on timeout or Ctrl-C. Without root it first enters a user namespace.
+// The rootfs is not trusted: every mount point is made and opened through util/in_root
+// (openat2 RESOLVE_IN_ROOT), so its symlinks, absolute or "../..", resolve inside it; a
+// mount point behind a link whose target is missing there is an error naming the link,
+// and nothing is ever created or mounted on the host side.
 
 #include <filesystem>
 #include <string>
@@ -25,7 +29,8 @@ struct RootfsExec {
 
 /// The arguments of the hidden subcommand that performs `e` (after the program name).
 std::vector<std::string> exec_args(const RootfsExec& e);
-/// Parses what exec_args produced. Throws Error(usage) on malformed arguments.
+/// Parses what exec_args produced (a plain function of its input, no system access: the
+/// fuzz harness calls it). Throws Error(usage) on malformed arguments.
 RootfsExec parse_exec_args(const std::vector<std::string>& args);
 /// Enters the namespace, mounts, chroots and execs `e.argv`. Returns only by throwing
 /// Error(environment) that names the step that failed and what to do.

@@ -8,6 +8,7 @@
 #include "oci/media_types.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/host.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
@@ -27,7 +28,7 @@ BaseSpec BaseSpec::parse(std::string_view text, const fs::path& project_dir) {
          "[image] base = \"{}\" is not a base image: use \"scratch\", a local OCI layout (\"oci:DIR\", \"oci:DIR:TAG\", "
          "\"oci:DIR@sha256:...\"), \"oci-archive:FILE.tar[:TAG]\", or a registry image with its host (\"docker.io/library/debian:bookworm\", "
          "\"docker://localhost:5000/base:1\"); a registry base is pulled by `xbuild build --output type=oci|oci-archive`",
-         text);
+         redact_userinfo(text));
   s.scratch = false;
   std::string rest(text.substr(s.archive ? 12 : 4));
   if (auto at = rest.rfind("@sha256:"); at != std::string::npos) {

@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include <limits>
+
 namespace xb::oci {
 
 namespace json = boost::json;
@@ -87,11 +89,15 @@ Descriptor descriptor_from_json(const json::value& v, std::string_view where) {
   std::string digest = get_string(o, "digest", where, Field::required);
   if (!Digest::valid(digest)) fail(Exit::build_failed, "{}: bad digest '{}'", where, digest);
   d.digest = Digest::parse(digest);
+  // Boost.JSON keeps an integer as int64 when it fits; a larger one is uint64 and beyond that
+  // a double, as are 1e3 and 1.5. Only a non-negative int64 is a size: anything else would
+  // wrap or round into a number nobody wrote.
   const json::value* size = o.if_contains("size");
-  if (!size || !size->is_int64() || size->get_int64() < 0) {
-    if (!(size && size->is_uint64())) fail(Exit::build_failed, "{}: missing or bad \"size\"", where);
-  }
-  d.size = size->is_int64() ? size->get_int64() : static_cast<std::int64_t>(size->get_uint64());
+  if (!size) fail(Exit::build_failed, "{}: missing \"size\"", where);
+  if (!size->is_int64() || size->get_int64() < 0)
+    fail(Exit::build_failed, "{}: bad \"size\" {}: a size is a whole number of bytes from 0 to {}", where,
+         json::serialize(*size), std::numeric_limits<std::int64_t>::max());
+  d.size = size->get_int64();
   if (const json::value* p = o.if_contains("platform")) d.platform = platform_from_json(*p, where);
   if (const json::value* a = o.if_contains("annotations"); a && a->is_object()) {
     for (const auto& [k, val] : a->get_object())

@@ -15,6 +15,12 @@
 
 namespace xb::oci {
 
+/// The most bytes of a manifest or index xbuild reads (what the distribution spec suggests
+/// registries accept): bodies and archive entries parsed as JSON stop here.
+inline constexpr std::int64_t k_max_manifest_bytes = 4 << 20;
+/// The most bytes of an image config xbuild parses.
+inline constexpr std::int64_t k_max_config_bytes = 4 << 20;
+
 /// The platform object of an index entry or image config. Plain strings, because a
 /// foreign index may name platforms xbuild does not build for (or "unknown/unknown").
 struct OciPlatform {
@@ -37,7 +43,7 @@ struct OciPlatform {
 struct Descriptor {
   std::string media_type;                          ///< what the blob is (media_types.hpp)
   Digest digest;                                   ///< sha256 of the exact stored bytes
-  std::int64_t size = 0;                           ///< byte count of the blob
+  std::int64_t size = 0;                           ///< byte count of the blob (never negative when parsed)
   std::optional<OciPlatform> platform;             ///< set on an index's manifest entries
   std::map<std::string, std::string> annotations;  ///< sorted, so serialisation is stable
 

@@ -2,6 +2,8 @@
 // compression, base, destination), then per platform layer -> config -> manifest, then the
 // index, then index.json by rename. An oci-archive is that same layout assembled in a
 // hidden directory beside the archive and packed with the layer writer's deterministic tar.
+// Every write goes to temps that remove themselves, so a failure (a full disk) or a signal
+// (an InterruptScope the caller holds) unwinds to an Error that names the destination.
 
 #include "oci/export.hpp"
 
@@ -13,6 +15,7 @@
 #include "oci/media_types.hpp"
 #include "oci/provenance.hpp"
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
 
@@ -143,6 +146,20 @@ std::vector<LayerFile> layer_files(const ImageSpec& project, const fs::path& out
   return files;
 }
 
+/// Runs `write`; an environment failure (a full disk, a read-only dir) or a filesystem_error
+/// becomes an Error that names `dest` first, after the temps have removed themselves.
+template <typename Write>
+ExportResult writing_to(const fs::path& dest, Write write) {
+  try {
+    return write();
+  } catch (const Error& e) {
+    if (e.code() != Exit::environment) throw;
+    fail(Exit::environment, "cannot write the image to {}: {} (nothing was left behind)", dest.string(), e.what());
+  } catch (const fs::filesystem_error& e) {
+    fail(Exit::environment, "cannot write the image to {}: {} (nothing was left behind)", dest.string(), e.what());
+  }
+}
+
 /// Creates and removes a directory in `dir`: access(2) says yes to root even on a read-only
 /// mount, so only trying tells.
 void probe_writable(const fs::path& dir, const fs::path& path, std::string_view what) {
@@ -228,104 +245,112 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
   RuntimeMode mode = parse_runtime_mode(project.image.runtime, "[image] runtime in " + project.file.string());
   auto runtime = options.checks == ImageChecks::run ? check_before_export(planned, mode, staging.path()) : std::vector<RuntimeLayer>(inputs.size());
 
-  TempDirectory archive_layout;  // an oci-archive's layout, assembled beside it and removed after packing
-  fs::path layout_dest = options.dest;
-  if (options.type == OutputType::oci_archive) {
-    fs::path abs = fs::absolute(options.dest);
-    std::error_code ec;
-    fs::create_directories(abs.parent_path(), ec);
-    remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "layout"));
-    remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "tmp"));
-    remove_stale_temps(abs.parent_path(), "." + temp_prefix_beside(abs, "layout"));  // the writer's stage beside it
-    archive_layout = TempDirectory::beside(abs, "layout");
-    layout_dest = archive_layout.path();
-  }
-  std::vector<std::string> refs;
-  for (const auto& t : prep.tags) refs.push_back(t.second);
-  LayoutWriter writer(layout_dest, refs);
+  throw_if_interrupted("checking the image for " + options.dest.string());
 
-  Provenance prov = read_provenance(project.dir);
-  std::string created = rfc3339(prep.epoch);
-  std::map<std::string, std::string> common;
-  common[std::string(annotation::k_created)] = created;
-  if (!prov.source.empty()) common[std::string(annotation::k_source)] = prov.source;
-  if (!prov.revision.empty()) common[std::string(annotation::k_revision)] = prov.revision;
-
-  ExportResult result;
-  std::vector<Descriptor> manifests;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const auto& in = inputs[i];
-    TempFile tmp = writer.temp_blob();
-    LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp.path(), options.threads);
-    writer.commit_blob(std::move(tmp), layer.descriptor);
-
-    std::vector<Descriptor> layers;
-    std::vector<std::string> diff_ids;
-    json::array history;
-    RuntimeConfig rc;
-    std::map<std::string, std::string> annotations = common;
-    if (base) {
-      const BaseImage& b = bases[i];
-      for (const auto& l : b.layers) writer.put_from(base->source(), l);
-      layers = b.layers;
-      diff_ids = b.diff_ids;
-      history = b.history;
-      rc = RuntimeConfig::from_json(b.config);
-      annotations[std::string(annotation::k_base_name)] = base->name();
-      annotations[std::string(annotation::k_base_digest)] = b.manifest.digest.str();
+  // From here on every write goes into temps beside the destination; a failure (a full
+  // disk) or a signal unwinds and they remove themselves, so the message names the dest.
+  return writing_to(options.dest, [&]() -> ExportResult {
+    TempDirectory archive_layout;  // an oci-archive's layout, assembled beside it and removed after packing
+    fs::path layout_dest = options.dest;
+    if (options.type == OutputType::oci_archive) {
+      fs::path abs = fs::absolute(options.dest);
+      std::error_code ec;
+      fs::create_directories(abs.parent_path(), ec);
+      remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "layout"));
+      remove_stale_temps(abs.parent_path(), temp_prefix_beside(abs, "tmp"));
+      remove_stale_temps_beside(abs.parent_path(), "xbuild");  // the writer's stage beside the layout temp
+      archive_layout = TempDirectory::beside(abs, "layout");
+      layout_dest = archive_layout.path();
     }
-    if (!runtime[i].files.empty()) {  // base, then runtime libraries, then the project's files
-      TempFile rt_tmp = writer.temp_blob();
-      LayerInfo rt = write_runtime_layer(runtime[i], prep.compression, prep.epoch, rt_tmp.path(), options.threads,
-                                         project.dir / ".xbuild" / "cache" / "runtime");
-      writer.commit_blob(std::move(rt_tmp), rt.descriptor);
-      layers.push_back(rt.descriptor);
-      diff_ids.push_back(rt.diff_id.str());
-      history.push_back(json::object{{"created", created}, {"created_by", "xbuild build"},
-                                     {"comment", fmt::format("runtime libraries for {}: {}", in.platform.str(), join(runtime[i].libraries, ", "))}});
+    std::vector<std::string> refs;
+    for (const auto& t : prep.tags) refs.push_back(t.second);
+    LayoutWriter writer(layout_dest, refs);
+
+    Provenance prov = read_provenance(project.dir);
+    std::string created = rfc3339(prep.epoch);
+    std::map<std::string, std::string> common;
+    common[std::string(annotation::k_created)] = created;
+    if (!prov.source.empty()) common[std::string(annotation::k_source)] = prov.source;
+    if (!prov.revision.empty()) common[std::string(annotation::k_revision)] = prov.revision;
+
+    ExportResult result;
+    std::vector<Descriptor> manifests;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const auto& in = inputs[i];
+      throw_if_interrupted("exporting the image to " + options.dest.string());
+      TempFile tmp = writer.temp_blob();
+      LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp.path(), options.threads);
+      writer.commit_blob(std::move(tmp), layer.descriptor);
+
+      std::vector<Descriptor> layers;
+      std::vector<std::string> diff_ids;
+      json::array history;
+      RuntimeConfig rc;
+      std::map<std::string, std::string> annotations = common;
+      if (base) {
+        const BaseImage& b = bases[i];
+        for (const auto& l : b.layers) writer.put_from(base->source(), l);
+        layers = b.layers;
+        diff_ids = b.diff_ids;
+        history = b.history;
+        rc = RuntimeConfig::from_json(b.config);
+        annotations[std::string(annotation::k_base_name)] = base->name();
+        annotations[std::string(annotation::k_base_digest)] = b.manifest.digest.str();
+      }
+      if (!runtime[i].files.empty()) {  // base, then runtime libraries, then the project's files
+        TempFile rt_tmp = writer.temp_blob();
+        LayerInfo rt = write_runtime_layer(runtime[i], prep.compression, prep.epoch, rt_tmp.path(), options.threads,
+                                           project.dir / ".xbuild" / "cache" / "runtime");
+        writer.commit_blob(std::move(rt_tmp), rt.descriptor);
+        layers.push_back(rt.descriptor);
+        diff_ids.push_back(rt.diff_id.str());
+        history.push_back(json::object{{"created", created}, {"created_by", "xbuild build"},
+                                       {"comment", fmt::format("runtime libraries for {}: {}", in.platform.str(), join(runtime[i].libraries, ", "))}});
+      }
+      layers.push_back(layer.descriptor);
+      diff_ids.push_back(layer.diff_id.str());
+      const auto& img = project.image;
+      rc.override_with(img.env, img.entrypoint, img.cmd, img.workdir, img.user, img.labels, img.exposed_ports);
+      bool has_path = false;
+      for (const auto& kv : rc.env) has_path = has_path || kv.rfind("PATH=", 0) == 0;
+      if (!has_path) rc.env.insert(rc.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+      json::object h;
+      h["created"] = created;
+      h["created_by"] = "xbuild build";
+      h["comment"] = fmt::format("{} outputs for {}", project.name, in.platform.str());
+      history.push_back(std::move(h));
+
+      Descriptor config = writer.put_bytes(media::k_config, make_config(in.platform, created, rc, diff_ids, history));
+      Descriptor manifest = writer.put_bytes(media::k_manifest, make_manifest(config, layers, annotations));
+      manifest.platform = OciPlatform::from(in.platform);
+      manifests.push_back(manifest);
+      result.manifests.emplace_back(in.platform, manifest.digest.str());
     }
-    layers.push_back(layer.descriptor);
-    diff_ids.push_back(layer.diff_id.str());
-    const auto& img = project.image;
-    rc.override_with(img.env, img.entrypoint, img.cmd, img.workdir, img.user, img.labels, img.exposed_ports);
-    bool has_path = false;
-    for (const auto& kv : rc.env) has_path = has_path || kv.rfind("PATH=", 0) == 0;
-    if (!has_path) rc.env.insert(rc.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    json::object h;
-    h["created"] = created;
-    h["created_by"] = "xbuild build";
-    h["comment"] = fmt::format("{} outputs for {}", project.name, in.platform.str());
-    history.push_back(std::move(h));
 
-    Descriptor config = writer.put_bytes(media::k_config, make_config(in.platform, created, rc, diff_ids, history));
-    Descriptor manifest = writer.put_bytes(media::k_manifest, make_manifest(config, layers, annotations));
-    manifest.platform = OciPlatform::from(in.platform);
-    manifests.push_back(manifest);
-    result.manifests.emplace_back(in.platform, manifest.digest.str());
-  }
+    Descriptor index = writer.put_bytes(media::k_index, make_index(manifests, common));
+    std::vector<Descriptor> entries;
+    std::set<std::string> written;
+    for (const auto& [name, ref] : prep.tags) {
+      if (!written.insert(ref).second) continue;
+      Descriptor e = index;
+      e.annotations[std::string(annotation::k_ref_name)] = ref;
+      e.annotations["io.containerd.image.name"] = name;
+      e.annotations[std::string(annotation::k_created)] = created;
+      entries.push_back(e);
+      result.ref_names.push_back(ref);
+    }
+    throw_if_interrupted("exporting the image to " + options.dest.string());
+    writer.commit(entries);
 
-  Descriptor index = writer.put_bytes(media::k_index, make_index(manifests, common));
-  std::vector<Descriptor> entries;
-  std::set<std::string> written;
-  for (const auto& [name, ref] : prep.tags) {
-    if (!written.insert(ref).second) continue;
-    Descriptor e = index;
-    e.annotations[std::string(annotation::k_ref_name)] = ref;
-    e.annotations["io.containerd.image.name"] = name;
-    e.annotations[std::string(annotation::k_created)] = created;
-    entries.push_back(e);
-    result.ref_names.push_back(ref);
-  }
-  writer.commit(entries);
-
-  if (options.type == OutputType::oci_archive) {
-    TempFile tmp = TempFile::beside(fs::absolute(options.dest));
-    write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp.path(), 1);
-    tmp.commit(options.dest);
-  }
-  result.index_digest = index.digest.str();
-  result.index_size = index.size;
-  return result;
+    if (options.type == OutputType::oci_archive) {
+      TempFile tmp = TempFile::beside(fs::absolute(options.dest));
+      write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp.path(), 1);
+      tmp.commit(options.dest);
+    }
+    result.index_digest = index.digest.str();
+    result.index_size = index.size;
+    return result;
+  });
 }
 
 }  // namespace xb::oci

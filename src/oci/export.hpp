@@ -54,7 +54,9 @@ struct ExportResult {
 };
 
 /// Writes the image for `inputs` (in that order in the index). Throws Error naming the file,
-/// flag or base on bad input; nothing is left half-written (the previous layout stays valid).
+/// flag or base on bad input, Error(environment) naming the destination when a write fails
+/// (a full disk), Error(interrupted) when an InterruptScope caught a signal; nothing is left
+/// half-written and no temp stays (the previous layout stays valid).
 ExportResult export_images(const ImageSpec& spec, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options);
 
 /// Checks everything that can be checked before building: compression, tags, the base

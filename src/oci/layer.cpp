@@ -2,11 +2,14 @@
 // output fails before any byte is written), then libarchive writes the tar through a
 // callback that hashes the uncompressed bytes (diff_id) and feeds the compressor, whose
 // sink hands the compressed bytes to a writer thread that hashes them (digest) and writes
-// the file. No file is read twice and nothing is re-read to compute a digest.
+// the file. No file is read twice and nothing is re-read to compute a digest. Nothing is
+// thrown through libarchive's C callback: a sink's failure (ENOSPC from the writer thread)
+// is stored and rethrown by check() once libarchive has returned.
 
 #include "oci/layer.hpp"
 
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 #include "util/sha256.hpp"
 
 #include <archive.h>
@@ -18,6 +21,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <exception>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -155,13 +159,24 @@ struct Sinks {
   Sha256 tar_hash;
   std::int64_t tar_size = 0;
   Compressor* compressor = nullptr;
+  std::exception_ptr failure;  ///< what the sink threw; rethrown once libarchive has returned
 };
 
-la_ssize_t on_write(struct archive*, void* ctx, const void* buf, size_t n) {
+/// libarchive's write callback. It is called from C, so nothing may be thrown through it
+/// (that is std::terminate): a failure (a full disk, a signal) is stored, libarchive is told
+/// -1, and check() rethrows the stored exception after the C call has returned.
+la_ssize_t on_write(struct archive* a, void* ctx, const void* buf, size_t n) noexcept {
   auto* s = static_cast<Sinks*>(ctx);
-  s->tar_hash.update(buf, n);
-  s->tar_size += static_cast<std::int64_t>(n);
-  s->compressor->write(static_cast<const char*>(buf), n);
+  if (s->failure) return -1;
+  try {
+    s->tar_hash.update(buf, n);
+    s->tar_size += static_cast<std::int64_t>(n);
+    s->compressor->write(static_cast<const char*>(buf), n);
+  } catch (...) {
+    s->failure = std::current_exception();
+    archive_set_error(a, EIO, "the layer's output failed");
+    return -1;
+  }
   return static_cast<la_ssize_t>(n);
 }
 
@@ -172,7 +187,9 @@ struct EntryDeleter {
   void operator()(struct archive_entry* e) const { archive_entry_free(e); }
 };
 
-void check(struct archive* a, int rc, std::string_view what) {
+/// Throws what the write callback stored, else an Error for a failed libarchive call.
+void check(struct archive* a, const Sinks& sinks, int rc, std::string_view what) {
+  if (sinks.failure) std::rethrow_exception(sinks.failure);
   if (rc < ARCHIVE_WARN) fail(Exit::build_failed, "writing layer tar ({}): {}", what, archive_error_string(a) ? archive_error_string(a) : "unknown error");
 }
 
@@ -295,17 +312,18 @@ LayerInfo write_layer(const std::vector<LayerFile>& files, Compression c, long l
   sinks.compressor = compressor.get();
 
   std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new());
-  check(a.get(), archive_write_set_format_pax_restricted(a.get()), "format");
-  check(a.get(), archive_write_add_filter_none(a.get()), "filter");
+  check(a.get(), sinks, archive_write_set_format_pax_restricted(a.get()), "format");
+  check(a.get(), sinks, archive_write_add_filter_none(a.get()), "filter");
   // Hand the hashers and compressor 1 MiB at a time instead of one 10 KiB tar record per
   // call; the final block is padded to 10240 as usual, so the tar is unchanged.
-  check(a.get(), archive_write_set_bytes_per_block(a.get(), 1024 * 1024), "block size");
-  check(a.get(), archive_write_set_bytes_in_last_block(a.get(), 10240), "last block");
-  check(a.get(), archive_write_open2(a.get(), &sinks, nullptr, on_write, nullptr, nullptr), "open");
+  check(a.get(), sinks, archive_write_set_bytes_per_block(a.get(), 1024 * 1024), "block size");
+  check(a.get(), sinks, archive_write_set_bytes_in_last_block(a.get(), 10240), "last block");
+  check(a.get(), sinks, archive_write_open2(a.get(), &sinks, nullptr, on_write, nullptr, nullptr), "open");
 
   std::unique_ptr<struct archive_entry, EntryDeleter> ae(archive_entry_new());
   std::string buffer(1 << 20, '\0');
   for (const auto& [path, e] : entries) {
+    if (pending_interrupt()) throw_if_interrupted(fmt::format("writing a layer ({})", out.string()));
     archive_entry_clear(ae.get());
     archive_entry_set_pathname(ae.get(), path.c_str());
     archive_entry_set_mtime(ae.get(), mtime, 0);
@@ -327,12 +345,16 @@ LayerInfo write_layer(const std::vector<LayerFile>& files, Compression c, long l
         archive_entry_set_size(ae.get(), e.size);
         break;
     }
-    check(a.get(), archive_write_header(a.get(), ae.get()), path);
+    check(a.get(), sinks, archive_write_header(a.get(), ae.get()), path);
     if (e.kind != Kind::file) continue;
     int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail(Exit::build_failed, "cannot read output '{}': {}", e.source.string(), std::strerror(errno));
     std::int64_t left = e.size;
     while (left > 0) {
+      if (pending_interrupt()) {  // a signal: unwind so the caller's temps remove themselves
+        ::close(fd);
+        throw_if_interrupted(fmt::format("writing a layer ({})", out.string()));
+      }
       ssize_t n = ::read(fd, buffer.data(), static_cast<std::size_t>(std::min<std::int64_t>(left, static_cast<std::int64_t>(buffer.size()))));
       if (n <= 0) {
         ::close(fd);
@@ -340,13 +362,13 @@ LayerInfo write_layer(const std::vector<LayerFile>& files, Compression c, long l
       }
       if (archive_write_data(a.get(), buffer.data(), static_cast<std::size_t>(n)) != n) {
         ::close(fd);
-        check(a.get(), ARCHIVE_FATAL, path);
+        check(a.get(), sinks, ARCHIVE_FATAL, path);
       }
       left -= n;
     }
     ::close(fd);
   }
-  check(a.get(), archive_write_close(a.get()), "close");
+  check(a.get(), sinks, archive_write_close(a.get()), "close");
   compressor->finish();
   std::string blob_hex = file.close();
 

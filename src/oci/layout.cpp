@@ -6,6 +6,8 @@
 
 #include "oci/media_types.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/interrupt.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
 #include "util/temp.hpp"
@@ -19,7 +21,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
 
 namespace xb::oci {
@@ -115,22 +116,31 @@ std::string LayoutSource::read_blob(const Descriptor& d) {
 }
 
 void LayoutSource::copy_blob(const Descriptor& d, const fs::path& dest) {
-  // One pass: the bytes written to `dest` are the bytes hashed, not a second read.
+  // One pass: the bytes written to `dest` are the bytes hashed, not a second read. Plain
+  // read/write, so a failure is reported with its errno (ENOSPC: "No space left on device").
   verify_blob(d, Verify::size);
   fs::path p = blob_path(d.digest);
-  std::ifstream in(p, std::ios::binary);
-  std::ofstream out(dest, std::ios::binary | std::ios::trunc);
+  Fd in(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) fail(Exit::build_failed, "cannot read blob {}: {}", p.string(), std::strerror(errno));
+  Fd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!out) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(errno));
   Sha256 h;
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    auto n = static_cast<std::size_t>(in.gcount());
-    h.update(buf.data(), n);
-    out.write(buf.data(), static_cast<std::streamsize>(n));
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    throw_if_interrupted("copying blob " + d.digest.str());
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(Exit::build_failed, "cannot read blob {}: {}", p.string(), std::strerror(errno));
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(n));
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out.get(), buf.data() + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(errno));
+      done += w;
+    }
   }
-  if (!out.flush()) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(errno));
+  if (::close(out.release()) != 0) fail(Exit::environment, "cannot write {}: {}", dest.string(), std::strerror(errno));
   if (d.digest.algorithm() == "sha256" && h.hex() != d.digest.hex())
     fail(Exit::build_failed, "corrupt OCI layout: blob {} does not hash to {}; {}", p.string(), d.digest.str(), k_recover);
 }

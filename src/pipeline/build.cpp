@@ -134,6 +134,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     PlatformResult& r = results[i];
     r.wall_seconds = jr.wall_seconds;
     r.cpu_seconds = jr.exit.cpu_seconds;
+    if (jr.status == JobStatus::ok || jr.status == JobStatus::failed) r.exit_status = jr.exit.status();
     switch (jr.status) {
       case JobStatus::ok: {
         auto problems = verify_outputs(project, plans[i].platform, plans[i].paths.out);

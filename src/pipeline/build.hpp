@@ -37,6 +37,7 @@ struct PlatformResult {
   bool cancelled = false;                        ///< never ran or killed because another failed
   std::string error;                             ///< why it failed
   Exit exit = Exit::build_failed;                ///< the exit code this failure calls for
+  int exit_status = -1;                          ///< the build command's $? (128+signal); -1 if it never ended
   double wall_seconds = 0;
   double cpu_seconds = 0;                        ///< user+sys of the build's processes
   std::filesystem::path out;                     ///< the collected outputs

@@ -14,9 +14,20 @@ namespace xb {
 
 struct PlatformResult;
 
+/// A step of `xbuild build` outside the platforms' own builds.
+enum class Phase {
+  cache,  ///< fetching the base image into the cache (before the builds)
+  pack,   ///< writing the image: layers, manifests, index (after the builds)
+  push,   ///< uploading it to a registry (after pack)
+};
+/// How a phase ended.
+enum class PhaseEnd { ok, failed };
+
 /// Receives the events of one run_builds call, on the calling thread, in this order:
 /// build_started; then per platform platform_started (only if its build runs), any number of
-/// output_line, and exactly one platform_finished; then build_finished.
+/// output_line, and exactly one platform_finished; then build_finished. The command around
+/// run_builds may add phase_started/phase_finished pairs before build_started and after
+/// build_finished.
 class Status {
 public:
   virtual ~Status() = default;
@@ -33,6 +44,10 @@ public:
   virtual void warning(std::string_view message) = 0;
   /// Every platform is done; `results` are in plan order.
   virtual void build_finished(const std::vector<PlatformResult>& results) = 0;
+  /// `phase` begins (views that do not show phases ignore it).
+  virtual void phase_started(Phase /*phase*/) {}
+  /// `phase` ended after `seconds`, as `end` says.
+  virtual void phase_finished(Phase /*phase*/, PhaseEnd /*end*/, double /*seconds*/) {}
 };
 
 }  // namespace xb

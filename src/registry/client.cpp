@@ -54,6 +54,9 @@ RegistryError from_transport(const TransportError& e, const HttpRequest& req, st
   else if (e.kind() == TransportError::Kind::tls_handshake)
     hint = fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
                        registry, registry);
+  if (e.kind() == TransportError::Kind::body_too_large)  // an answer, but one xbuild will not read
+    return RegistryError(fmt::format("{}: {}", registry, e.what()), 0, {}, req.method, redact_url(req.url),
+                         Retryable::no);
   return RegistryError(fmt::format("no answer from {}: {}{}", registry, e.what(), hint), 0, {}, req.method,
                        redact_url(req.url), e.retryable() ? Retryable::yes : Retryable::no);
 }
@@ -134,6 +137,15 @@ Client::Client(std::string registry, ClientOptions options)
 }
 
 std::unique_ptr<HttpSession> Client::new_session() const { return std::make_unique<HttpSession>(m_transport); }
+
+bool Client::may_send_credentials(std::string_view url) const {
+  UrlParts u = split_url(url);
+  if (u.scheme == "https") return true;
+  if (u.scheme != "http" || u.host.empty()) return false;
+  if (is_loopback_host(u.host)) return true;
+  return std::any_of(m_options.insecure_registries.begin(), m_options.insecure_registries.end(),
+                     [&](const std::string& h) { return to_lower(host_without_port(h)) == u.host; });
+}
 
 bool Client::http_allowed() const { return !m_transport.verify_tls || is_loopback_host(host_without_port(m_registry)); }
 
@@ -238,6 +250,16 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
     service = m_service;
     creds = m_creds;
   }
+  // Credentials travel only where they cannot be read on the way: https, loopback, or a host
+  // the user named with --insecure-registry. A token realm elsewhere over plain http is
+  // refused with an error rather than asked anonymously: an anonymous token would fail
+  // later as "no access" (or pull as someone else), hiding why.
+  if (!creds.empty() && !may_send_credentials(realm))
+    fail(Exit::registry,
+         "{} sends clients to the token server {} over plain http on another host; xbuild sends credentials (from "
+         "{}) only over https, to loopback or to a host named by --insecure-registry, so it did not ask for a token. "
+         "Pass --insecure-registry {} if that network is trusted",
+         m_registry, redact_url(realm), creds.source, split_url(realm).host);
   HttpRequest req;
   std::string who = creds.empty() ? std::string("anonymously")
                                   : fmt::format("as {} (credentials from {})",
@@ -252,8 +274,11 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
     req.url = realm;
     req.set_header("Content-Type", "application/x-www-form-urlencoded");
     req.body = Body::of(form);
+    req.follow_redirects = false;  // a redirect would carry the refresh token in the body to wherever it points
+    req.limit = BodyLimit{k_token_body_cap, "a token response", "the cap for token responses"};
   } else {
     req.url = realm;
+    req.limit = BodyLimit{k_token_body_cap, "a token response", "the cap for token responses"};
     if (!service.empty()) req.url = append_query(req.url, "service", service);
     for (const auto& s : scopes) req.url = append_query(req.url, "scope", s);
     if (!creds.username.empty() || !creds.secret.empty())

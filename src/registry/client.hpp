@@ -20,6 +20,9 @@
 
 namespace xb::registry {
 
+/// The most bytes of a token server's answer xbuild reads (tokens are a few KiB).
+inline constexpr std::uint64_t k_token_body_cap = 1 << 20;
+
 /// Settings every registry operation takes (push, pull, inspect, merge).
 struct ClientOptions {
   std::string creds;                              ///< "user:pass" from --creds; "" = docker config
@@ -120,6 +123,8 @@ private:
   std::string fetch_token(HttpSession& session, const Scopes& scopes);
   void absorb_challenge(const HttpResponse& resp);
   bool http_allowed() const;
+  /// True when credentials may go to `url`: https, loopback, or an --insecure-registry host.
+  bool may_send_credentials(std::string_view url) const;
 
   std::string m_registry;
   std::string m_api_host;

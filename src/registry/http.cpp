@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <exception>
 #include <mutex>
 
 namespace xb::registry {
@@ -34,6 +35,9 @@ struct Transfer {
   CURL* curl = nullptr;
   int fd = -1;
   std::uint64_t sent = 0;
+  std::uint64_t received = 0;      ///< body bytes of the current response
+  long over_cap_status = 0;        ///< the status whose body went over its cap (0: none)
+  std::exception_ptr sink_error;   ///< what the sink threw, rethrown after curl returns
 };
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
@@ -41,6 +45,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   std::string_view line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue or a redirect)
     t->response->headers.clear();
+    t->response->body.clear();
+    t->received = 0;
     return size * n;
   }
   auto colon = line.find(':');
@@ -56,11 +62,21 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
   long code = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
   std::string_view chunk(data, size * n);
+  bool ok = code >= 200 && code < 300;
+  // The cap is checked before a byte of the chunk is kept, so nothing past it reaches the
+  // sink (a blob's temp file) or memory; returning 0 makes curl abort the transfer.
+  std::uint64_t cap = ok ? t->request->limit.bytes : k_error_body_cap;
+  if (chunk.size() > cap - std::min(cap, t->received)) {
+    t->over_cap_status = code;
+    return 0;
+  }
+  t->received += chunk.size();
   try {
-    if (t->request->sink && code >= 200 && code < 300) t->request->sink(chunk);
+    if (t->request->sink && ok) t->request->sink(chunk);
     else t->response->body.append(chunk);
   } catch (...) {
-    return 0;  // aborts the transfer; the sink's owner reports its own failure
+    t->sink_error = std::current_exception();
+    return 0;  // aborts the transfer; perform_once rethrows what the sink threw
   }
   return size * n;
 }
@@ -176,7 +192,11 @@ HttpResponse HttpSession::perform_once(const HttpRequest& request) {
     if (!body_file)
       throw TransportError(fmt::format("cannot read {}", request.body.file.string()), TransportError::Kind::fatal);
   }
-  Transfer t{&request, &resp, c, body_file.get()};
+  Transfer t;
+  t.request = &request;
+  t.response = &resp;
+  t.curl = c;
+  t.fd = body_file.get();
 
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -248,6 +268,17 @@ HttpResponse HttpSession::perform_once(const HttpRequest& request) {
     else
       fmt::print(stderr, "xbuild: http: {} {} -> {}\n", m, redact_url(request.url), curl_easy_strerror(rc));
   }
+  if (t.sink_error) std::rethrow_exception(t.sink_error);
+  if (t.over_cap_status != 0) {
+    bool ok = t.over_cap_status >= 200 && t.over_cap_status < 300;
+    throw TransportError(
+        ok ? fmt::format("{} {} answered {} with more than {} ({} bytes) for {}, {}; stopped reading there", m,
+                         redact_url(request.url), t.over_cap_status, format_cap(request.limit.bytes),
+                         request.limit.bytes, request.limit.what, request.limit.why)
+           : fmt::format("{} {} answered {} with an error body over {}, the cap for error bodies; stopped reading "
+                         "there", m, redact_url(request.url), t.over_cap_status, format_cap(k_error_body_cap)),
+        TransportError::Kind::body_too_large);
+  }
   if (rc != CURLE_OK) {
     std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     throw TransportError(fmt::format("{} {}: {}", m, redact_url(request.url), detail), classify(rc));
@@ -317,6 +348,33 @@ std::string redact_url(std::string_view url) {
     }
     first = false;
   }
+  return out;
+}
+
+std::string format_cap(std::uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
+  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return fmt::format("{} KiB", bytes >> 10);
+  return fmt::format("{} byte{}", bytes, bytes == 1 ? "" : "s");
+}
+
+UrlParts split_url(std::string_view url) {
+  CURLU* u = curl_url();
+  UrlParts out;
+  if (curl_url_set(u, CURLUPART_URL, std::string(url).c_str(), 0) == CURLUE_OK) {
+    char *scheme = nullptr, *host = nullptr, *port = nullptr;
+    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    out.scheme = to_lower(scheme ? scheme : "");
+    out.host = to_lower(host ? host : "");
+    if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']')
+      out.host = out.host.substr(1, out.host.size() - 2);
+    out.port = port ? port : "";
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(u);
   return out;
 }
 

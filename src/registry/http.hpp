@@ -41,6 +41,19 @@ struct Body {
   std::uint64_t size() const { return file.empty() ? bytes.size() : length; }
 };
 
+/// The most bytes of a non-2xx body (an error, a redirect) kept for its message.
+inline constexpr std::uint64_t k_error_body_cap = 64 << 10;
+/// The most bytes of a 2xx body a request keeps unless it sets its own BodyLimit.
+inline constexpr std::uint64_t k_default_body_cap = 64 << 10;
+
+/// How much of a 2xx response body a request takes (kept or streamed to its sink): one
+/// byte more aborts the transfer (a TransportError of kind body_too_large naming `what`).
+struct BodyLimit {
+  std::uint64_t bytes = k_default_body_cap;  ///< the cap
+  std::string what = "the answer";           ///< what the body is, for the error ("blob sha256:...")
+  std::string why = "the cap for answers that carry no document";  ///< where the cap comes from
+};
+
 /// One HTTP request.
 struct HttpRequest {
   std::string method = "GET";
@@ -49,6 +62,8 @@ struct HttpRequest {
   Body body;
   /// When set, a 2xx response body is streamed here instead of kept in memory.
   std::function<void(std::string_view)> sink;
+  /// The cap on a 2xx body, enforced while it arrives (non-2xx bodies: k_error_body_cap).
+  BodyLimit limit;
   bool follow_redirects = true;
 
   /// Replaces or adds a header (case-insensitive name).
@@ -70,10 +85,12 @@ struct HttpResponse {
   std::vector<std::string> headers_named(std::string_view name) const;
 };
 
-/// A request that got no HTTP answer: refused, reset, timed out, TLS failure.
+/// A request that got no (usable) HTTP answer: refused, reset, timed out, TLS failure, or
+/// a body over its cap.
 class TransportError : public std::runtime_error {
 public:
-  enum class Kind { retryable, tls_handshake, tls_verify, fatal };
+  /// body_too_large: an answer came, but its body went past the request's cap.
+  enum class Kind { retryable, tls_handshake, tls_verify, body_too_large, fatal };
   TransportError(std::string message, Kind kind) : std::runtime_error(std::move(message)), m_kind(kind) {}
   /// What went wrong, as far as retrying is concerned.
   Kind kind() const { return m_kind; }
@@ -110,6 +127,17 @@ std::string resolve_url(std::string_view base, std::string_view location);
 std::string url_origin(std::string_view url);
 /// The URL for messages and logs: no userinfo, and the query cut to its parameter names.
 std::string redact_url(std::string_view url);
+/// "4 MiB", "64 KiB" or "100 bytes": a cap for messages.
+std::string format_cap(std::uint64_t bytes);
+/// The scheme ("https"), host (no brackets, lowercased) and port of an absolute URL; empty
+/// strings when it does not parse.
+struct UrlParts {
+  std::string scheme;  ///< "https", "http"
+  std::string host;    ///< "registry.example.com", "::1"
+  std::string port;    ///< "443" when the URL names none
+};
+/// Splits an absolute URL with curl's parser (the one the request will use).
+UrlParts split_url(std::string_view url);
 /// Percent-encodes a query parameter value.
 std::string url_escape(std::string_view value);
 /// Appends "name=value" to a URL, with '&' when it already has a query, else '?'.

@@ -50,7 +50,8 @@ ImageSet read_source(const std::string& text, ClientPool& pool) {
     return set;
   }
   if (!Reference::valid(s))
-    fail(Exit::usage, "merge source '{}' is neither an OCI layout (oci:DIR[:TAG]) nor a registry reference: {}", text,
+    fail(Exit::usage, "merge source '{}' is neither an OCI layout (oci:DIR[:TAG]) nor a registry reference: {}",
+         redact_reference(text),
          [&] {
            try {
              Reference::parse(s);

@@ -67,6 +67,13 @@ std::uint64_t received_from_range(const std::string& range) {
   return end == 0 ? 0 : end + 1;
 }
 
+// The Range of a PATCH's answer: its end + 1, the bytes held once something was sent.
+std::uint64_t received_after_patch(const std::string& range) {
+  auto dash = range.rfind('-');
+  if (dash == std::string::npos) return 0;
+  return std::strtoull(range.c_str() + dash + 1, nullptr, 10) + 1;
+}
+
 fs::path local_file_for(PushContext& ctx, HttpSession& /*session*/, const oci::Descriptor& blob, const BlobLocation& loc) {
   if (!loc.file.empty()) return loc.file;
   // Only remote: fetch it into the cache first, then upload from there.
@@ -96,8 +103,33 @@ void upload_chunked(PushContext& ctx, HttpSession& session, std::string location
       if (resp.status == 202 || resp.status == 204) {
         location = location_of(resp, req, "chunk upload");
         std::string range = resp.header("range");
-        offset = range.empty() ? offset + len : received_from_range(range);
-        ctx.bytes += len;
+        // After a PATCH the Range's end is the last byte held ("0-0" after bytes 0-0 is one
+        // byte). A registry must take the whole chunk; one that answers 202 but holds less
+        // (Range: 0-0 to every PATCH) is not advancing, and each such answer counts against
+        // the same bound as a failed chunk, so the push ends instead of looping.
+        std::uint64_t held = range.empty() ? offset + len : received_after_patch(range);
+        if (held > offset + len)
+          throw RegistryError(fmt::format("uploading blob {} to {}: after bytes {}-{} the registry says it holds {} "
+                                          "(Range: {}), more than was sent", blob.digest.str(), ctx.target.name(),
+                                          offset, offset + len - 1, held, range),
+                              resp.status, {}, req.method, redact_url(req.url), Retryable::no);
+        if (held == offset + len) {
+          offset = held;
+          ctx.bytes += len;
+          continue;
+        }
+        if (++resumes >= ctx.client.backoff().max_attempts)
+          throw RegistryError(fmt::format("uploading blob {} to {}: the upload does not advance: the registry answered "
+                                          "{} to bytes {}-{} but says it holds only {} (Range: {}); gave up after {} "
+                                          "chunks that failed or did not advance", blob.digest.str(),
+                                          ctx.target.name(), resp.status, offset, offset + len - 1, held, range,
+                                          resumes),
+                              resp.status, {}, req.method, redact_url(req.url), Retryable::no);
+        if (ctx.options.verbose)
+          fmt::print(stderr, "xbuild: registry: chunk {}-{} answered Range: {}; resending from byte {}\n", offset,
+                     offset + len - 1, range, held);
+        ctx.client.backoff().wait(resumes);
+        offset = held;
         continue;
       }
       if (resp.status != 416 && resp.status < 500) throw error_from_response(fmt::format("uploading a chunk of blob {}", blob.digest.str()), req, resp);

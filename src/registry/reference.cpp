@@ -4,6 +4,7 @@
 #include "registry/reference.hpp"
 
 #include "util/error.hpp"
+#include "util/strings.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -58,7 +59,7 @@ bool valid_host(std::string_view h) {
       return false;
     auto rest = h.substr(close + 1);
     if (rest.empty()) return true;
-    if (rest.front() != ':') return false;
+    if (rest.front() != ':' || rest.size() == 1) return false;
     port = rest.substr(1);
     host = {};
   } else if (auto colon = h.find(':'); colon != std::string_view::npos) {
@@ -84,31 +85,11 @@ bool valid_digest(std::string_view d) {
   return std::all_of(d.begin() + 7, d.end(), is_hex);
 }
 
-std::string host_without_port(std::string_view host) {
-  if (!host.empty() && host.front() == '[') {
-    auto close = host.find(']');
-    return std::string(host.substr(1, close == std::string_view::npos ? host.npos : close - 1));
-  }
-  return std::string(host.substr(0, host.find(':')));
-}
-
-bool is_loopback_host(std::string_view h) {
-  std::string lower;
-  for (char c : h) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "localhost" || lower == "::1" || lower == "0:0:0:0:0:0:0:1") return true;
-  // 127.0.0.0/8 in dotted-quad form.
-  if (lower.rfind("127.", 0) != 0) return false;
-  int dots = 0;
-  for (char c : lower) {
-    if (c == '.') ++dots;
-    else if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return dots == 3;
-}
-
 Reference Reference::parse(std::string_view text) {
   auto bad = [&](std::string_view why) -> Reference {
-    fail(Exit::usage, "invalid image reference '{}': {} ({})", text, why, k_example);
+    std::string shown = redact_userinfo(text);
+    fail(Exit::usage, "invalid image reference '{}': {} ({}{})", shown, why, k_example,
+         shown == text ? "" : "; credentials do not belong in a reference: pass --creds USER:PASSWORD");
   };
   if (text.empty()) bad("it is empty");
   if (text.size() > 512) bad("it is too long");
@@ -144,17 +125,18 @@ Reference Reference::parse(std::string_view text) {
   auto first_slash = name.find('/');
   if (first_slash != std::string_view::npos) {
     std::string_view first = name.substr(0, first_slash);
-    bool is_host = first.find_first_of(".:[") != std::string_view::npos || first == "localhost" ||
-                   std::any_of(first.begin(), first.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); });
-    if (is_host) {
+    if (names_registry_host(first)) {
       if (!valid_host(first)) bad(fmt::format("bad registry host '{}'", first));
       ref.registry = std::string(first);
       repo = name.substr(first_slash + 1);
     }
   }
   if (ref.registry.empty()) ref.registry = std::string(k_docker_hub);
-  // Hosts are case-insensitive; print them lowercase so equal refs compare equal.
-  for (char& c : ref.registry) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Hosts are case-insensitive; print them lowercase so equal refs compare equal, unless
+  // the capitals are what make the first component a host (lowercase, "calhox/2" would be
+  // a Docker Hub repository).
+  std::string lower = to_lower(ref.registry);
+  if (names_registry_host(lower)) ref.registry = std::move(lower);
   if (ref.registry == "index.docker.io" || ref.registry == "registry-1.docker.io")
     ref.registry = std::string(k_docker_hub);
 

@@ -1,8 +1,14 @@
 #pragma once
 // An image reference as users type it: [HOST[:PORT]/]REPO[/MORE...][:TAG][@sha256:HEX].
 // Parsed and printed here only, with Docker's rules: the first path component is a
-// registry host when it has a '.' or ':' or is "localhost"; otherwise the image lives on
-// Docker Hub and a one-component name gets "library/". Repository names are lowercase.
+// registry host when it has a '.', ':' or '[', is "localhost" or has an uppercase letter
+// (util/host.hpp holds that rule); otherwise the image lives on Docker Hub and a
+// one-component name gets "library/". Repository names are lowercase. Hosts are printed
+// lowercase, except one that is a host only because of its capitals ("calhOx/2"): printed
+// lowercase it would name a Docker Hub repository, and str() must parse back to the same
+// Reference.
+
+#include "util/host.hpp"
 
 #include <string>
 #include <string_view>
@@ -46,9 +52,10 @@ struct Reference {
 
 /// True for "sha256:" + 64 lowercase hex digits (the only algorithm xbuild writes).
 bool valid_digest(std::string_view digest);
-/// Hostname part of "host:port", "[v6]:port" or "host".
-std::string host_without_port(std::string_view host);
-/// True for localhost, 127.0.0.0/8 and ::1 (host without port).
-bool is_loopback_host(std::string_view hostname);
+// Hostname part of "host:port" and the exact loopback test (util/host.hpp, shared with emulate/).
+using ::xb::host_without_port;
+using ::xb::is_loopback_host;
+/// `text` as typed, for error messages: "user:password@" becomes "user:***@" (util/host.hpp).
+inline std::string redact_reference(std::string_view text) { return redact_userinfo(text); }
 
 }  // namespace xb::registry

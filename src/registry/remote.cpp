@@ -36,6 +36,28 @@ std::string media_type_of(const HttpResponse& resp, const std::string& bytes) {
   return std::string(trim(ct.substr(0, ct.find(';'))));
 }
 
+// A registry's document that does not parse is the registry's failure (exit 4), whatever
+// code the shared OCI parser gives a bad local file.
+template <typename F>
+auto from_registry(F&& f) {
+  try {
+    return f();
+  } catch (const RegistryError&) {
+    throw;
+  } catch (const Error& e) {
+    if (e.code() == Exit::registry) throw;
+    throw Error(e.what(), Exit::registry);
+  }
+}
+
+std::vector<oci::Descriptor> remote_blobs(const std::string& bytes, const std::string& where) {
+  return from_registry([&] { return manifest_blobs(bytes, where); });
+}
+
+oci::Descriptor remote_descriptor(const json::value& v, const std::string& where) {
+  return from_registry([&] { return oci::descriptor_from_json(v, where); });
+}
+
 void ensure_layout(const fs::path& root) {
   fs::create_directories(root / "blobs" / "sha256");
   if (!fs::exists(root / "oci-layout")) write_file_atomic(root / "oci-layout", oci::media::k_layout_file);
@@ -106,6 +128,8 @@ RawManifest fetch_manifest(Client& client, HttpSession& session, const std::stri
   HttpRequest req;
   req.url = fmt::format("/v2/{}/manifests/{}", repository, ref);
   req.set_header("Accept", manifest_accept());
+  req.limit = BodyLimit{static_cast<std::uint64_t>(oci::k_max_manifest_bytes), "a manifest or index",
+                        "the cap the distribution spec suggests for manifests"};
   HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, Access::pull)});
   std::string name = fmt::format("{}/{}{}{}", client.registry(), repository, valid_digest(ref) ? "@" : ":", ref);
   if (resp.status == 404)
@@ -140,6 +164,9 @@ fs::path fetch_blob(Client& client, HttpSession& session, const std::string& rep
   fs::create_directories(final_path.parent_path());
   HttpRequest req;
   req.url = fmt::format("/v2/{}/blobs/{}", repository, blob.digest.str());
+  // The stream stops at the descriptor's size: a byte more aborts it before it is written.
+  req.limit = BodyLimit{static_cast<std::uint64_t>(blob.size), fmt::format("blob {}", blob.digest.str()),
+                        "the size its descriptor gives"};
   // One attempt: a fresh temp file, streamed and hashed; renamed into place only when the
   // digest and size match. A failed attempt's temp is removed by its destructor.
   auto attempt = [&] {
@@ -165,22 +192,50 @@ fs::path fetch_blob(Client& client, HttpSession& session, const std::string& rep
   return retry<RegistryError>(client.backoff(), attempt, [](const RegistryError& e, int) { return e.retryable(); });
 }
 
-oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
-                                   const RawManifest& manifest) {
-  auto blobs = manifest_blobs(manifest.bytes, fmt::format("manifest {}", manifest.desc.digest.str()));
-  const auto& config = blobs.front();
+std::string fetch_config(Client& client, HttpSession& session, const std::string& repository,
+                         const oci::Descriptor& config) {
+  std::string name = fmt::format("config {} of {}/{}", config.digest.str(), client.registry(), repository);
+  if (config.size > oci::k_max_config_bytes)
+    fail(Exit::registry, "{}: its descriptor says {} bytes, over {}, the cap for image configs", name, config.size,
+         format_cap(oci::k_max_config_bytes));
   HttpRequest req;
   req.url = fmt::format("/v2/{}/blobs/{}", repository, config.digest.str());
+  req.limit = BodyLimit{static_cast<std::uint64_t>(config.size), name, "the size its descriptor gives"};
   HttpResponse resp = client.send_idempotent(session, req, {repo_scope(repository, Access::pull)});
-  if (resp.status != 200) throw error_from_response(fmt::format("fetching the config {}", config.digest.str()), req, resp);
-  auto cfg = oci::parse_json_object(resp.body, fmt::format("config {}", config.digest.str()));
+  if (resp.status != 200) throw error_from_response(fmt::format("fetching the {}", name), req, resp);
+  if (static_cast<std::int64_t>(resp.body.size()) != config.size || oci::Digest::of(resp.body) != config.digest)
+    throw RegistryError(fmt::format("{}: the registry sent {} bytes with digest {} (expected {} bytes)", name,
+                                    resp.body.size(), oci::Digest::of(resp.body).str(), config.size),
+                        200, {}, req.method, redact_url(resp.url.empty() ? req.url : resp.url), Retryable::no);
+  return std::move(resp.body);
+}
+
+oci::OciPlatform config_platform(const std::string& bytes, std::string_view where) {
+  auto cfg = from_registry([&] { return oci::parse_json_object(bytes, where); });
   oci::OciPlatform p;
   if (auto* v = cfg.if_contains("os"); v && v->is_string()) p.os = std::string(v->as_string());
   if (auto* v = cfg.if_contains("architecture"); v && v->is_string()) p.architecture = std::string(v->as_string());
   if (auto* v = cfg.if_contains("variant"); v && v->is_string()) p.variant = std::string(v->as_string());
-  if (p.os.empty() || p.architecture.empty())
-    fail(Exit::usage, "config {} of {}/{} names no os/architecture", config.digest.str(), client.registry(), repository);
+  if (p.os.empty() || p.architecture.empty()) fail(Exit::registry, "{} names no os/architecture", where);
   return p;
+}
+
+oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
+                                   const RawManifest& manifest) {
+  auto blobs = remote_blobs(manifest.bytes, fmt::format("manifest {}", manifest.desc.digest.str()));
+  const auto& config = blobs.front();
+  return config_platform(fetch_config(client, session, repository, config),
+                         fmt::format("config {} of {}/{}", config.digest.str(), client.registry(), repository));
+}
+
+RawManifest fetch_child_manifest(Client& client, HttpSession& session, const std::string& repository,
+                                 const oci::Descriptor& desc) {
+  RawManifest child = fetch_manifest(client, session, repository, desc.digest.str());
+  if (child.desc.size != desc.size)
+    fail(Exit::registry, "{}/{}: manifest {} is {} bytes but its index entry says {}", client.registry(), repository,
+         desc.digest.str(), child.desc.size, desc.size);
+  child.desc = desc;
+  return child;
 }
 
 ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref) {
@@ -188,7 +243,7 @@ ImageSet read_remote_image(Client& client, HttpSession& session, const Reference
   set.top = fetch_manifest(client, session, ref.repository, ref.manifest_ref());
   BlobLocation remote{"", ref.registry, ref.repository};
   auto add_blobs = [&](const RawManifest& m) {
-    for (const auto& b : manifest_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
+    for (const auto& b : remote_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
       set.add_blob(b, remote);
   };
   if (set.is_index()) {
@@ -197,10 +252,9 @@ ImageSet read_remote_image(Client& client, HttpSession& session, const Reference
     if (!children || !children->is_array()) fail(Exit::registry, "the index of {} has no manifests", ref.str());
     int i = 0;
     for (const auto& c : children->as_array()) {
-      auto desc = oci::descriptor_from_json(c, fmt::format("{} index manifests[{}]", ref.str(), i++));
+      auto desc = remote_descriptor(c, fmt::format("{} index manifests[{}]", ref.str(), i++));
       if (oci::media::is_index(desc.media_type)) fail(Exit::registry, "{}: a nested index is not supported", ref.str());
-      RawManifest child = fetch_manifest(client, session, ref.repository, desc.digest.str());
-      child.desc = desc;
+      RawManifest child = fetch_child_manifest(client, session, ref.repository, desc);
       add_blobs(child);
       set.children.push_back(std::move(child));
     }
@@ -233,7 +287,7 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
     std::vector<std::pair<oci::Descriptor, json::value>> entries;
     int i = 0;
     for (const auto& c : children->as_array())
-      entries.emplace_back(oci::descriptor_from_json(c, fmt::format("{} index manifests[{}]", ref.str(), i++)), c);
+      entries.emplace_back(remote_descriptor(c, fmt::format("{} index manifests[{}]", ref.str(), i++)), c);
     std::vector<std::size_t> picked;
     if (platforms.empty()) {
       for (std::size_t k = 0; k < entries.size(); ++k) picked.push_back(k);
@@ -256,9 +310,7 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
     }
     json::array kept;
     for (auto k : picked) {
-      RawManifest child = fetch_manifest(client, *session, ref.repository, entries[k].first.digest.str());
-      child.desc = entries[k].first;
-      chosen.push_back(std::move(child));
+      chosen.push_back(fetch_child_manifest(client, *session, ref.repository, entries[k].first));
       kept.push_back(entries[k].second);
     }
     if (picked.size() != entries.size()) {
@@ -271,7 +323,12 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
       recorded.desc = oci::Descriptor::of(oci::media::k_index, recorded.bytes);
     }
   } else {
-    oci::OciPlatform p = manifest_platform(client, *session, ref.repository, top);
+    // The config is fetched once, verified, and those bytes are both what the platform is
+    // read from and what the cache stores (the blob loop below then finds it in place).
+    auto config = remote_blobs(top.bytes, fmt::format("{} manifest {}", ref.str(), top.desc.digest.str())).front();
+    std::string config_bytes = fetch_config(client, *session, ref.repository, config);
+    oci::OciPlatform p = config_platform(config_bytes, fmt::format("config {} of {}", config.digest.str(), ref.str()));
+    write_file_atomic(root / config.digest.blob_path(), config_bytes);
     if (platforms.size() > 1 || (platforms.size() == 1 && !p.serves(platforms.front())))
       fail(Exit::usage, "{} is a single-platform image for {}; it cannot serve {}", ref.str(), p.str(),
            platforms.size() == 1 ? platforms.front().str() : std::string("several platforms"));
@@ -281,7 +338,7 @@ PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platfo
   std::vector<oci::Descriptor> blobs;
   std::set<std::string> seen;
   for (const auto& m : chosen)
-    for (const auto& b : manifest_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
+    for (const auto& b : remote_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))
       if (seen.insert(b.digest.str()).second) blobs.push_back(b);
   parallel_for(
       blobs.size(), options.jobs, [&] { return client.new_session(); },

@@ -31,7 +31,19 @@ std::filesystem::path cache_dir();
 /// Reads an image's manifests from a registry; its blobs stay remote (location = ref's repo).
 /// Single manifests get their platform from their config blob.
 ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref);
-/// The platform of a single-platform manifest, read from its config (fetched or local).
+/// Fetches a config blob into memory: at most its descriptor's size (refused above
+/// oci::k_max_config_bytes), then size and digest checked; the bytes returned are the
+/// verified ones. Throws RegistryError / Error (Exit::registry).
+std::string fetch_config(Client& client, HttpSession& session, const std::string& repository,
+                         const oci::Descriptor& config);
+/// The os/architecture/variant a registry's config names; throws Error (Exit::registry)
+/// naming `where` when it is not JSON or names none.
+oci::OciPlatform config_platform(const std::string& bytes, std::string_view where);
+/// Fetches an index's child manifest by digest and checks its size against `desc`, which
+/// it then carries (platform, annotations).
+RawManifest fetch_child_manifest(Client& client, HttpSession& session, const std::string& repository,
+                                 const oci::Descriptor& desc);
+/// The platform of a single-platform manifest, read from its verified config.
 oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
                                    const RawManifest& manifest);
 

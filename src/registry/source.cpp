@@ -13,6 +13,11 @@
 #include <fmt/format.h>
 
 namespace xb::registry {
+namespace {
+
+constexpr std::string_view k_docker_config = "application/vnd.docker.container.image.v1+json";
+
+}  // namespace
 
 bool is_registry_target(const std::string& target) {
   if (target.empty() || target.rfind("oci:", 0) == 0) return false;
@@ -44,13 +49,19 @@ std::string RegistrySource::read_blob(const oci::Descriptor& d) {
     RawManifest m = fetch_manifest(*m_client, *m_session, m_ref.repository, d.digest.str());
     return m_manifests[d.digest.str()] = std::move(m.bytes);
   }
+  if (d.media_type == oci::media::k_config || d.media_type == k_docker_config)
+    return fetch_config(*m_client, *m_session, m_ref.repository, d);
+  // Any other blob (a layer read for --lint) is held in memory whole: at most its size.
   HttpRequest req;
   req.url = fmt::format("/v2/{}/blobs/{}", m_ref.repository, d.digest.str());
+  req.limit = BodyLimit{static_cast<std::uint64_t>(d.size), fmt::format("blob {}", d.digest.str()),
+                        "the size its descriptor gives"};
   HttpResponse resp = m_client->send_idempotent(*m_session, req, {repo_scope(m_ref.repository, Access::pull)});
   if (resp.status != 200)
     throw error_from_response(fmt::format("fetching blob {} of {}", d.digest.str(), m_ref.str()), req, resp);
-  if (oci::Digest::of(resp.body) != d.digest)
-    fail(Exit::registry, "blob {} of {} does not hash to its digest", d.digest.str(), m_ref.str());
+  if (static_cast<std::int64_t>(resp.body.size()) != d.size || oci::Digest::of(resp.body) != d.digest)
+    fail(Exit::registry, "blob {} of {} arrived with {} bytes (expected {}) or does not hash to its digest",
+         d.digest.str(), m_ref.str(), resp.body.size(), d.size);
   return std::move(resp.body);
 }
 

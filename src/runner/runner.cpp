@@ -235,6 +235,63 @@ fs::path expand_identity(const Project& project, const std::string& id) {
 
 }  // namespace
 
+// The remote check of a workdir, one line of output per finding (the path last, so it may
+/// hold spaces): "workdir-uid UID", then "workdir-ok" or "workdir-bad REASON VALUE PATH".
+/// A missing workdir is made 0700 (its missing parents with the user's umask). Rules, as
+/// OpenSSH's StrictModes: each directory on the physical path up to it is owned by the
+/// runner user or root and not writable by group or others unless sticky (/tmp); the workdir
+/// itself is owned by the runner user and writable by nobody else; a symlink on the way is
+/// owned by the runner user or root.
+std::string workdir_check_script(const std::string& workdir) {
+  return fmt::format(R"sh(wd={}
+me=$(id -u); echo "workdir-uid $me"
+if [ ! -e "$wd" ] && [ ! -L "$wd" ]; then
+  mkdir -p -- "$(dirname -- "$wd")" 2>/dev/null; mkdir -m 700 -- "$wd" 2>/dev/null
+fi
+walk() {{ rest=${{1#/}}; p=; for_each "/"; while [ -n "$rest" ]; do
+  c=${{rest%%/*}}; case $rest in */*) rest=${{rest#*/}};; *) rest=;; esac
+  [ -n "$c" ] || continue; p="$p/$c"; for_each "$p" || return 1; done; }}
+link_ok() {{ [ -L "$1" ] || return 0; o=$(stat -c %u -- "$1") || return 1
+  [ "$o" = "$me" ] || [ "$o" = 0 ] || {{ echo "workdir-bad link $o $1"; return 1; }}; }}
+dir_ok() {{ set -- "$1" $(stat -Lc '%u %a' -- "$1") || return 1
+  if [ "$1" = "$real" ]; then
+    [ "$2" = "$me" ] || {{ echo "workdir-bad owner $2 $1"; return 1; }}
+    [ $((0$3 & 022)) = 0 ] || {{ echo "workdir-bad mode $3 $1"; return 1; }}
+  else
+    [ "$2" = "$me" ] || [ "$2" = 0 ] || {{ echo "workdir-bad parent-owner $2 $1"; return 1; }}
+    [ $((0$3 & 022)) = 0 ] || [ $((0$3 & 01000)) != 0 ] || {{ echo "workdir-bad parent-mode $3 $1"; return 1; }}
+  fi; }}
+if ! real=$(cd -P -- "$wd" 2>/dev/null && pwd -P); then echo "workdir-bad missing - $wd"
+else for_each() {{ link_ok "$1"; }}; if walk "$wd"; then for_each() {{ dir_ok "$1"; }}; walk "$real" && echo workdir-ok; fi; fi
+)sh", shell_quote(workdir));
+}
+
+// Turns the check's findings into nothing (usable) or an error message.
+std::string workdir_problem(const SshTarget& t, const std::string& workdir, const std::vector<std::string>& lines) {
+  std::string uid = "?";
+  for (const auto& l : lines) {
+    if (l.rfind("workdir-uid ", 0) == 0) uid = l.substr(12);
+    if (l == "workdir-ok") return {};
+  }
+  std::string why = "the check did not finish (the runner's shell printed nothing xbuild understands)";
+  for (const auto& l : lines) {
+    if (l.rfind("workdir-bad ", 0) != 0) continue;
+    auto f = split(l.substr(12), ' ');
+    if (f.size() < 3) continue;
+    std::string path = l.substr(12 + f[0].size() + 1 + f[1].size() + 1);
+    if (f[0] == "missing") why = "it does not exist and cannot be created";
+    else if (f[0] == "owner") why = fmt::format("it is owned by uid {}, not by the runner user (uid {})", f[1], uid);
+    else if (f[0] == "mode") why = fmt::format("it is writable by other users (mode {})", f[1]);
+    else if (f[0] == "parent-owner") why = fmt::format("{} above it is owned by uid {}, neither the runner user (uid {}) nor root", path, f[1], uid);
+    else if (f[0] == "parent-mode") why = fmt::format("{} above it is writable by other users and not sticky (mode {})", path, f[1]);
+    else if (f[0] == "link") why = fmt::format("{} on its path is a symlink owned by uid {}", path, f[1]);
+  }
+  return fmt::format("runner {} ({}): workdir {} is not safe to build in: {}\n  check: another user could change what "
+                     "is built there; set 'workdir' in that [[runner]] entry to a directory of the runner user's own "
+                     "(for example under its home), or make it so: owned by that user, chmod 700",
+                     t.address(), t.origin, workdir, why);
+}
+
 std::string remote_build_script(const ExecSpec& s) {
   auto q = [](const fs::path& p) { return shell_quote(p.string()); };
   auto or_die = [](const std::string& what) { return fmt::format(" || {{ echo {} >&2; exit 125; }}", shell_quote("xbuild runner: " + what)); };
@@ -365,12 +422,13 @@ SshTarget target_for(const Project& project, const RunnerSection& r, const fs::p
   return t;
 }
 
-ProbeResult probe(const SshTarget& t, const Platform& platform) {
+ProbeResult probe(const SshTarget& t, const Platform& platform, const std::string& workdir) {
   auto argv = ssh_argv(t);
-  argv.insert(argv.end(), {"--", t.host,
-                           remote_sh(fmt::format("echo machine=$(uname -m); command -v setsid >/dev/null && command -v flock "
-                                                 ">/dev/null && echo setsid; command -v rsync >/dev/null && echo rsync; echo {}",
-                                                 k_probe_ok))});
+  std::string script = fmt::format("echo machine=$(uname -m); command -v setsid >/dev/null && command -v flock "
+                                   ">/dev/null && echo setsid; command -v rsync >/dev/null && echo rsync; echo {}", k_probe_ok);
+  // In a subshell: its functions and variables stay there.
+  if (!workdir.empty()) script += "\n(\n" + workdir_check_script(workdir) + ")\ntrue";
+  argv.insert(argv.end(), {"--", t.host, remote_sh(script)});
   require_program(argv[0]);
   CaptureOptions merged;
   merged.group = ProcessGroup::inherit;
@@ -388,6 +446,10 @@ ProbeResult probe(const SshTarget& t, const Platform& platform) {
   p.has_rsync = has("rsync");
   for (const auto& l : lines) {  // a chatty login script may print lines of its own: find ours
     if (l.rfind("machine=", 0) == 0) p.machine = l.substr(8);
+  }
+  if (!workdir.empty()) {
+    std::string problem = workdir_problem(t, workdir, lines);
+    if (!problem.empty()) throw Error(problem, Exit::environment);
   }
   std::optional<Platform> m;
   try {
@@ -414,7 +476,7 @@ void prepare_build(const Project& project, PlatformPlan& plan, CleanBuild clean)
   fs::path dir = plan.paths.out.parent_path().parent_path() / "runner";
   // One connection before any job starts: reachable, authenticated, right machine, rsync?
   s.ssh = target_for(project, r, dir.parent_path());
-  ProbeResult found = probe(s.ssh, plan.platform);
+  ProbeResult found = probe(s.ssh, plan.platform, r.workdir);
   bool has_rsync = found.has_rsync;
 
   // rsync when both ends have it (repeat builds send only what changed); XBUILD_RUNNER_SYNC

@@ -50,9 +50,19 @@ struct ProbeResult {
 /// keeps host keys in STATE_ROOT/runner/known_hosts. Errors name the entry's xbuild.toml.
 SshTarget target_for(const Project& project, const RunnerSection& runner, const std::filesystem::path& state_root);
 /// Connects once and checks the login, util-linux (setsid, flock) and that the machine can
-/// build `platform` natively. Throws Error(environment) naming the runner, its xbuild.toml,
-/// what failed and what to check. For `xbuild doctor` too.
-ProbeResult probe(const SshTarget& target, const Platform& platform);
+/// build `platform` natively, and, when `workdir` is given, that it is the runner user's own
+/// (made 0700 when missing; it and every directory above it owned by that user or root and
+/// not writable by others, a sticky /tmp excepted). Throws Error(environment) naming the
+/// runner, its xbuild.toml, what failed and what to check. For `xbuild doctor` too.
+ProbeResult probe(const SshTarget& target, const Platform& platform, const std::string& workdir = {});
+
+/// The remote shell script (run in a subshell of probe's) that makes a missing `workdir`
+/// 0700 and checks it and the directories above it the way probe documents; it prints
+/// "workdir-uid UID", then "workdir-ok" or "workdir-bad REASON VALUE PATH".
+std::string workdir_check_script(const std::string& workdir);
+/// Reads that script's output lines: "" when the workdir is usable, else the error message
+/// (naming the runner, its xbuild.toml, what is wrong and what to do).
+std::string workdir_problem(const SshTarget& t, const std::string& workdir, const std::vector<std::string>& lines);
 
 /// Checks the runner and rewrites plan.command (argv, env, cwd) into the local
 /// `/proc/self/exe __runner-exec SPEC` call; writes SPEC under the state dir. When the runner

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -185,6 +186,41 @@ MasterConnection::~MasterConnection() {
   if (!m_path.empty()) ::unlink(m_path.c_str());
 }
 
+namespace {
+
+/// Why `path` is not a directory of ours that nobody else can enter, or "".
+std::string not_private_dir(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return "not a directory";
+  if (st.st_uid != ::geteuid()) return fmt::format("owned by uid {}, not by us (uid {})", st.st_uid, ::geteuid());
+  if ((st.st_mode & 077) != 0) return fmt::format("mode {:o}, not 700", st.st_mode & 07777);
+  return {};
+}
+
+/// True when `path` is a socket we own (what our master made, not something else's).
+bool our_socket(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == ::geteuid();
+}
+
+}  // namespace
+
+bool MasterConnection::master_alive(const SshTarget& t) const {
+  // Asked over the socket itself (ssh -O check): a file that merely exists proves nothing.
+  SshTarget check = t;
+  check.control_path = m_path;
+  auto argv = ssh_argv(check);
+  argv.insert(argv.end(), {"-O", "check", "--", t.host});
+  CaptureOptions o;
+  o.group = ProcessGroup::inherit;
+  Captured c = capture(Command{argv, {}, {}}, o);
+  // When the socket does not speak ssh's mux protocol, ssh does not fail: it falls back to
+  // connecting on its own and exits 0. Only the master's own answer counts, and it must be
+  // our child's pid (not another master some socket leads to).
+  return c.ok() && c.output.find(fmt::format("Master running (pid={})", m_child.pid())) != std::string::npos;
+}
+
 bool MasterConnection::start(SshTarget& t) {
   // Unix socket paths are short (108 bytes): /tmp, not the project's state dir (nor a long
   // $TMPDIR); a private directory so no other user can pre-create or reach the socket.
@@ -192,6 +228,11 @@ bool MasterConnection::start(SshTarget& t) {
   // next one clears those whose process is gone.
   remove_stale_temps("/tmp", "xbuild-ssh-");
   m_dir = TempDirectory::in("/tmp", "xbuild-ssh-");
+  // mkdtemp made it 0700 and ours; checked anyway, since everything below relies on it.
+  if (std::string why = not_private_dir(m_dir.path().string()); !why.empty()) {
+    fmt::print(stderr, "xbuild runner: not sharing one ssh connection: {} is {}\n", m_dir.path().string(), why);
+    return false;
+  }
   m_path = (m_dir.path() / "sock").string();
   SshTarget plain = t;
   plain.control_path.clear();
@@ -200,19 +241,40 @@ bool MasterConnection::start(SshTarget& t) {
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   m_child = spawn(argv, devnull, devnull, -1);
   ::close(devnull);
-  // The socket appears once the master has logged in; give up when the master exits.
-  for (int i = 0; i < (t.connect_timeout + 5) * 50; ++i) {
-    if (::access(m_path.c_str(), F_OK) == 0) {
-      t.control_path = m_path;
-      return true;
+  // The socket appears once the master has logged in; then the master itself must answer
+  // `ssh -O check` through it. Give up when the master exits, or when what appeared is not
+  // our master's socket: the later calls then connect on their own.
+  auto give_up = [&] {
+    if (m_child.running()) {
+      m_child.signal_group(SIGTERM);
+      wait_child(m_child);
     }
+    return false;
+  };
+  for (int i = 0; i < (t.connect_timeout + 5) * 50; ++i) {
     if (ExitInfo gone; m_child.try_wait(gone)) {
       forget(m_child.pid());
       return false;
     }
+    struct stat st {};
+    if (::lstat(m_path.c_str(), &st) == 0) {
+      if (!our_socket(m_path) || !not_private_dir(m_dir.path().string()).empty()) return give_up();
+      for (int tries = 0; tries < 5; ++tries) {
+        if (master_alive(t)) {
+          t.control_path = m_path;
+          return true;
+        }
+        if (ExitInfo gone; m_child.try_wait(gone)) {
+          forget(m_child.pid());
+          return false;
+        }
+        ::usleep(20000);
+      }
+      return give_up();
+    }
     ::usleep(20000);
   }
-  return false;
+  return give_up();
 }
 
 void kill_children_on_exit_signals() {

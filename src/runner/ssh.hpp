@@ -62,11 +62,15 @@ public:
   MasterConnection& operator=(const MasterConnection&) = delete;
   /// Stops the master, if started.
   ~MasterConnection();
-  /// Connects; on success sets t.control_path and returns true. On failure returns false and
-  /// leaves `t` as it was (the next plain ssh call then reports what is wrong).
+  /// Connects; on success sets t.control_path and returns true. The socket is in a fresh
+  /// directory that is checked to be ours and 0700, and the master counts as ready only when
+  /// the socket there is ours and our master process answers `ssh -O check` through it. On failure
+  /// returns false and leaves `t` as it was (the next plain ssh call then reports what is wrong).
   bool start(SshTarget& t);
 
 private:
+  /// True when `ssh -O check` on m_path is answered by our master (its pid, m_child's).
+  bool master_alive(const SshTarget& t) const;
   Child m_child;
   TempDirectory m_dir;       ///< private (0700) directory holding the control socket
   std::string m_path;  ///< the control socket, inside m_dir

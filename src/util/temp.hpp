@@ -5,7 +5,9 @@
 // (same directory, so the final rename is atomic) or in a directory of its own choosing,
 // and is removed when its owner goes out of scope unless it was committed or released.
 // Names are PREFIX<pid>.XXXXXX: the pid lets remove_stale_temps clear what a killed
-// xbuild left behind, and the random part keeps the name unguessable.
+// xbuild left behind, and the random part keeps the name unguessable. Directories are
+// removed by remove_tree, which detaches what a child mounted inside them first, so a
+// removal never deletes the contents of a /proc, /sys or host directory bound there.
 
 #include "util/fd.hpp"
 
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xb {
 
@@ -91,8 +94,24 @@ private:
   std::filesystem::path m_path;
 };
 
-/// Removes the entries of `dir` named PREFIX<pid>... whose process no longer exists: what an
-/// xbuild killed mid-write (SIGKILL, power loss) left behind. Others' live temps stay.
+/// Removes the entries of `dir` named PREFIX<pid>.XXXXXX that this user owns and whose process
+/// no longer exists: what an xbuild killed mid-write (SIGKILL, power loss) left behind.
+/// Others' live temps stay, and so does a tree with mounts that a live process is chrooted or
+/// cd'd into (a tool still cleaning up); a tree is removed as remove_tree does.
 void remove_stale_temps(const std::filesystem::path& dir, std::string_view prefix);
+
+/// remove_stale_temps for the temps made beside any target in `dir` with `tag`: entries
+/// named ".<anything>.<tag>-<pid>.XXXXXX" (a cache whose entries each get their own temp).
+void remove_stale_temps_beside(const std::filesystem::path& dir, std::string_view tag = "tmp");
+
+/// The mount points at or below `dir` in this mount namespace (/proc/self/mountinfo),
+/// deepest first.
+std::vector<std::filesystem::path> mounts_under(const std::filesystem::path& dir);
+
+/// Removes the tree at `path` without ever descending into a mounted filesystem (a chroot
+/// tool's /proc, /sys or a bind mount of a host directory): mounts under it are detached
+/// (umount2 MNT_DETACH) first. Returns "" when removed, else why it was left in place (a
+/// mount that cannot be detached, e.g. without the privilege to).
+std::string remove_tree(const std::filesystem::path& path);
 
 }  // namespace xb

@@ -30,6 +30,9 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_TYPES = {OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST}
 
 
+ENDLESS_STOP = 512 << 20  # an "endless" body ends here, far above every cap xbuild has
+
+
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -39,7 +42,11 @@ class Fault:
     """Fires `action` on requests matching method + path regex (+ content type), after
     letting `after` matching requests through, for `times` requests (-1 = always).
     Actions: "status:<code>[:<CODE>]", "drop", "wrong-digest", "hold" (block until
-    FakeRegistry.release is set)."""
+    FakeRegistry.release is set), and the hostile ones: "endless:<code>" (a body without
+    Content-Length that never ends; `sent` counts what was written before the client gave
+    up, and the fake itself stops at ENDLESS_STOP so a client without a cap cannot hang the
+    test), "short" (a blob GET one byte short, Content-Length matching), "range-zero" (a
+    PATCH answered 202 with Range: 0-0, nothing stored)."""
     method: str
     path: str
     action: str
@@ -48,6 +55,7 @@ class Fault:
     content_type: str = ""
     seen: int = 0
     fired: int = 0
+    sent: int = 0
 
     def matches(self, method, path, ctype):
         if method != self.method or not re.search(self.path, path):
@@ -85,7 +93,9 @@ class FakeRegistry:
     post_digest_202 (answer 202 to POST ?digest= like docker-registry), users (dict for
     Basic auth), absolute_locations (Location as absolute URLs instead of relative)."""
 
-    def __init__(self, faults=None, post_digest_202=False, users=None, absolute_locations=False, blob_redirect=None):
+    def __init__(self, faults=None, post_digest_202=False, users=None, absolute_locations=False, blob_redirect=None,
+                 bearer_realm=None):
+        self.bearer_realm = bearer_realm  # every request needs "Bearer fake-token" from this realm
         self.blob_redirect = blob_redirect  # a BlobHost: blob GETs answer 307 to it
         self.faults = faults or []
         self.post_digest_202 = post_digest_202
@@ -181,6 +191,9 @@ class FakeRegistry:
             if method != "HEAD" and data:
                 h.wfile.write(data)
 
+        if self.bearer_realm and h.headers.get("Authorization", "") != "Bearer fake-token":
+            return reply(401, {"WWW-Authenticate": f'Bearer realm="{self.bearer_realm}",service="fake"'},
+                         errors=[("UNAUTHORIZED", "authentication required")])
         if self.users and not authed:
             return reply(401, {"WWW-Authenticate": 'Basic realm="fake"'},
                          errors=[("UNAUTHORIZED", "authentication required")])
@@ -196,6 +209,8 @@ class FakeRegistry:
                     return reply(503, errors=[("UNAVAILABLE", "held then released")])
                 except OSError:
                     return None
+            if action.startswith("endless:"):
+                return self._endless(h, method, path, query, authed, int(action.split(":")[1]), fault)
             if action == "drop":
                 with self.state.lock:
                     self.state.log.append(Request(method, path, query, 0, authed, len(body), h.client_address[1]))
@@ -212,6 +227,40 @@ class FakeRegistry:
             return self._route(method, path, query, body, ctype, crange, reply, fault)
         except Exception as e:  # a bug in the fake must be visible, not a hang
             return reply(500, errors=[("UNKNOWN", f"fake registry bug: {e!r}")])
+
+    def _endless(self, h, method, path, query, authed, status, fault):
+        with self.state.lock:
+            self.state.log.append(Request(method, path, query, status, authed, 0, h.client_address[1]))
+        h.send_response(status)
+        h.send_header("Content-Type", OCI_MANIFEST if "/manifests/" in path else "application/octet-stream")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.close_connection = True
+        chunk = b'{"schemaVersion":2,"padding":"' + b"x" * (64 << 10)
+        try:
+            while fault.sent < ENDLESS_STOP:
+                h.wfile.write(chunk)
+                fault.sent += len(chunk)
+        except OSError:
+            pass  # the client stopped reading: what a capped reader does
+
+    def put_manifest(self, repo, tag, doc, ctype=OCI_MANIFEST) -> str:
+        """Serves `doc` (a dict, or bytes as they are) under repo:tag without any check, as a
+        hostile registry would; returns its digest."""
+        body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+        digest = sha256(body)
+        with self.state.lock:
+            self.state.manifests[(repo, digest)] = (ctype, body)
+            self.state.tags[(repo, tag)] = digest
+        return digest
+
+    def put_blob(self, repo, data, digest=None) -> str:
+        """Serves `data` as blob `digest` (default: its own digest) in `repo`."""
+        digest = digest or sha256(data)
+        with self.state.lock:
+            self.state.blobs[digest] = data
+            self.state.repo_blobs.setdefault(repo, set()).add(digest)
+        return digest
 
     def _authorized(self, h):
         if not self.users:
@@ -255,6 +304,8 @@ class FakeRegistry:
             if method == "GET" and self.blob_redirect:
                 self.blob_redirect.blobs[m["digest"]] = data
                 return reply(307, {"Location": f"http://{self.blob_redirect.host}/storage/{m['digest']}"})
+            if fault and fault.action == "short":
+                data = data[:-1]
             return reply(200, {"Content-Length": str(len(data)), "Docker-Content-Digest": m["digest"],
                                "Content-Type": "application/octet-stream"}, data)
         m = re.match(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$", path)
@@ -302,6 +353,8 @@ class FakeRegistry:
             end = len(buf) - 1 if buf else 0
             return reply(204, {"Location": next_loc, "Range": f"0-{end}", "Docker-Upload-UUID": uid})
         if method == "PATCH":
+            if fault and fault.action == "range-zero":
+                return reply(202, {"Location": next_loc, "Range": "0-0", "Docker-Upload-UUID": uid})
             start = int(crange.split("-")[0]) if crange else None
             if start is not None and start != len(buf):
                 return reply(416, errors=[("BLOB_UPLOAD_INVALID", f"chunk starts at {start}, have {len(buf)}")])
@@ -377,6 +430,40 @@ class BlobHost:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TokenHost:
+    """A token server on `address` (e.g. this machine's non-loopback address, to stand for
+    another host) that gives anyone the token "fake-token" and records the Authorization
+    header of every request."""
+
+    def __init__(self, address):
+        self.authorization = []
+        host = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                host.authorization.append(self.headers.get("Authorization"))
+                body = b'{"token":"fake-token","expires_in":300}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer((address, 0), Handler)
+        self.server.daemon_threads = True
+        self.realm = f"http://{address}:{self.server.server_address[1]}/token"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):

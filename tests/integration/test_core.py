@@ -302,10 +302,11 @@ def test_progress_json_and_tty(xbuild, project_copy, tmp_path):
     events = [json.loads(line) for line in p.stdout.splitlines() if '"event":"line"' in line]
     assert {e["platform"] for e in events} == {"linux/arm64", "linux/riscv64"}
     assert any("aarch64-linux-gnu-gcc" in e["line"] for e in events)
-    # The TTY view redraws one status line per platform in place (cursor up, clear line).
+    # The TTY view redraws one status line per platform and the count in place (cursor up, clear line).
     p = run(["script", "-qec", f"{xbuild} -C {proj} build --clean --platform linux/arm64,linux/riscv64 "
              f"--output type=local,dest={tmp_path / 't'}", "/dev/null"])
-    assert "\x1b[2A" in p.stdout and "\x1b[2K" in p.stdout
+    assert "\x1b[3A" in p.stdout and "\x1b[2K" in p.stdout
+    assert "2 of 2 done: 2 ok" in p.stdout
     assert "[linux/riscv64]" in p.stdout
 
 
@@ -314,7 +315,7 @@ def test_bad_input_is_caught_before_building(xbuild, project_copy, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     for args, needle in [(["-t", "Bad Ref"], "-t Bad Ref: invalid image reference"),
-                         (["-t", "app:1", "."], "not expected: ."),
+                         (["-t", "app:1", "."], "unexpected argument '.'"),
                          (["-j", "0"], "--jobs"),
                          (["--creds", "nocolon", "--push", "-t", "localhost:5000/a:1"], "--creds must be USER:PASSWORD"),
                          (["-o", f"type=local,dest={afile}"], "exists and is not a directory")]:

@@ -6,6 +6,7 @@ build and Ctrl-C are exercised for real. The test key lives in a directory whose
 a space and a quote, so ssh -i and rsync -e see an awkward path every time."""
 import json
 import os
+import shutil
 import platform as py_platform
 import signal
 import socket
@@ -89,7 +90,7 @@ def sshd(tmp_path_factory):
     d.stop()
 
 
-def add_runner(proj: Path, sshd: Sshd, platform=HOST_PLATFORM, port=None, identity=None):
+def add_runner(proj: Path, sshd: Sshd, platform=HOST_PLATFORM, port=None, identity=None, workdir=None):
     with open(proj / "xbuild.toml", "a") as f:
         f.write(f"""
 [[runner]]
@@ -97,7 +98,7 @@ platform = "{platform}"
 host = "root@127.0.0.1"
 port = {port or sshd.port}
 identity = {json.dumps(str(identity or sshd.key))}
-workdir = {json.dumps(str(sshd.workdir))}
+workdir = {json.dumps(str(workdir or sshd.workdir))}
 """)
 
 
@@ -343,3 +344,161 @@ def test_clean_removes_the_remote_build_dir(xbuild, sshd, tmp_path):
     assert out.read_text().strip() == "reused"  # the runner keeps {build} for incremental builds
     run([xbuild, "-C", proj, "build", "--clean", "--platform", HOST_PLATFORM, "--strategy", f"{HOST_PLATFORM}=runner"])
     assert out.read_text().strip() == "fresh"
+
+
+# --- Shared machines: another local user must not get at the build --------------------------
+
+@pytest.fixture
+def other_user():
+    """A throwaway local user (removed afterwards): the other user of a shared build host."""
+    name = "xbt" + os.urandom(4).hex()
+    run([need("useradd"), "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+    try:
+        import pwd
+        yield pwd.getpwnam(name).pw_uid
+    finally:
+        run([need("userdel"), name])
+
+
+@pytest.mark.parametrize("case", ["owned-by-other", "world-writable", "parent-world-writable"])
+def test_unsafe_remote_workdir_is_refused(xbuild, sshd, tmp_path, other_user, case):
+    proj = tmp_path / "p"
+    write_project(proj, "echo built > {out}/x")
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    workdir = parent / "work"
+    workdir.mkdir()
+    if case == "owned-by-other":
+        os.chown(workdir, other_user, other_user)
+        os.chmod(workdir, 0o755)
+        said = f"it is owned by uid {other_user}, not by the runner user (uid 0)"
+    elif case == "world-writable":
+        os.chmod(workdir, 0o777)
+        said = "it is writable by other users (mode 777)"
+    else:
+        os.chmod(parent, 0o777)
+        os.chmod(workdir, 0o700)
+        said = f"{parent} above it is writable by other users and not sticky (mode 777)"
+    add_runner(proj, sshd, workdir=workdir)
+    p = build(xbuild, proj, check=False)
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert f"workdir {workdir} is not safe to build in: {said}" in p.stderr, p.stderr
+    assert str(proj / "xbuild.toml") in p.stderr and f"127.0.0.1:{sshd.port}" in p.stderr
+    assert os.listdir(workdir) == [], "nothing may be shipped into it"
+
+
+def test_missing_workdir_in_a_sticky_dir_is_made_private(xbuild, sshd, tmp_path, other_user):
+    # Like the default /tmp/xbuild-runner: a sticky, world-writable parent is fine, and the
+    # workdir is made 0700 by the runner user; one made first by another user is refused.
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    proj = tmp_path / "p"
+    write_project(proj, "echo built > {out}/x")
+    add_runner(proj, sshd, workdir=sticky / "mine")
+    build(xbuild, proj)
+    st = (sticky / "mine").stat()
+    assert st.st_uid == 0 and (st.st_mode & 0o777) == 0o700
+    assert (proj / ".xbuild" / "out" / HOST_SLUG / "x").read_text() == "built\n"
+
+    planted = sticky / "theirs"
+    planted.mkdir()
+    os.chown(planted, other_user, other_user)
+    os.chmod(planted, 0o700)
+    proj2 = tmp_path / "p2"
+    write_project(proj2, "echo built > {out}/x")
+    add_runner(proj2, sshd, workdir=planted)
+    p = build(xbuild, proj2, check=False)
+    assert p.returncode == 3 and f"owned by uid {other_user}" in p.stderr, p.stderr
+
+
+SSH_WRAPPER = r"""#!/usr/bin/python3
+# Logs every ssh call (and the control socket's directory for the master); with
+# XB_FAKE_MASTER set, the master call does not connect: it binds a plain unix socket at the
+# ControlPath (owned by another user, or by us) that speaks no ssh, the way a planted one would.
+import json, os, socket, stat, sys
+args = sys.argv[1:]
+cp = next((a.split("=", 1)[1].strip('"') for a in args if a.startswith("ControlPath=")), None)
+master = "ControlMaster=yes" in args
+rec = {"argv": args, "control_path": cp, "master": master}
+if master and cp:
+    st = os.stat(os.path.dirname(cp))
+    rec.update(dir_uid=st.st_uid, dir_mode=stat.S_IMODE(st.st_mode))
+with open(os.environ["XB_SSH_LOG"], "a") as f:
+    f.write(json.dumps(rec) + "\n")
+fake = os.environ.get("XB_FAKE_MASTER")
+if master and fake:
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(cp)
+    s.listen(4)
+    if fake == "other-user":
+        os.chown(cp, int(os.environ["XB_OTHER_UID"]), -1)
+    while True:
+        s.accept()[0].close()
+os.execv("/usr/bin/ssh", ["ssh"] + args)
+"""
+
+
+def ssh_logged(tmp_path, other_uid=None, fake=None):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ssh").write_text(SSH_WRAPPER)
+    os.chmod(bindir / "ssh", 0o755)
+    log = tmp_path / "ssh.log"
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}", "XB_SSH_LOG": str(log)}
+    if fake:
+        env.update(XB_FAKE_MASTER=fake, XB_OTHER_UID=str(other_uid))
+    return env, lambda: [json.loads(l) for l in log.read_text().splitlines()]
+
+
+def test_control_socket_is_in_a_private_dir_and_checked_with_ssh_O_check(xbuild, sshd, tmp_path, other_user):
+    # Another user's leftovers that look like a dead xbuild's socket dirs are neither used nor removed.
+    planted = [Path(f"/tmp/xbuild-ssh-{pid}.planted{os.urandom(3).hex()}") for pid in (999999, 999998)]
+    for d in planted:
+        d.mkdir(mode=0o777)
+        os.chown(d, other_user, other_user)
+    try:
+        proj = tmp_path / "p"
+        write_project(proj, "echo built > {out}/x")
+        add_runner(proj, sshd)
+        env, calls = ssh_logged(tmp_path)
+        build(xbuild, proj, env=env)
+        assert (proj / ".xbuild" / "out" / HOST_SLUG / "x").read_text() == "built\n"
+        masters = [c for c in calls() if c["master"]]
+        assert len(masters) == 1, calls()
+        m = masters[0]
+        assert m["dir_uid"] == 0 and m["dir_mode"] == 0o700
+        assert Path(m["control_path"]).parent.name.startswith(f"xbuild-ssh-")
+        assert not any(str(d) in m["control_path"] for d in planted)
+        checks = [c for c in calls() if "-O" in c["argv"] and "check" in c["argv"]]
+        assert checks and all(c["control_path"] == m["control_path"] for c in checks)
+        # ship, build and fetch went through the master.
+        assert len([c for c in calls() if "ControlMaster=no" in c["argv"]]) >= 3
+        for d in planted:
+            assert d.is_dir() and d.stat().st_uid == other_user
+    finally:
+        for d in planted:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("fake", ["other-user", "not-a-master"])
+def test_a_socket_that_is_not_our_master_is_not_used(xbuild, sshd, tmp_path, other_user, fake):
+    # The master's socket appears but is someone else's (or answers no `ssh -O check`): xbuild
+    # must not hand it the ship, build and fetch sessions; they connect on their own instead.
+    proj = tmp_path / "p"
+    write_project(proj, "echo built > {out}/x")
+    add_runner(proj, sshd)
+    env, calls = ssh_logged(tmp_path, other_user, fake)
+    build(xbuild, proj, env=env)
+    assert (proj / ".xbuild" / "out" / HOST_SLUG / "x").read_text() == "built\n"
+    log = calls()
+    assert len([c for c in log if c["master"]]) == 1
+    assert [c for c in log if "ControlMaster=no" in c["argv"] and "-O" not in c["argv"]] == [], log
+    checks = [c for c in log if "-O" in c["argv"]]
+    if fake == "other-user":
+        assert checks == []  # refused on its owner, before asking it anything
+    else:
+        assert checks  # asked, and it did not answer as a master
+    # The fake master was stopped.
+    assert wait_until_empty(lambda: [pid for pid, argv in live_argvs()
+                                     if len(argv) > 1 and argv[1].endswith(b"/bin/ssh") and b"ControlMaster=yes" in argv]) == []

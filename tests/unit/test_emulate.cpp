@@ -1,6 +1,6 @@
 // Emulation pieces that need no qemu run: binfmt_misc parsing against fake proc dirs (the
 // same override XBUILD_BINFMT_DIR the integration tests use), the rootfs cache key, path
-// resolution inside a rootfs, the exec-in-rootfs argument round trip, the choice of how a
+// resolution inside a rootfs (and the sandbox's mount points made through util/in_root), the exec-in-rootfs argument round trip, the choice of how a
 // foreign command runs, and the bench report formats.
 
 #include "emulate/bench_report.hpp"
@@ -9,12 +9,14 @@
 #include "emulate/rootfs.hpp"
 #include "emulate/sandbox.hpp"
 #include "util/error.hpp"
+#include "util/in_root.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -217,6 +219,47 @@ TEST_CASE("emulate::path_in_root keeps symlinks inside the root") {
   CHECK_FALSE(path_in_root(root, "/loop"));
 }
 
+TEST_CASE("util::make_dirs_in_root creates only inside the root") {
+  TempDir t;
+  fs::path root = t.path / "root", host = t.path / "host";
+  fs::create_directories(root / "data");
+  fs::create_directories(host);
+  fs::create_symlink(host, root / "abs");                                  // absolute, to the host
+  fs::create_symlink("../../../../.." + host.string(), root / "rel");      // climbs out lexically
+  fs::create_directories(root / "mid");
+  fs::create_symlink(host, root / "mid" / "link");                         // an intermediate component
+  fs::create_symlink("/data", root / "ok");                                // to a dir inside the root
+  Fd r = open_root(root);
+  const std::string what = "the rootfs " + root.string();
+
+  for (const char* p : {"/abs/x", "/rel/x/y", "/mid/link/x"}) {
+    CAPTURE(p);
+    CHECK_THROWS_WITH_AS(make_dirs_in_root(r.get(), p, what), doctest::Contains("is a symlink to"), Error);
+    CHECK_THROWS_WITH_AS(make_file_in_root(r.get(), std::string(p) + "/f", what), doctest::Contains("is a symlink to"), Error);
+  }
+  CHECK(fs::is_empty(host));
+
+  Fd made = make_dirs_in_root(r.get(), "/ok/a/b", what);
+  CHECK(made);
+  CHECK(fs::is_directory(root / "data/a/b"));
+  CHECK(fs::equivalent(fd_path(made.get()), root / "data/a/b"));
+  Fd f = make_file_in_root(r.get(), "/ok/a/file", what);
+  CHECK(fs::is_regular_file(root / "data/a/file"));
+  // A dangling in-root symlink in a file's place is replaced by an empty file, in the root.
+  fs::create_symlink("/nowhere", root / "data/dangling");
+  make_file_in_root(r.get(), "/data/dangling", what);
+  CHECK(fs::is_regular_file(fs::symlink_status(root / "data/dangling")));
+  CHECK_THROWS_WITH_AS(make_file_in_root(r.get(), "/data", what), doctest::Contains("is a directory"), Error);
+  CHECK_THROWS_WITH_AS(make_dirs_in_root(r.get(), "/data/a/file/x", what), doctest::Contains("not a directory"), Error);
+  make_dirs_in_root(r.get(), "/a/../../x", what);  // ".." above "/" is "/", as inside
+  CHECK(fs::is_directory(root / "x"));
+  CHECK_FALSE(fs::exists(t.path / "x"));
+  CHECK_THROWS_WITH_AS(make_dirs_in_root(r.get(), "../x", what), doctest::Contains("'..'"), Error);
+  // Lookups clamp at the root too: ".." of the root is the root.
+  Fd up = open_in_root(r.get(), "/../../data", O_PATH | O_DIRECTORY);
+  CHECK(fs::equivalent(fd_path(up.get()), root / "data"));
+}
+
 TEST_CASE("emulate::exec_args round trip and errors") {
   RootfsExec e;
   e.rootfs = "/var/cache/xbuild/rootfs/linux_arm64-x";
@@ -236,6 +279,7 @@ TEST_CASE("emulate::exec_args round trip and errors") {
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--bind", "rel", "--", "sh"}), doctest::Contains("not absolute"), Error);
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--file", "nohost", "--", "sh"}), doctest::Contains("HOST=INSIDE"), Error);
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--what", "x", "--", "sh"}), doctest::Contains("unknown option"), Error);
+  CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--file", "/q=rel", "--", "sh"}), doctest::Contains("must be absolute"), Error);
 }
 
 TEST_CASE("emulate::foreign_command") {

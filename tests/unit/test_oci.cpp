@@ -283,6 +283,30 @@ TEST_CASE("oci layers are deterministic: sorted, normalised, same digest from di
   CHECK(later.entries == 1);
 }
 
+TEST_CASE("oci layers: a full disk is an Error naming the file, whatever the compression") {
+  // /dev/full fails every write with ENOSPC; the failure happens inside libarchive's write
+  // callback, which must not let the exception cross C (that was std::terminate).
+  TempDir t;
+  fs::path big = t.path / "big";
+  // Incompressible and more than the writer thread's queue (16 MiB), so the sink throws
+  // inside the callback, not only at the end.
+  std::string bytes(20 << 20, '\0');
+  std::mt19937 rng(7);
+  for (auto& ch : bytes) ch = static_cast<char>(rng());
+  write_file_atomic(big, bytes);
+  for (Compression c : {Compression::gzip, Compression::none, Compression::zstd}) {
+    CAPTURE(to_string(c));
+    try {
+      write_layer({{big, "/big"}}, c, 0, "/dev/full", 2);
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Exit::environment);
+      CHECK(std::string(e.what()).find("/dev/full") != std::string::npos);
+      CHECK(std::string(e.what()).find("No space left on device") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("oci layers keep symlinks and reject bad input") {
   TempDir t;
   make_tree(t.path / "out", 5, 0755);

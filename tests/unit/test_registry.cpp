@@ -2,6 +2,7 @@
 // WWW-Authenticate grammar, URL handling, and credentials from a docker config
 // (with a real credential helper program on PATH).
 
+#include "oci/descriptor.hpp"
 #include "registry/auth.hpp"
 #include "registry/client.hpp"
 #include "registry/http.hpp"
@@ -9,12 +10,16 @@
 #include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/host.hpp"
 
+#include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 using xb::registry::Reference;
@@ -125,6 +130,7 @@ TEST_CASE("Reference::parse: bad input names what is wrong") {
   CHECK(error_of("host:port/x").find("bad registry host") != std::string::npos);
   CHECK(error_of("host:5000/a b").find("whitespace") != std::string::npos);
   CHECK(error_of("a..b/c").find("registry host") != std::string::npos);
+  CHECK(error_of("[::1]:/c").find("registry host") != std::string::npos);
   CHECK_FALSE(Reference::valid("./out/layout"));
   CHECK(Reference::valid("127.0.0.1:5000/x:y"));
 }
@@ -272,4 +278,147 @@ TEST_CASE("credentials: --creds, docker config auths, credHelpers, credsStore") 
     }
   }
   fs::remove_all(dir);
+}
+
+// ---- issue 13: hostile input ------------------------------------------------------------
+
+namespace {
+
+// A deterministic generator (the same references on every run, so a failure reproduces).
+struct Gen {
+  std::uint64_t state;
+  std::uint64_t next() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  }
+  std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+  template <typename T>
+  const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
+};
+
+std::string generated_reference(Gen& g) {
+  static const std::vector<std::string> hosts = {
+      "",          "docker.io/",     "index.docker.io/", "registry-1.docker.io/", "Docker.IO/", "localhost/",
+      "LOCALHOST/", "localhost:5000/", "127.0.0.1:5000/", "[::1]:5000/",         "[::1]/",     "[FE80::1]:80/",
+      "calhOx/",   "CALHOX/",        "calhox.lan/",     "Registry.Example.COM/", "ghcr.io/",   "a-b.c:1/",
+      "host:5000/", "x.y.z:65535/",  "Host:1/",         "a.b/"};
+  static const std::vector<std::string> components = {"alpine", "library", "a", "x__y", "z-w.v", "a--b", "a.b",
+                                                      "team",   "app",     "0", "9z",   "a_b",   "Ab",   "-x",
+                                                      "x-",     "",        "a..b"};
+  static const std::vector<std::string> tags = {"", ":latest", ":1.0", ":T_1.2-3", ":-bad", ":" + std::string(128, 'a'),
+                                                ":" + std::string(129, 'b'), ":UPPER", ":"};
+  std::string s = g.pick(hosts);
+  std::size_t n = 1 + g.below(3);
+  for (std::size_t i = 0; i < n; ++i) s += (i ? "/" : "") + g.pick(components);
+  s += g.pick(tags);
+  if (g.below(4) == 0) s += "@" + k_digest;
+  if (g.below(8) == 0) s.insert(g.below(s.size() + 1), 1, "/:@.A_-"[g.below(7)]);  // one odd character anywhere
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("Reference: printing then parsing gives the same Reference (property, generated and edge inputs)") {
+  std::vector<std::string> inputs = {"calhOx/2",  "CALHOX/2", "calhOx:5000/2", "LocalHost/x", "Docker.io/alpine",
+                                     "index.docker.io/x", "[::1]/a",   "a.b/c@" + k_digest,    "user/app:1"};
+  Gen g{0x9e3779b97f4a7c15ull};
+  for (int i = 0; i < 20000; ++i) inputs.push_back(generated_reference(g));
+  int parsed = 0;
+  for (const auto& text : inputs) {
+    Reference r;
+    try {
+      r = Reference::parse(text);
+    } catch (const xb::Error&) {
+      continue;
+    }
+    ++parsed;
+    INFO("input: " << text << "  printed: " << r.str());
+    Reference again = Reference::parse(r.str());
+    CHECK(again == r);
+    CHECK(again.str() == r.str());
+  }
+  CHECK(parsed > 2000);  // the generator must reach valid references, not only rejections
+
+  // The case the review found: the capitals are what make "calhOx" a host.
+  auto c = Reference::parse("calhOx/2");
+  CHECK(c.registry == "calhOx");
+  CHECK(c.str() == "calhOx/2:latest");
+  CHECK(Reference::parse("Registry.Example.COM/app").registry == "registry.example.com");
+  CHECK(Reference::parse("LOCALHOST/x").registry == "localhost");
+}
+
+TEST_CASE("invalid image reference never echoes a password") {
+  for (std::string text : {"alice:S3cretPW@host/app:1", "alice:S3cretPW@host", "docker://alice:S3cretPW@h:5000/a",
+                           "alice:S3c@ret/PW@host/app", "alice:S3cretPW@host/app@sha256:abc"}) {
+    INFO(text);
+    std::string e = error_of(text);
+    CHECK(e.find("invalid image reference") != std::string::npos);
+    CHECK(e.find("S3c") == std::string::npos);
+    CHECK(e.find("alice:***@") != std::string::npos);
+    CHECK(e.find("--creds") != std::string::npos);
+  }
+  // What carries no secret is shown as typed.
+  CHECK(reg::redact_reference("app:1.0@sha256:bad") == "app:1.0@sha256:bad");
+  CHECK(reg::redact_reference("app@md5:x") == "app@md5:x");
+  CHECK(reg::redact_reference("host:5000/a/b:c") == "host:5000/a/b:c");
+  CHECK(error_of("app@md5:" + std::string(32, 'a')).find("md5") != std::string::npos);
+}
+
+TEST_CASE("loopback is decided on the exact host, never a prefix") {
+  CHECK(xb::is_loopback_host("127.0.0.1"));
+  CHECK(xb::is_loopback_host("127.255.0.9"));
+  CHECK(xb::is_loopback_host("Localhost"));
+  CHECK(xb::is_loopback_host("::1"));
+  CHECK_FALSE(xb::is_loopback_host("127.0.0.1.nip.io"));
+  CHECK_FALSE(xb::is_loopback_host("localhost.attacker.example"));
+  CHECK_FALSE(xb::is_loopback_host("127.0.0.256"));
+  CHECK_FALSE(xb::is_loopback_host("127..0.1"));
+  CHECK_FALSE(xb::is_loopback_host("127.0.0.1:5000"));
+  // The host of a docker:// source, as emulate/rootfs.cpp reads it for skopeo.
+  auto loopback_ref = [](std::string_view ref) { return xb::is_loopback_host(xb::host_without_port(xb::reference_host(ref))); };
+  CHECK(loopback_ref("127.0.0.1:5000/x:1"));
+  CHECK(loopback_ref("localhost/x"));
+  CHECK(loopback_ref("[::1]:5000/x"));
+  CHECK_FALSE(loopback_ref("localhost.attacker.example/x"));
+  CHECK_FALSE(loopback_ref("127.0.0.1.nip.io/x"));
+  CHECK_FALSE(loopback_ref("localhost"));  // a Docker Hub name, not a host
+  CHECK_FALSE(loopback_ref("library/localhost"));
+  for (const char* ref : {"127.0.0.1:5000/x", "localhost.attacker.example/x", "calhOx/2", "alpine", "a/b"}) {
+    INFO(ref);
+    CHECK(xb::reference_host(ref) == (Reference::parse(ref).registry == "docker.io" ? "" : Reference::parse(ref).registry));
+  }
+}
+
+TEST_CASE("descriptor sizes: a non-negative integer that fits int64, else rejected when parsed") {
+  auto parse = [](const std::string& size) {
+    return xb::oci::descriptor_from_json(
+        boost::json::parse(R"({"mediaType":"x","digest":")" + k_digest + R"(","size":)" + size + "}"), "test");
+  };
+  CHECK(parse("0").size == 0);
+  CHECK(parse("9223372036854775807").size == INT64_MAX);
+  for (std::string bad : {"9223372036854775808", "18446744073709551615", "18446744073709551616", "-1", "1e3", "1.5",
+                          "\"100\"", "null", "1e400"}) {
+    INFO(bad);
+    try {
+      parse(bad);
+      FAIL("accepted");
+    } catch (const xb::Error& e) {
+      CHECK(std::string(e.what()).find("bad \"size\"") != std::string::npos);
+      CHECK(std::string(e.what()).find("test") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("http helpers for caps and credential checks") {
+  CHECK(reg::format_cap(4 << 20) == "4 MiB");
+  CHECK(reg::format_cap(64 << 10) == "64 KiB");
+  CHECK(reg::format_cap(100) == "100 bytes");
+  auto u = reg::split_url("HTTP://[::1]:5000/token?x=1");
+  CHECK(u.scheme == "http");
+  CHECK(u.host == "::1");
+  CHECK(u.port == "5000");
+  CHECK(reg::split_url("https://auth.example.com/t").port == "443");
+  CHECK(reg::split_url("not a url").scheme.empty());
 }

@@ -3,11 +3,13 @@
 // build script is run for real with local directories standing in for the runner's.
 
 #include "runner/quote.hpp"
+#include "temp_dir.hpp"
 #include "runner/runner.hpp"
 #include "config/project.hpp"
 #include "runner/ssh.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/strings.hpp"
 
 #include <doctest/doctest.h>
 
@@ -49,14 +51,10 @@ std::pair<int, std::string> run_merged(const std::vector<std::string>& argv) {
   return {c.exit.status(), c.output};
 }
 
+/// A fresh private directory (util's TempDirectory: unguessable, removed afterwards).
 struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static int n = 0;
-    dir = fs::temp_directory_path() / ("xb-runner-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
+  test::TempDir t{"runner"};
+  fs::path dir = t.path;
 };
 
 }  // namespace
@@ -246,4 +244,45 @@ TEST_CASE("runner::target_for checks the [[runner]] entry and resolves the key")
   bad = r;
   bad.host = "-oProxyCommand=x";
   CHECK(error_of(bad, Exit::usage).find("-oProxyCommand=x") != std::string::npos);
+}
+
+TEST_CASE("runner::workdir_check_script makes a missing workdir 0700 and refuses unsafe ones (sh and bash)") {
+  TempDir tmp;
+  SshTarget t;
+  t.host = "u@h";
+  t.origin = "the [[runner]] in /p/xbuild.toml";
+  auto check = [&](const std::string& shell, const fs::path& wd) {
+    auto [rc, out] = run_merged({shell, "-c", "(\n" + workdir_check_script(wd.string()) + ")"});
+    return workdir_problem(t, wd.string(), split(out, '\n'));
+  };
+  for (const std::string shell : {"sh", "bash"}) {
+    CAPTURE(shell);
+    fs::path base = tmp.dir / shell;
+    fs::create_directories(base);
+    fs::permissions(base, fs::perms::owner_all);
+
+    fs::path fresh = base / "new dir" / "work";
+    CHECK(check(shell, fresh) == "");
+    CHECK((fs::status(fresh).permissions() & fs::perms::all) == fs::perms::owner_all);
+
+    fs::path open = base / "open";
+    fs::create_directories(open);
+    fs::permissions(open, fs::perms::all);
+    CHECK(check(shell, open).find("workdir " + open.string() + " is not safe to build in: it is writable by other users (mode 777)") != std::string::npos);
+    CHECK(check(shell, open).find("u@h:22 (the [[runner]] in /p/xbuild.toml)") != std::string::npos);
+
+    fs::path under_open = open / "w";
+    fs::create_directories(under_open);
+    fs::permissions(under_open, fs::perms::owner_all);
+    CHECK(check(shell, under_open).find(open.string() + " above it is writable by other users and not sticky (mode 777)") != std::string::npos);
+
+    fs::path sticky = base / "sticky";
+    fs::create_directories(sticky);
+    fs::permissions(sticky, fs::perms::all | fs::perms::sticky_bit);
+    CHECK(check(shell, sticky / "w") == "");
+    fs::create_directory_symlink(sticky / "w", base / "link");  // a link of ours to a good dir
+    CHECK(check(shell, base / "link") == "");
+  }
+  CHECK(workdir_problem(t, "/w", {"workdir-uid 1000"}).find("the check did not finish") != std::string::npos);
+  CHECK(workdir_problem(t, "/w", {"workdir-uid 1000", "workdir-bad owner 0 /w"}).find("it is owned by uid 0, not by the runner user (uid 1000)") != std::string::npos);
 }

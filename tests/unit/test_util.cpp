@@ -14,6 +14,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -261,6 +262,55 @@ TEST_CASE("util::TempFile and TempDirectory") {
     CHECK(fs::exists(live.path()));
     CHECK(fs::exists(dir.path / ".o.tmp-notapid"));
     CHECK(fs::exists(dir.path / "unrelated"));
+  }
+}
+
+TEST_CASE("util::remove_stale_temps_beside and remove_tree") {
+  test::TempDir dir("util-stale");
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  SUBCASE("any target's temps with the tag, only when dead and well-named") {
+    fs::path a = dir.path / fmt::format(".linux_arm64-bookworm-0123.tmp-{}.Ab12Cd", child);
+    fs::path b = dir.path / fmt::format(".other.tmp-{}.zzzzzz", child);
+    fs::path wrong_tag = dir.path / fmt::format(".x.layout-{}.abcdef", child);
+    fs::path too_long = dir.path / fmt::format(".x.tmp-{}.abcdefg", child);
+    fs::path no_dot = dir.path / fmt::format("x.tmp-{}.abcdef", child);
+    for (const auto& p : {a, b, wrong_tag, too_long, no_dot}) fs::create_directories(p / "rootfs");
+    TempDirectory live = TempDirectory::beside(dir.path / "entry");
+    remove_stale_temps_beside(dir.path, "tmp");
+    CHECK_FALSE(fs::exists(a));
+    CHECK_FALSE(fs::exists(b));
+    CHECK(fs::exists(wrong_tag));
+    CHECK(fs::exists(too_long));
+    CHECK(fs::exists(no_dot));
+    CHECK(fs::exists(live.path()));
+  }
+  SUBCASE("a tree with nothing mounted is removed") {
+    CHECK(mounts_under(dir.path).empty());
+    fs::create_directories(dir.path / "t" / "a" / "b");
+    CHECK(remove_tree(dir.path / "t") == "");
+    CHECK_FALSE(fs::exists(dir.path / "t"));
+  }
+  SUBCASE("a mount under the tree is detached, never emptied") {
+    if (::geteuid() != 0) {
+      MESSAGE("not root: cannot mount, so the detach is checked by tests/integration/test_faults.py only");
+      return;
+    }
+    fs::path host = dir.path / "host";  // stands for /dev/shm or a host dir a chroot tool bound
+    fs::create_directories(host);
+    write_file_atomic(host / "precious", "keep");
+    fs::path stale = dir.path / fmt::format(".e.tmp-{}.abcdef", child);
+    fs::create_directories(stale / "rootfs" / "dev" / "shm");
+    REQUIRE(::mount(host.c_str(), (stale / "rootfs" / "dev" / "shm").c_str(), nullptr, MS_BIND, nullptr) == 0);
+    REQUIRE(mounts_under(stale).size() == 1);
+    CHECK(mounts_under(stale).front() == fs::weakly_canonical(stale / "rootfs" / "dev" / "shm"));
+    remove_stale_temps_beside(dir.path, "tmp");
+    CHECK_FALSE(fs::exists(stale));
+    CHECK(mounts_under(dir.path).empty());
+    CHECK(read_file(host / "precious") == "keep");
   }
 }
 
