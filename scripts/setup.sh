@@ -19,9 +19,11 @@ build_pkgs=(
   libtomlplusplus-dev libarchive-dev libssl-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev
   doctest-dev libcli11-dev libfmt-dev
 )
+# libclang-rt-14-dev holds libFuzzer and the sanitizer runtimes (scripts/fuzz.sh); clang only
+# recommends it, and --no-install-recommends below would leave it out.
 tool_pkgs=(
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-riscv64-linux-gnu
-  clang lld cmake make golang-go rustc cargo
+  clang lld libclang-rt-14-dev cmake make golang-go rustc cargo
   qemu-user-static binfmt-support file zstd
   skopeo umoci oci-image-tool docker-registry apache2-utils
   mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 bsdutils

@@ -151,7 +151,10 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout");
   cmd->add_flag("--no-image-checks", o->no_image_checks, "Developer: skip runtime libraries and the image lint (to measure them)")->group("");
   cmd->callback([o] {
-    auto [project, toolchains] = load_project_and_toolchains();
+    // Not a structured binding: lambdas below use `project`, which clang 14 cannot capture.
+    auto loaded = load_project_and_toolchains();
+    Project& project = loaded.first;
+    const std::vector<Toolchain>& toolchains = loaded.second;
     if (!o->rootfs.empty()) {
       project.emulate.rootfs = o->rootfs;
       project.emulate.rootfs_origin = "--rootfs " + o->rootfs;

@@ -65,7 +65,8 @@ TEST_CASE("plan::platform_env: an emulated build gets the target's own tool name
                       std::pair{"STRIP", "strip"}, std::pair{"PKG_CONFIG", "pkg-config"}, std::pair{"GOARCH", "arm64"},
                       std::pair{"GOOS", "linux"}, std::pair{"RUST_TARGET", "aarch64-unknown-linux-gnu"},
                       std::pair{"TARGETPLATFORM", "linux/arm64"}}) {
-    CAPTURE(k);
+    const char* key = k;  // clang 14 cannot capture a structured binding (CAPTURE's lambda)
+    CAPTURE(key);
     CHECK(plan.env.at(k) == v);
   }
   CHECK(plan.env.at("MY_OUT") == plan.paths.out.string() + "/x");
@@ -89,7 +90,8 @@ TEST_CASE("plan: the test command gets the build's environment, and foreign cros
   CHECK(plan.test.argv == std::vector<std::string>{plan.paths.out.string() + "/hello", "--check"});
   for (const auto& [k, v] : plan.env) {
     if (k == "GOFLAGS") continue;
-    CAPTURE(k);
+    const std::string& key = k;  // clang 14 cannot capture a structured binding (CAPTURE's lambda)
+    CAPTURE(key);
     CHECK(plan.test.env.at(k) == v);
   }
   std::string wrapper = test_exec_wrapper(plan).string();
