@@ -41,8 +41,12 @@ struct Reader {
   explicit Reader(const fs::path& file) : a(archive_read_new()) {
     archive_read_support_format_tar(a);
     archive_read_support_filter_all(a);
-    if (archive_read_open_filename(a, file.c_str(), 1 << 16) != ARCHIVE_OK)
-      fail(Exit::usage, "cannot read archive '{}': {}", file.string(), archive_error_string(a) ? archive_error_string(a) : "unknown error");
+    if (archive_read_open_filename(a, file.c_str(), 1 << 16) != ARCHIVE_OK) {
+      // The destructor does not run for a constructor that throws: free the handle here.
+      std::string why = archive_error_string(a) ? archive_error_string(a) : "unknown error";
+      archive_read_free(a);
+      fail(Exit::usage, "cannot read archive '{}': {}", file.string(), why);
+    }
   }
   ~Reader() { archive_read_free(a); }
 };
