@@ -98,14 +98,7 @@ SubprocessRunner::SubprocessRunner(int slots, LineSink sink) : m_slots(std::max(
   if (g_signal_pipe[0] < 0) ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK);
   // As make and ninja do: a signal that was ignored when xbuild started (nohup) stays ignored,
   // and the previous actions come back when the runner goes.
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  for (std::size_t i = 0; i < std::size(k_signals); ++i) {
-    ::sigaction(k_signals[i], nullptr, &m_previous[i]);
-    if (m_previous[i].sa_handler != SIG_IGN) ::sigaction(k_signals[i], &sa, nullptr);
-  }
+  m_handlers.install(on_signal);
   if (const CgroupSupport& cg = cgroup_support(); cg.usable) {
     try {
       m_cgroup = Cgroup::create_unique(cg.parent, "xbuild");
@@ -126,7 +119,7 @@ SubprocessRunner::~SubprocessRunner() {
   m_running.clear();  // removes the job cgroups
   m_cgroup.reset();
   m_watchdog.reset();
-  for (std::size_t i = 0; i < std::size(k_signals); ++i) ::sigaction(k_signals[i], &m_previous[i], nullptr);
+  m_handlers.restore();
 }
 
 bool SubprocessRunner::can_run_more() const {

@@ -8,6 +8,7 @@
 #include "exec/command.hpp"
 #include "exec/subprocess.hpp"
 #include "exec/watchdog.hpp"
+#include "util/interrupt.hpp"
 
 #include <signal.h>
 
@@ -91,8 +92,7 @@ private:
   void kill_all(JobStatus status, const std::string& message);
   /// Sends `sig` to the job's group; SIGKILL also empties its cgroup.
   static void end_job(Running& r, int sig);
-  static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP};
-  struct sigaction m_previous[std::size(k_signals)] {};  ///< restored by the destructor
+  SignalHandlers m_handlers;                           ///< ours while the runner lives
   bool m_interrupt_handled = false;                    ///< the groups were killed once already
   int m_slots;
   LineSink m_sink;

@@ -25,6 +25,7 @@
 #include "exec/subprocess.hpp"
 
 #include "exec/cgroup.hpp"
+#include "util/interrupt.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/process/v2/process.hpp>
@@ -479,22 +480,14 @@ extern "C" void forward_signal(int sig) {
 int run_interruptible(const Command& cmd, const SpawnOptions& options) {
   SpawnOptions o = options;
   o.group = ProcessGroup::own;
-  constexpr int k_forwarded[] = {SIGINT, SIGTERM, SIGHUP};
-  struct sigaction previous[std::size(k_forwarded)] {};
-  struct sigaction sa {};
-  sa.sa_handler = forward_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
   g_foreground_signal = 0;
   // Caught before the child exists, so no signal falls between start and wait; one that
   // came before the pid is known is passed on right after.
-  for (std::size_t i = 0; i < std::size(k_forwarded); ++i) {
-    ::sigaction(k_forwarded[i], nullptr, &previous[i]);
-    if (previous[i].sa_handler != SIG_IGN) ::sigaction(k_forwarded[i], &sa, nullptr);
-  }
+  SignalHandlers handlers;
+  handlers.install(forward_signal);
   auto restore = [&] {
     g_foreground = 0;
-    for (std::size_t i = 0; i < std::size(k_forwarded); ++i) ::sigaction(k_forwarded[i], &previous[i], nullptr);
+    handlers.restore();
   };
   ExitInfo info;
   try {

@@ -18,21 +18,31 @@ extern "C" void note_interrupt(int sig) { g_interrupt = sig; }
 
 }  // namespace
 
-InterruptScope::InterruptScope() {
-  g_interrupt = 0;
+void SignalHandlers::install(void (*handler)(int)) {
+  restore();
   struct sigaction sa {};
-  sa.sa_handler = note_interrupt;
+  sa.sa_handler = handler;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   for (std::size_t i = 0; i < std::size(k_signals); ++i) {
     ::sigaction(k_signals[i], nullptr, &m_previous[i]);
     if (m_previous[i].sa_handler != SIG_IGN) ::sigaction(k_signals[i], &sa, nullptr);
   }
+  m_installed = true;
 }
 
-InterruptScope::~InterruptScope() {
+void SignalHandlers::restore() {
+  if (!m_installed) return;
   for (std::size_t i = 0; i < std::size(k_signals); ++i) ::sigaction(k_signals[i], &m_previous[i], nullptr);
+  m_installed = false;
 }
+
+InterruptScope::InterruptScope() {
+  g_interrupt = 0;
+  m_handlers.install(note_interrupt);
+}
+
+InterruptScope::~InterruptScope() = default;
 
 int pending_interrupt() { return g_interrupt.load(std::memory_order_relaxed); }
 

@@ -8,9 +8,29 @@
 // restore this one when they end.
 
 #include <csignal>
+#include <iterator>
 #include <string_view>
 
 namespace xb {
+
+/// One handler for SIGINT, SIGTERM and SIGHUP while installed, except for a signal that was
+/// ignored at start (nohup), as make and ninja do; the previous actions come back on restore.
+class SignalHandlers {
+public:
+  SignalHandlers() = default;
+  ~SignalHandlers() { restore(); }
+  SignalHandlers(const SignalHandlers&) = delete;
+  SignalHandlers& operator=(const SignalHandlers&) = delete;
+  /// Installs `handler` (SA_RESTART) and keeps the previous actions.
+  void install(void (*handler)(int));
+  /// Puts the previous actions back; a no-op when not installed.
+  void restore();
+
+private:
+  static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction m_previous[std::size(k_signals)] {};
+  bool m_installed = false;
+};
 
 /// Catches SIGINT, SIGTERM and SIGHUP into a flag while alive; restores the previous actions.
 class InterruptScope {
@@ -22,8 +42,7 @@ public:
   InterruptScope& operator=(const InterruptScope&) = delete;
 
 private:
-  static constexpr int k_signals[] = {SIGINT, SIGTERM, SIGHUP};
-  struct sigaction m_previous[std::size(k_signals)] {};  ///< restored by the destructor
+  SignalHandlers m_handlers;
 };
 
 /// The signal an InterruptScope caught (0 when none).
