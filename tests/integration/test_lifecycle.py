@@ -102,7 +102,10 @@ def test_kill_9_of_xbuild_leaves_nothing_running_or_writing(xbuild, tmp_path, cg
     daemon = ""
     if cgroups == "on":
         daemon = "setsid sh -c 'while :; do echo d >> {out}/daemon; sleep 0.1; done' </dev/null >/dev/null 2>&1 &"
+    # The first tick is written before `tail -f` starts: tail exits at once on a missing file,
+    # which ended the build (and the test's wait) whenever the loop lost that race.
     write_project(proj, f"""
+echo tick >> {{out}}/tick
 ( while :; do echo tick >> {{out}}/tick; sleep 0.1; done ) &
 {daemon}
 echo build-started
