@@ -46,19 +46,42 @@ std::string describe_errors(const std::vector<RegistryErrorEntry>& errors) {
   return join(parts, "; ");
 }
 
-RegistryError from_transport(const TransportError& e, const HttpRequest& req, std::string_view registry) {
-  std::string hint;
-  if (e.kind() == TransportError::Kind::tls_verify)
-    hint = fmt::format(" (the certificate of {} is not trusted: pass --ca-file CA.pem, or --insecure-registry {} "
-                       "to skip verification)", registry, registry);
-  else if (e.kind() == TransportError::Kind::tls_handshake)
-    hint = fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
-                       registry, registry);
+// What to do about a request that got no answer; the advice names the flag that would help,
+// and when that flag was given (--ca-file), what is wrong with the file it names.
+std::string transport_hint(const TransportError& e, std::string_view registry, const std::filesystem::path& ca_file) {
+  switch (e.kind()) {
+    case TransportError::Kind::refused:
+      return fmt::format(" (nothing listens on {}: is the registry running, and is the port right?)", registry);
+    case TransportError::Kind::tls_verify:
+      if (!ca_file.empty())
+        return fmt::format(" (the certificate of {} is not signed by a CA in --ca-file {} nor by a system CA: that "
+                           "file must hold the CA certificate that signed the registry's certificate; "
+                           "`openssl s_client -connect {} -showcerts` shows who signed it)",
+                           registry, ca_file.string(), registry);
+      return fmt::format(" (the certificate of {} is not trusted: pass --ca-file CA.pem, or --insecure-registry {} "
+                         "to skip verification)", registry, registry);
+    case TransportError::Kind::tls_ca_file:
+      return fmt::format(" (--ca-file {} could not be loaded as CA certificates: it must be a PEM file with "
+                         "-----BEGIN CERTIFICATE----- blocks)", ca_file.string());
+    case TransportError::Kind::tls_handshake:
+      return fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
+                         registry, registry);
+    default:
+      return {};
+  }
+}
+
+RegistryError from_transport(const TransportError& e, const HttpRequest& req, std::string_view registry,
+                             const std::filesystem::path& ca_file) {
   if (e.kind() == TransportError::Kind::body_too_large)  // an answer, but one xbuild will not read
     return RegistryError(fmt::format("{}: {}", registry, e.what()), 0, {}, req.method, redact_url(req.url),
                          Retryable::no);
-  return RegistryError(fmt::format("no answer from {}: {}{}", registry, e.what(), hint), 0, {}, req.method,
-                       redact_url(req.url), e.retryable() ? Retryable::yes : Retryable::no);
+  RegistryError err(fmt::format("no answer from {}: {}{}", registry, e.what(), transport_hint(e, registry, ca_file)),
+                    0, {}, req.method, redact_url(req.url), e.retryable() ? Retryable::yes : Retryable::no);
+  // Every request to a registry that refuses connections fails for that one reason.
+  if (e.kind() == TransportError::Kind::refused)
+    err.set_cause(fmt::format("no answer from {}: connection refused{}", registry, transport_hint(e, registry, ca_file)));
+  return err;
 }
 
 }  // namespace
@@ -163,6 +186,19 @@ std::string Client::base_url(HttpSession& session) {
     return retry<TransportError>(backoff(), [&] { return session.perform(req); },
                                  [](const TransportError& e, int) { return e.retryable(); });
   };
+  // A failed ping is the answer for the whole run: every worker that asks again gets the same
+  // error at once (the ping had its retries), so one cause is one wait and one message.
+  if (m_base_error) std::rethrow_exception(m_base_error);
+  auto ping_failed = [&](const TransportError& e, const std::string& url) {
+    HttpRequest req;
+    req.url = url;
+    RegistryError first = from_transport(e, req, m_registry, m_options.ca_file);
+    std::string tries = e.retryable() ? fmt::format(" (gave up after {} attempts)", backoff().max_attempts) : "";
+    RegistryError final_error(std::string(first.what()) + tries, 0, {}, req.method, first.url(), Retryable::no);
+    final_error.set_cause(first.cause() + tries);
+    m_base_error = std::make_exception_ptr(final_error);
+    std::rethrow_exception(m_base_error);
+  };
   std::string https = "https://" + m_api_host;
   HttpResponse resp;
   try {
@@ -170,19 +206,14 @@ std::string Client::base_url(HttpSession& session) {
     m_base_url = https;
   } catch (const TransportError& e) {
     bool fallback = http_allowed() && (e.kind() == TransportError::Kind::tls_handshake ||
-                                       e.kind() == TransportError::Kind::retryable);
-    if (!fallback) {
-      HttpRequest req;
-      req.url = https + "/v2/";
-      throw from_transport(e, req, m_registry);
-    }
+                                       e.kind() == TransportError::Kind::retryable ||
+                                       e.kind() == TransportError::Kind::refused);
+    if (!fallback) ping_failed(e, https + "/v2/");
     std::string http = "http://" + m_api_host;
     try {
       resp = ping(http);
     } catch (const TransportError& e2) {
-      HttpRequest req;
-      req.url = http + "/v2/";
-      throw from_transport(e2, req, m_registry);
+      ping_failed(e2, http + "/v2/");
     }
     m_base_url = http;
   }
@@ -290,7 +321,7 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
         backoff(), [&] { return session.perform(req); }, [](const TransportError& e, int) { return e.retryable(); },
         [](const HttpResponse& r, int) { return retryable_status(r.status); });
   } catch (const TransportError& e) {
-    throw from_transport(e, req, m_registry);
+    throw from_transport(e, req, m_registry, m_options.ca_file);
   }
   if (resp.status == 401 || resp.status == 403) {
     auto err = error_from_response(fmt::format("the token server of {} refused to authenticate {} "
@@ -361,7 +392,7 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
     }
     return resp;
   } catch (const TransportError& e) {
-    throw from_transport(e, req, m_registry);
+    throw from_transport(e, req, m_registry, m_options.ca_file);
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -58,8 +59,14 @@ public:
   bool retryable() const { return m_retryable; }
   /// True when any entry has this code.
   bool has_code(std::string_view code) const;
+  /// The failure without the request it happened to ("connection refused by HOST"), so
+  /// parallel uploads that failed for one reason are reported once; what() by default.
+  std::string cause() const { return m_cause.empty() ? std::string(what()) : m_cause; }
+  /// Sets cause().
+  void set_cause(std::string cause) { m_cause = std::move(cause); }
 
 private:
+  std::string m_cause;
   long m_status;
   std::vector<RegistryErrorEntry> m_errors;
   std::string m_method;
@@ -133,6 +140,7 @@ private:
   std::mutex m_mutex;
   std::mutex m_token_mutex;             ///< serialises token requests (taken before m_mutex)
   std::string m_base_url;               ///< "" until probed
+  std::exception_ptr m_base_error;      ///< the ping's failure, rethrown to every later caller
   Credentials m_creds;
   bool m_creds_loaded = false;
   AuthScheme m_scheme = AuthScheme::unknown;

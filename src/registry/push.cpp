@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 
 namespace xb::registry {
@@ -256,8 +257,12 @@ Outcome push_blob(PushContext& ctx, HttpSession& session, const oci::Descriptor&
         });
   } catch (const RegistryError& e) {
     if (!e.retryable() || ctx.stop) throw;
-    throw RegistryError(fmt::format("{} (gave up after {} attempts)", e.what(), backoff.max_attempts), e.status(),
-                        e.errors(), e.method(), e.url(), Retryable::no);
+    RegistryError final_error(fmt::format("{} (gave up after {} attempts)", e.what(), backoff.max_attempts),
+                              e.status(), e.errors(), e.method(), e.url(), Retryable::no);
+    final_error.set_cause(e.cause() == e.what() ? std::string(final_error.what())
+                                                : fmt::format("{} (gave up after {} attempts)", e.cause(),
+                                                              backoff.max_attempts));
+    throw final_error;
   }
 }
 
@@ -368,12 +373,17 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
   // A blob's failure is collected and the others go on, so one run reports every blob that
   // failed; auth and usage failures would fail every blob the same way, so they stop the
   // group (the first is rethrown by parallel_for after the running uploads finish).
+  // Errors are kept per cause (RegistryError::cause): four workers refused by one registry
+  // are one line, not four.
   std::mutex errors_mutex;
-  std::vector<std::string> errors;
+  std::vector<std::pair<std::string, std::string>> errors;  // (cause, first message), in order
+  std::map<std::string, int> blobs_per_cause;
   std::exception_ptr first_error;
   auto record = [&](const std::exception& e) {
+    auto* re = dynamic_cast<const RegistryError*>(&e);
+    std::string cause = re ? re->cause() : std::string(e.what());
     std::lock_guard lock(errors_mutex);
-    errors.push_back(e.what());
+    if (blobs_per_cause[cause]++ == 0) errors.emplace_back(cause, e.what());
     if (!first_error) first_error = std::current_exception();
   };
   try {
@@ -401,9 +411,19 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
     if (!first_error) record(e);  // a session that could not be made
   }
   if (first_error) {
-    if (errors.size() <= 1) std::rethrow_exception(first_error);
+    int failed = 0;
+    for (const auto& [cause, n] : blobs_per_cause) failed += n;
+    if (failed <= 1) std::rethrow_exception(first_error);
+    if (errors.size() == 1)  // one cause: said once, as the cause (no one blob's request)
+      throw Error(fmt::format("pushing to {} failed (the tag was not changed): {}", target.str(), errors.front().first),
+                  Exit::registry);
+    std::vector<std::string> lines;
+    for (const auto& [cause, message] : errors) {
+      int n = blobs_per_cause[cause];
+      lines.push_back(n > 1 ? fmt::format("{} (and {} more blobs for the same reason)", message, n - 1) : message);
+    }
     throw Error(fmt::format("pushing to {} failed for {} blobs (the tag was not changed):\n  {}", target.str(),
-                            errors.size(), join(errors, "\n  ")),
+                            failed, join(lines, "\n  ")),
                 Exit::registry);
   }
 
