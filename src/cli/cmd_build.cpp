@@ -220,6 +220,15 @@ void register_build(CLI::App& app) {
         return registry::resolve_base(project.image.base, targets, o->push_options.client_options());
       });
     if (!local) oci::check_export(image_spec_of(project), targets, eopts);
+    if (o->push) {  // a registry that is down or refuses the credentials fails now, not after the build
+      o->push_options.verbose = globals().verbose;
+      try {
+        registry::check_push_access(o->tags.empty() ? project.image.tags : o->tags, o->push_options);
+      } catch (const Error& e) {
+        if (e.code() != Exit::registry) throw;
+        throw Error(fmt::format("{}\n  (checked before building: nothing was built)", e.what()), Exit::registry);
+      }
+    }
     fs::path dest = local ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 
 namespace xb::registry {
 namespace {
@@ -64,6 +65,13 @@ std::string transport_hint(const TransportError& e, std::string_view registry, c
       return fmt::format(" (--ca-file {} could not be loaded as CA certificates: it must be a PEM file with "
                          "-----BEGIN CERTIFICATE----- blocks)", ca_file.string());
     case TransportError::Kind::tls_handshake:
+      // A CA with the signer's name but another key (a regenerated CA) fails here, in the
+      // signature check, rather than as "not trusted".
+      if (!ca_file.empty())
+        return fmt::format(" (TLS handshake with {} failed; check that --ca-file {} holds the CA certificate that "
+                           "signed the registry's certificate, not an older or another CA of the same name; if the "
+                           "registry serves plain http, pass --insecure-registry {})",
+                           registry, ca_file.string(), registry);
       return fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
                          registry, registry);
     default:
@@ -85,6 +93,22 @@ RegistryError from_transport(const TransportError& e, const HttpRequest& req, st
 }
 
 }  // namespace
+
+std::string ca_file_problem(const std::filesystem::path& path) {
+  constexpr std::string_view advice = "give the PEM file of the CA certificate that signed the registry's certificate";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return fmt::format("no such file; {}", advice);
+  if (!std::filesystem::is_regular_file(path, ec)) return fmt::format("not a regular file; {}", advice);
+  std::ifstream in(path, std::ios::binary);
+  std::string head(1 << 20, '\0');  // a bundle's first certificate is near its start
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  if (in.bad() || (!in && in.gcount() == 0 && !in.eof())) return fmt::format("cannot be read; {}", advice);
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  if (head.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+    return fmt::format("holds no PEM certificate (no -----BEGIN CERTIFICATE----- line; a DER file converts with "
+                       "`openssl x509 -inform der -in FILE -out ca.pem`); {}", advice);
+  return {};
+}
 
 RegistryError::RegistryError(std::string summary, long status, std::vector<RegistryErrorEntry> errors,
                              std::string method, std::string url, Retryable retryable)
@@ -155,8 +179,9 @@ Client::Client(std::string registry, ClientOptions options)
                             host_without_port(m_registry)) != m_options.insecure_registries.end();
   m_transport.verify_tls = !insecure;
   if (!m_options.creds.empty()) parse_creds_flag(m_options.creds);  // a malformed flag fails before any request
-  if (!m_options.ca_file.empty() && !std::filesystem::is_regular_file(m_options.ca_file))
-    fail(Exit::usage, "--ca-file {}: no such file", m_options.ca_file.string());
+  if (!m_options.ca_file.empty())
+    if (std::string problem = ca_file_problem(m_options.ca_file); !problem.empty())
+      fail(Exit::usage, "--ca-file {}: {}", m_options.ca_file.string(), problem);
 }
 
 std::unique_ptr<HttpSession> Client::new_session() const { return std::make_unique<HttpSession>(m_transport); }
@@ -215,6 +240,10 @@ std::string Client::base_url(HttpSession& session) {
     } catch (const TransportError& e2) {
       ping_failed(e2, http + "/v2/");
     }
+    // Only a registry's answer (200, or 401 with a challenge) makes http the scheme; an
+    // https server answers a plain request with 400, and its TLS failure is the real cause.
+    if (resp.status != 200 && resp.status != 401 && e.kind() != TransportError::Kind::refused)
+      ping_failed(e, https + "/v2/");
     m_base_url = http;
   }
   if (resp.status == 401) {
@@ -325,7 +354,8 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
   }
   if (resp.status == 401 || resp.status == 403) {
     auto err = error_from_response(fmt::format("the token server of {} refused to authenticate {} "
-                                               "(wrong username or password?)", m_registry, who),
+                                               "(wrong username or password?); fix them with --creds "
+                                               "USER:PASSWORD or docker login {}", m_registry, who, m_registry),
                                    req, resp);
     throw err;
   }
@@ -393,6 +423,45 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
     return resp;
   } catch (const TransportError& e) {
     throw from_transport(e, req, m_registry, m_options.ca_file);
+  }
+}
+
+void Client::check_access(HttpSession& session, const Scopes& scopes) {
+  std::string base = base_url(session);  // unreachable, refused, untrusted TLS: thrown here
+  AuthScheme scheme;
+  {
+    std::lock_guard lock(m_mutex);
+    scheme = m_scheme;
+  }
+  if (scheme == AuthScheme::bearer) {  // the token server checks the credentials (fetch_token says which)
+    auth_header(session, scopes, TokenRefresh::force);
+    return;
+  }
+  if (scheme != AuthScheme::basic) return;  // open, or an answer the push itself will explain
+  std::string auth = auth_header(session, scopes, TokenRefresh::if_expired);
+  HttpRequest req;
+  req.url = base + "/v2/";
+  if (auth.empty())
+    throw RegistryError(fmt::format("{} requires authentication (basic): pass --creds USER:PASSWORD or log in with "
+                                    "docker login {}", m_registry, m_registry),
+                        401, {}, req.method, redact_url(req.url), Retryable::no);
+  req.set_header("Authorization", auth);
+  HttpResponse resp;
+  try {
+    resp = session.perform(req);
+  } catch (const TransportError& e) {
+    throw from_transport(e, req, m_registry, m_options.ca_file);
+  }
+  if (resp.status == 401 || resp.status == 403) {
+    Credentials creds;
+    {
+      std::lock_guard lock(m_mutex);
+      creds = m_creds;
+    }
+    throw error_from_response(fmt::format("{} rejected the credentials from {} (wrong username or password?); fix "
+                                          "them with --creds USER:PASSWORD or docker login {}",
+                                          m_registry, creds.source, m_registry),
+                              req, resp);
   }
 }
 

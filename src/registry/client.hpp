@@ -34,6 +34,10 @@ struct ClientOptions {
   int backoff_ms = 200;                           ///< first backoff, doubled per retry
 };
 
+/// What is wrong with a --ca-file ("" when it is a readable PEM file holding a certificate),
+/// with what to give instead: checked when the flag is parsed, before any request.
+std::string ca_file_problem(const std::filesystem::path& path);
+
 /// One entry of a registry's JSON `errors` array.
 struct RegistryErrorEntry {
   std::string code;
@@ -107,6 +111,10 @@ public:
   /// send() with bounded retries and backoff on 5xx, 429 and broken connections: only for
   /// requests that are safe to repeat (GET, HEAD, manifest PUT).
   HttpResponse send_idempotent(HttpSession& session, const HttpRequest& req, const Scopes& scopes);
+  /// Proves in one round trip that this registry can be reached and takes the credentials
+  /// for `scopes` (the /v2/ ping, then GET /v2/ with Basic credentials or a bearer token
+  /// request), so `build --push` fails before building. Throws RegistryError naming the fix.
+  void check_access(HttpSession& session, const Scopes& scopes);
   /// A new session with this registry's transport settings.
   std::unique_ptr<HttpSession> new_session() const;
   /// "https://host:port" or "http://..." (probed once: https first; http only when allowed).

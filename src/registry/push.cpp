@@ -467,6 +467,22 @@ PushResult push_image(const ImageSet& image, const Reference& target, const Push
   return push_image(pool, image, target, options);
 }
 
+void check_push_access(const std::vector<std::string>& refs, const PushOptions& options) {
+  std::map<std::string, Scopes> scopes;  // per registry, every repository pushed to there
+  for (const auto& r : refs) {
+    Reference ref = Reference::parse(r);
+    auto& s = scopes[ref.registry];
+    std::string scope = repo_scope(ref.repository, Access::push);
+    if (std::find(s.begin(), s.end(), scope) == s.end()) s.push_back(scope);
+  }
+  ClientPool pool(options.client_options());
+  for (const auto& [registry, s] : scopes) {
+    Client& client = pool.get(registry);
+    auto session = client.new_session();
+    client.check_access(*session, s);
+  }
+}
+
 std::vector<PushResult> push_layout(const fs::path& layout, const std::string& layout_tag,
                                     const std::vector<std::string>& refs, const PushOptions& options) {
   if (refs.empty()) fail(Exit::usage, "nothing to push to: give at least one REGISTRY/REPO:TAG");
