@@ -148,8 +148,12 @@ RegistryError error_from_response(std::string_view what, const HttpRequest& req,
   std::string url = redact_url(resp.url.empty() ? req.url : resp.url);  // absolute, after redirects
   std::string msg = fmt::format("{}: {} {} answered {}{}{}", what, req.method, url, resp.status,
                                 reason.empty() ? "" : " " + reason, detail.empty() ? "" : ": " + detail);
-  return RegistryError(std::move(msg), resp.status, std::move(errors), req.method, url,
-                       retryable_status(resp.status) ? Retryable::yes : Retryable::no);
+  RegistryError err(std::move(msg), resp.status, std::move(errors), req.method, url,
+                    retryable_status(resp.status) ? Retryable::yes : Retryable::no);
+  // The same status and errors from the same host are one cause, whichever blob asked.
+  err.set_cause(fmt::format("{} answered {}{}{}", url_origin(url), resp.status, reason.empty() ? "" : " " + reason,
+                            detail.empty() ? "" : ": " + detail));
+  return err;
 }
 
 std::string repo_scope(std::string_view repository, Access access) {

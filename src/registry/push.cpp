@@ -414,14 +414,17 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
     int failed = 0;
     for (const auto& [cause, n] : blobs_per_cause) failed += n;
     if (failed <= 1) std::rethrow_exception(first_error);
-    if (errors.size() == 1)  // one cause: said once, as the cause (no one blob's request)
-      throw Error(fmt::format("pushing to {} failed (the tag was not changed): {}", target.str(), errors.front().first),
-                  Exit::registry);
+    // Per cause, the first blob's error (it names a request to look at) and how many more.
     std::vector<std::string> lines;
     for (const auto& [cause, message] : errors) {
       int n = blobs_per_cause[cause];
-      lines.push_back(n > 1 ? fmt::format("{} (and {} more blobs for the same reason)", message, n - 1) : message);
+      lines.push_back(n > 1 ? fmt::format("{} (and {} more blob{} for the same reason)", message, n - 1,
+                                          n > 2 ? "s" : "")
+                            : message);
     }
+    if (lines.size() == 1)
+      throw Error(fmt::format("pushing to {} failed (the tag was not changed): {}", target.str(), lines.front()),
+                  Exit::registry);
     throw Error(fmt::format("pushing to {} failed for {} blobs (the tag was not changed):\n  {}", target.str(),
                             failed, join(lines, "\n  ")),
                 Exit::registry);

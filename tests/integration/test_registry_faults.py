@@ -39,6 +39,9 @@ def test_5xx_that_persists_fails_after_the_bound(xbuild, tmp_path, fake_registry
     assert "gave up after 3 attempts" in p.stderr
     assert "503" in p.stderr and "UNKNOWN: injected fault 503" in p.stderr
     assert "PUT http://" in p.stderr  # the failing request is named
+    # Every blob failed for that one cause: one error, with a count, not one per blob.
+    assert len([l for l in p.stderr.splitlines() if "injected fault 503" in l]) == 1, p.stderr
+    assert "more blobs for the same reason" in p.stderr
     # Each blob was tried exactly 3 times, then the push stopped: bounded, no loop.
     assert len(reg.requests("PUT", "/blobs/uploads/")) <= 3 * 3
     assert_no_tag(reg, "app", "1")
