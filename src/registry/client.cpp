@@ -357,10 +357,13 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
     throw from_transport(e, req, m_registry, m_options.ca_file);
   }
   if (resp.status == 401 || resp.status == 403) {
-    auto err = error_from_response(fmt::format("the token server of {} refused to authenticate {} "
-                                               "(wrong username or password?); fix them with --creds "
-                                               "USER:PASSWORD or docker login {}", m_registry, who, m_registry),
-                                   req, resp);
+    auto err = error_from_response(
+        creds.empty() ? fmt::format("the token server of {} refused to authenticate {}: pass --creds USER:PASSWORD "
+                                    "or log in with docker login {}", m_registry, who, m_registry)
+                      : fmt::format("the token server of {} refused to authenticate {} (wrong username or "
+                                    "password?); fix them with --creds USER:PASSWORD or docker login {}",
+                                    m_registry, who, m_registry),
+        req, resp);
     throw err;
   }
   if (resp.status != 200) throw error_from_response(fmt::format("getting a token for {} failed", m_registry), req, resp);
