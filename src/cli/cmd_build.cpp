@@ -133,7 +133,7 @@ void export_local(const Project& project, const std::vector<PlatformResult>& res
 std::string retry_push_command(const fs::path& layout, const std::string& tag, const std::vector<std::string>& refs,
                                const registry::PushOptions& options) {
   std::vector<std::string> argv = {"xbuild", "push"};
-  if (!options.ca_file.empty()) argv.insert(argv.end(), {"--ca-file", options.ca_file.string()});
+  if (!options.ca_file.empty()) argv.insert(argv.end(), {"--ca-file", fs::absolute(options.ca_file).string()});
   for (const auto& h : options.insecure_registries) argv.insert(argv.end(), {"--insecure-registry", h});
   argv.push_back(fs::absolute(layout).string() + ":" + tag);
   argv.insert(argv.end(), refs.begin(), refs.end());
