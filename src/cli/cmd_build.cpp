@@ -128,6 +128,20 @@ void export_local(const Project& project, const std::vector<PlatformResult>& res
   }
 }
 
+/// `xbuild push` with the flags that matter for the registry and the same refs, for a push
+/// to retry after a build whose push failed. --creds is named, never repeated (a secret).
+std::string retry_push_command(const fs::path& layout, const std::string& tag, const std::vector<std::string>& refs,
+                               const registry::PushOptions& options) {
+  std::vector<std::string> argv = {"xbuild", "push"};
+  if (!options.ca_file.empty()) argv.insert(argv.end(), {"--ca-file", fs::absolute(options.ca_file).string()});
+  for (const auto& h : options.insecure_registries) argv.insert(argv.end(), {"--insecure-registry", h});
+  argv.push_back(fs::absolute(layout).string() + ":" + tag);
+  argv.insert(argv.end(), refs.begin(), refs.end());
+  std::string line = shell_display(argv);
+  if (!options.creds.empty()) line += "  (with the same --creds)";
+  return line;
+}
+
 }  // namespace
 
 void register_build(CLI::App& app) {
@@ -206,6 +220,15 @@ void register_build(CLI::App& app) {
         return registry::resolve_base(project.image.base, targets, o->push_options.client_options());
       });
     if (!local) oci::check_export(image_spec_of(project), targets, eopts);
+    if (o->push) {  // a registry that is down or refuses the credentials fails now, not after the build
+      o->push_options.verbose = globals().verbose;
+      try {
+        registry::check_push_access(o->tags.empty() ? project.image.tags : o->tags, o->push_options);
+      } catch (const Error& e) {
+        if (e.code() != Exit::registry) throw;
+        throw Error(fmt::format("{}\n  (checked before building: nothing was built)", e.what()), Exit::registry);
+      }
+    }
     fs::path dest = local ? out.dest : fs::path();
 
     auto plans = make_plan(project, toolchains, popts);
@@ -225,6 +248,7 @@ void register_build(CLI::App& app) {
     }
     std::optional<oci::ExportResult> image;
     std::vector<registry::PushResult> pushed;
+    std::string push_error;  ///< a failed push, reported after the build's results
     if (failures.empty()) {
       {
         // The export runs in this process: a signal unwinds it (removing its temps) instead
@@ -244,7 +268,16 @@ void register_build(CLI::App& app) {
         if (o->push) {
           std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
           o->push_options.verbose = globals().verbose;
-          pushed = in_phase(*status, Phase::push, [&] { return registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options); });
+          // A registry failure does not undo the build: the results are printed first, then
+          // this error with the command that retries only the push.
+          try {
+            pushed = in_phase(*status, Phase::push, [&] { return registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options); });
+          } catch (const Error& e) {
+            if (e.code() != Exit::registry) throw;
+            push_error = fmt::format("{}\n  the build succeeded and the image is in {} (tag {}); to retry only the push, run:\n"
+                                     "  {}", e.what(), out.dest.string(), image->ref_names.front(),
+                                     retry_push_command(out.dest, image->ref_names.front(), refs, o->push_options));
+          }
         }
       }
     }
@@ -271,6 +304,7 @@ void register_build(CLI::App& app) {
         io["manifests"] = ms;
         root["image"] = io;
       }
+      if (!push_error.empty()) root["push_error"] = push_error;
       if (!pushed.empty()) {
         boost::json::array pa;
         for (const auto& p : pushed) pa.push_back(boost::json::object{{"reference", p.reference}, {"digest", p.digest},
@@ -292,6 +326,7 @@ void register_build(CLI::App& app) {
         for (const auto& p : pushed) fmt::print(stderr, "xbuild: pushed {}@{}\n", p.reference, p.digest);
       else if (!pushed.empty()) registry::print_push_results(pushed, registry::ResultFormat::text);
     }
+    if (!push_error.empty()) throw Error(push_error, Exit::registry);
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),
                   code.value_or(Exit::build_failed));

@@ -20,7 +20,12 @@ void add_connection_flags(CLI::App& cmd, Options& options) {
                  "Allow plain http and unverified TLS for this registry host (repeatable)")
       ->allow_extra_args(false);
   cmd.add_option("--ca-file", options.ca_file, "Extra CA certificates (PEM) to trust for registries")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::Validator(
+          [](std::string& path) {
+            std::string problem = registry::ca_file_problem(path);
+            return problem.empty() ? problem : path + ": " + problem;
+          },
+          "PEM"));
 }
 
 }  // namespace

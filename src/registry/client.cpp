@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 
 namespace xb::registry {
 namespace {
@@ -46,22 +47,68 @@ std::string describe_errors(const std::vector<RegistryErrorEntry>& errors) {
   return join(parts, "; ");
 }
 
-RegistryError from_transport(const TransportError& e, const HttpRequest& req, std::string_view registry) {
-  std::string hint;
-  if (e.kind() == TransportError::Kind::tls_verify)
-    hint = fmt::format(" (the certificate of {} is not trusted: pass --ca-file CA.pem, or --insecure-registry {} "
-                       "to skip verification)", registry, registry);
-  else if (e.kind() == TransportError::Kind::tls_handshake)
-    hint = fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
-                       registry, registry);
+// What to do about a request that got no answer; the advice names the flag that would help,
+// and when that flag was given (--ca-file), what is wrong with the file it names.
+std::string transport_hint(const TransportError& e, std::string_view registry, const std::filesystem::path& ca_file) {
+  switch (e.kind()) {
+    case TransportError::Kind::refused:
+      return fmt::format(" (nothing listens on {}: is the registry running, and is the port right?)", registry);
+    case TransportError::Kind::tls_verify:
+      if (!ca_file.empty())
+        return fmt::format(" (the certificate of {} is not signed by a CA in --ca-file {} nor by a system CA: that "
+                           "file must hold the CA certificate that signed the registry's certificate; "
+                           "`openssl s_client -connect {} -showcerts` shows who signed it)",
+                           registry, ca_file.string(), registry);
+      return fmt::format(" (the certificate of {} is not trusted: pass --ca-file CA.pem, or --insecure-registry {} "
+                         "to skip verification)", registry, registry);
+    case TransportError::Kind::tls_ca_file:
+      return fmt::format(" (--ca-file {} could not be loaded as CA certificates: it must be a PEM file with "
+                         "-----BEGIN CERTIFICATE----- blocks)", ca_file.string());
+    case TransportError::Kind::tls_handshake:
+      // A CA with the signer's name but another key (a regenerated CA) fails here, in the
+      // signature check, rather than as "not trusted".
+      if (!ca_file.empty())
+        return fmt::format(" (TLS handshake with {} failed; check that --ca-file {} holds the CA certificate that "
+                           "signed the registry's certificate, not an older or another CA of the same name; if the "
+                           "registry serves plain http, pass --insecure-registry {})",
+                           registry, ca_file.string(), registry);
+      return fmt::format(" (TLS handshake with {} failed; if it serves plain http, pass --insecure-registry {})",
+                         registry, registry);
+    default:
+      return {};
+  }
+}
+
+RegistryError from_transport(const TransportError& e, const HttpRequest& req, std::string_view registry,
+                             const std::filesystem::path& ca_file) {
   if (e.kind() == TransportError::Kind::body_too_large)  // an answer, but one xbuild will not read
     return RegistryError(fmt::format("{}: {}", registry, e.what()), 0, {}, req.method, redact_url(req.url),
                          Retryable::no);
-  return RegistryError(fmt::format("no answer from {}: {}{}", registry, e.what(), hint), 0, {}, req.method,
-                       redact_url(req.url), e.retryable() ? Retryable::yes : Retryable::no);
+  RegistryError err(fmt::format("no answer from {}: {}{}", registry, e.what(), transport_hint(e, registry, ca_file)),
+                    0, {}, req.method, redact_url(req.url), e.retryable() ? Retryable::yes : Retryable::no);
+  // Every request to a registry that refuses connections fails for that one reason.
+  if (e.kind() == TransportError::Kind::refused)
+    err.set_cause(fmt::format("no answer from {}: connection refused{}", registry, transport_hint(e, registry, ca_file)));
+  return err;
 }
 
 }  // namespace
+
+std::string ca_file_problem(const std::filesystem::path& path) {
+  constexpr std::string_view advice = "give the PEM file of the CA certificate that signed the registry's certificate";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return fmt::format("no such file; {}", advice);
+  if (!std::filesystem::is_regular_file(path, ec)) return fmt::format("not a regular file; {}", advice);
+  std::ifstream in(path, std::ios::binary);
+  std::string head(1 << 20, '\0');  // a bundle's first certificate is near its start
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  if (in.bad() || (!in && in.gcount() == 0 && !in.eof())) return fmt::format("cannot be read; {}", advice);
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  if (head.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+    return fmt::format("holds no PEM certificate (no -----BEGIN CERTIFICATE----- line; a DER file converts with "
+                       "`openssl x509 -inform der -in FILE -out ca.pem`); {}", advice);
+  return {};
+}
 
 RegistryError::RegistryError(std::string summary, long status, std::vector<RegistryErrorEntry> errors,
                              std::string method, std::string url, Retryable retryable)
@@ -101,8 +148,12 @@ RegistryError error_from_response(std::string_view what, const HttpRequest& req,
   std::string url = redact_url(resp.url.empty() ? req.url : resp.url);  // absolute, after redirects
   std::string msg = fmt::format("{}: {} {} answered {}{}{}", what, req.method, url, resp.status,
                                 reason.empty() ? "" : " " + reason, detail.empty() ? "" : ": " + detail);
-  return RegistryError(std::move(msg), resp.status, std::move(errors), req.method, url,
-                       retryable_status(resp.status) ? Retryable::yes : Retryable::no);
+  RegistryError err(std::move(msg), resp.status, std::move(errors), req.method, url,
+                    retryable_status(resp.status) ? Retryable::yes : Retryable::no);
+  // The same status and errors from the same host are one cause, whichever blob asked.
+  err.set_cause(fmt::format("{} answered {}{}{}", url_origin(url), resp.status, reason.empty() ? "" : " " + reason,
+                            detail.empty() ? "" : ": " + detail));
+  return err;
 }
 
 std::string repo_scope(std::string_view repository, Access access) {
@@ -132,8 +183,9 @@ Client::Client(std::string registry, ClientOptions options)
                             host_without_port(m_registry)) != m_options.insecure_registries.end();
   m_transport.verify_tls = !insecure;
   if (!m_options.creds.empty()) parse_creds_flag(m_options.creds);  // a malformed flag fails before any request
-  if (!m_options.ca_file.empty() && !std::filesystem::is_regular_file(m_options.ca_file))
-    fail(Exit::usage, "--ca-file {}: no such file", m_options.ca_file.string());
+  if (!m_options.ca_file.empty())
+    if (std::string problem = ca_file_problem(m_options.ca_file); !problem.empty())
+      fail(Exit::usage, "--ca-file {}: {}", m_options.ca_file.string(), problem);
 }
 
 std::unique_ptr<HttpSession> Client::new_session() const { return std::make_unique<HttpSession>(m_transport); }
@@ -163,6 +215,19 @@ std::string Client::base_url(HttpSession& session) {
     return retry<TransportError>(backoff(), [&] { return session.perform(req); },
                                  [](const TransportError& e, int) { return e.retryable(); });
   };
+  // A failed ping is the answer for the whole run: every worker that asks again gets the same
+  // error at once (the ping had its retries), so one cause is one wait and one message.
+  if (m_base_error) std::rethrow_exception(m_base_error);
+  auto ping_failed = [&](const TransportError& e, const std::string& url) {
+    HttpRequest req;
+    req.url = url;
+    RegistryError first = from_transport(e, req, m_registry, m_options.ca_file);
+    std::string tries = e.retryable() ? fmt::format(" (gave up after {} attempts)", backoff().max_attempts) : "";
+    RegistryError final_error(std::string(first.what()) + tries, 0, {}, req.method, first.url(), Retryable::no);
+    final_error.set_cause(first.cause() + tries);
+    m_base_error = std::make_exception_ptr(final_error);
+    std::rethrow_exception(m_base_error);
+  };
   std::string https = "https://" + m_api_host;
   HttpResponse resp;
   try {
@@ -170,20 +235,19 @@ std::string Client::base_url(HttpSession& session) {
     m_base_url = https;
   } catch (const TransportError& e) {
     bool fallback = http_allowed() && (e.kind() == TransportError::Kind::tls_handshake ||
-                                       e.kind() == TransportError::Kind::retryable);
-    if (!fallback) {
-      HttpRequest req;
-      req.url = https + "/v2/";
-      throw from_transport(e, req, m_registry);
-    }
+                                       e.kind() == TransportError::Kind::retryable ||
+                                       e.kind() == TransportError::Kind::refused);
+    if (!fallback) ping_failed(e, https + "/v2/");
     std::string http = "http://" + m_api_host;
     try {
       resp = ping(http);
     } catch (const TransportError& e2) {
-      HttpRequest req;
-      req.url = http + "/v2/";
-      throw from_transport(e2, req, m_registry);
+      ping_failed(e2, http + "/v2/");
     }
+    // Only a registry's answer (200, or 401 with a challenge) makes http the scheme; an
+    // https server answers a plain request with 400, and its TLS failure is the real cause.
+    if (resp.status != 200 && resp.status != 401 && e.kind() != TransportError::Kind::refused)
+      ping_failed(e, https + "/v2/");
     m_base_url = http;
   }
   if (resp.status == 401) {
@@ -290,12 +354,16 @@ std::string Client::fetch_token(HttpSession& session, const Scopes& scopes) {
         backoff(), [&] { return session.perform(req); }, [](const TransportError& e, int) { return e.retryable(); },
         [](const HttpResponse& r, int) { return retryable_status(r.status); });
   } catch (const TransportError& e) {
-    throw from_transport(e, req, m_registry);
+    throw from_transport(e, req, m_registry, m_options.ca_file);
   }
   if (resp.status == 401 || resp.status == 403) {
-    auto err = error_from_response(fmt::format("the token server of {} refused to authenticate {} "
-                                               "(wrong username or password?)", m_registry, who),
-                                   req, resp);
+    auto err = error_from_response(
+        creds.empty() ? fmt::format("the token server of {} refused to authenticate {}: pass --creds USER:PASSWORD "
+                                    "or log in with docker login {}", m_registry, who, m_registry)
+                      : fmt::format("the token server of {} refused to authenticate {} (wrong username or "
+                                    "password?); fix them with --creds USER:PASSWORD or docker login {}",
+                                    m_registry, who, m_registry),
+        req, resp);
     throw err;
   }
   if (resp.status != 200) throw error_from_response(fmt::format("getting a token for {} failed", m_registry), req, resp);
@@ -361,7 +429,46 @@ HttpResponse Client::send(HttpSession& session, HttpRequest req, const Scopes& s
     }
     return resp;
   } catch (const TransportError& e) {
-    throw from_transport(e, req, m_registry);
+    throw from_transport(e, req, m_registry, m_options.ca_file);
+  }
+}
+
+void Client::check_access(HttpSession& session, const Scopes& scopes) {
+  std::string base = base_url(session);  // unreachable, refused, untrusted TLS: thrown here
+  AuthScheme scheme;
+  {
+    std::lock_guard lock(m_mutex);
+    scheme = m_scheme;
+  }
+  if (scheme == AuthScheme::bearer) {  // the token server checks the credentials (fetch_token says which)
+    auth_header(session, scopes, TokenRefresh::force);
+    return;
+  }
+  if (scheme != AuthScheme::basic) return;  // open, or an answer the push itself will explain
+  std::string auth = auth_header(session, scopes, TokenRefresh::if_expired);
+  HttpRequest req;
+  req.url = base + "/v2/";
+  if (auth.empty())
+    throw RegistryError(fmt::format("{} requires authentication (basic): pass --creds USER:PASSWORD or log in with "
+                                    "docker login {}", m_registry, m_registry),
+                        401, {}, req.method, redact_url(req.url), Retryable::no);
+  req.set_header("Authorization", auth);
+  HttpResponse resp;
+  try {
+    resp = session.perform(req);
+  } catch (const TransportError& e) {
+    throw from_transport(e, req, m_registry, m_options.ca_file);
+  }
+  if (resp.status == 401 || resp.status == 403) {
+    Credentials creds;
+    {
+      std::lock_guard lock(m_mutex);
+      creds = m_creds;
+    }
+    throw error_from_response(fmt::format("{} rejected the credentials from {} (wrong username or password?); fix "
+                                          "them with --creds USER:PASSWORD or docker login {}",
+                                          m_registry, creds.source, m_registry),
+                              req, resp);
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -32,6 +33,10 @@ struct ClientOptions {
   int max_attempts = 4;                           ///< tries per step on 5xx / broken connections
   int backoff_ms = 200;                           ///< first backoff, doubled per retry
 };
+
+/// What is wrong with a --ca-file ("" when it is a readable PEM file holding a certificate),
+/// with what to give instead: checked when the flag is parsed, before any request.
+std::string ca_file_problem(const std::filesystem::path& path);
 
 /// One entry of a registry's JSON `errors` array.
 struct RegistryErrorEntry {
@@ -58,8 +63,14 @@ public:
   bool retryable() const { return m_retryable; }
   /// True when any entry has this code.
   bool has_code(std::string_view code) const;
+  /// The failure without the request it happened to ("connection refused by HOST"), so
+  /// parallel uploads that failed for one reason are reported once; what() by default.
+  std::string cause() const { return m_cause.empty() ? std::string(what()) : m_cause; }
+  /// Sets cause().
+  void set_cause(std::string cause) { m_cause = std::move(cause); }
 
 private:
+  std::string m_cause;
   long m_status;
   std::vector<RegistryErrorEntry> m_errors;
   std::string m_method;
@@ -100,6 +111,10 @@ public:
   /// send() with bounded retries and backoff on 5xx, 429 and broken connections: only for
   /// requests that are safe to repeat (GET, HEAD, manifest PUT).
   HttpResponse send_idempotent(HttpSession& session, const HttpRequest& req, const Scopes& scopes);
+  /// Proves in one round trip that this registry can be reached and takes the credentials
+  /// for `scopes` (the /v2/ ping, then GET /v2/ with Basic credentials or a bearer token
+  /// request), so `build --push` fails before building. Throws RegistryError naming the fix.
+  void check_access(HttpSession& session, const Scopes& scopes);
   /// A new session with this registry's transport settings.
   std::unique_ptr<HttpSession> new_session() const;
   /// "https://host:port" or "http://..." (probed once: https first; http only when allowed).
@@ -133,6 +148,7 @@ private:
   std::mutex m_mutex;
   std::mutex m_token_mutex;             ///< serialises token requests (taken before m_mutex)
   std::string m_base_url;               ///< "" until probed
+  std::exception_ptr m_base_error;      ///< the ping's failure, rethrown to every later caller
   Credentials m_creds;
   bool m_creds_loaded = false;
   AuthScheme m_scheme = AuthScheme::unknown;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <mutex>
@@ -123,9 +124,12 @@ int on_seek(void* user, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
-TransportError::Kind classify(CURLcode rc) {
+// A refused connection is a final answer (nothing listens on that port): retrying it only
+// makes the user wait. Other connect failures (a timeout, no route yet) may pass.
+TransportError::Kind classify(CURLcode rc, long os_errno) {
   switch (rc) {
     case CURLE_COULDNT_CONNECT:
+      return os_errno == ECONNREFUSED ? TransportError::Kind::refused : TransportError::Kind::retryable;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
@@ -138,8 +142,9 @@ TransportError::Kind classify(CURLcode rc) {
     case CURLE_SSL_CONNECT_ERROR:
       return TransportError::Kind::tls_handshake;
     case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
       return TransportError::Kind::tls_verify;
+    case CURLE_SSL_CACERT_BADFILE:
+      return TransportError::Kind::tls_ca_file;
     default:
       return TransportError::Kind::fatal;
   }
@@ -301,8 +306,15 @@ HttpResponse HttpSession::perform_once(const HttpRequest& request) {
         TransportError::Kind::body_too_large);
   }
   if (rc != CURLE_OK) {
-    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    throw TransportError(fmt::format("{} {}: {}", m, redact_url(request.url), detail), classify(rc));
+    long os_errno = 0;
+    curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+    TransportError::Kind kind = classify(rc, os_errno);
+    // curl's text for a refused connect carries its timing ("after 0 ms"), which differs
+    // from one worker to the next; a fixed text lets identical causes be reported once.
+    std::string detail = kind == TransportError::Kind::refused ? std::string("connection refused")
+                         : errbuf[0]                            ? std::string(errbuf)
+                                                                : std::string(curl_easy_strerror(rc));
+    throw TransportError(fmt::format("{} {}: {}", m, redact_url(request.url), detail), kind);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   resp.url = request.url;

@@ -89,12 +89,14 @@ struct HttpResponse {
 /// a body over its cap.
 class TransportError : public std::runtime_error {
 public:
-  /// body_too_large: an answer came, but its body went past the request's cap.
-  enum class Kind { retryable, tls_handshake, tls_verify, body_too_large, fatal };
+  /// body_too_large: an answer came, but its body went past the request's cap. refused:
+  /// nothing listens there (ECONNREFUSED); a final answer, so it is never retried.
+  /// tls_ca_file: the --ca-file bundle could not be loaded.
+  enum class Kind { retryable, refused, tls_handshake, tls_verify, tls_ca_file, body_too_large, fatal };
   TransportError(std::string message, Kind kind) : std::runtime_error(std::move(message)), m_kind(kind) {}
   /// What went wrong, as far as retrying is concerned.
   Kind kind() const { return m_kind; }
-  /// True for failures worth another attempt (reset, refused, timeout, partial).
+  /// True for failures worth another attempt (reset, timeout, partial; not refused).
   bool retryable() const { return m_kind == Kind::retryable; }
 
 private:

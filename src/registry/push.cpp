@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 
 namespace xb::registry {
@@ -256,8 +257,12 @@ Outcome push_blob(PushContext& ctx, HttpSession& session, const oci::Descriptor&
         });
   } catch (const RegistryError& e) {
     if (!e.retryable() || ctx.stop) throw;
-    throw RegistryError(fmt::format("{} (gave up after {} attempts)", e.what(), backoff.max_attempts), e.status(),
-                        e.errors(), e.method(), e.url(), Retryable::no);
+    RegistryError final_error(fmt::format("{} (gave up after {} attempts)", e.what(), backoff.max_attempts),
+                              e.status(), e.errors(), e.method(), e.url(), Retryable::no);
+    final_error.set_cause(e.cause() == e.what() ? std::string(final_error.what())
+                                                : fmt::format("{} (gave up after {} attempts)", e.cause(),
+                                                              backoff.max_attempts));
+    throw final_error;
   }
 }
 
@@ -368,12 +373,17 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
   // A blob's failure is collected and the others go on, so one run reports every blob that
   // failed; auth and usage failures would fail every blob the same way, so they stop the
   // group (the first is rethrown by parallel_for after the running uploads finish).
+  // Errors are kept per cause (RegistryError::cause): four workers refused by one registry
+  // are one line, not four.
   std::mutex errors_mutex;
-  std::vector<std::string> errors;
+  std::vector<std::pair<std::string, std::string>> errors;  // (cause, first message), in order
+  std::map<std::string, int> blobs_per_cause;
   std::exception_ptr first_error;
   auto record = [&](const std::exception& e) {
+    auto* re = dynamic_cast<const RegistryError*>(&e);
+    std::string cause = re ? re->cause() : std::string(e.what());
     std::lock_guard lock(errors_mutex);
-    errors.push_back(e.what());
+    if (blobs_per_cause[cause]++ == 0) errors.emplace_back(cause, e.what());
     if (!first_error) first_error = std::current_exception();
   };
   try {
@@ -401,9 +411,22 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
     if (!first_error) record(e);  // a session that could not be made
   }
   if (first_error) {
-    if (errors.size() <= 1) std::rethrow_exception(first_error);
+    int failed = 0;
+    for (const auto& [cause, n] : blobs_per_cause) failed += n;
+    if (failed <= 1) std::rethrow_exception(first_error);
+    // Per cause, the first blob's error (it names a request to look at) and how many more.
+    std::vector<std::string> lines;
+    for (const auto& [cause, message] : errors) {
+      int n = blobs_per_cause[cause];
+      lines.push_back(n > 1 ? fmt::format("{} (and {} more blob{} for the same reason)", message, n - 1,
+                                          n > 2 ? "s" : "")
+                            : message);
+    }
+    if (lines.size() == 1)
+      throw Error(fmt::format("pushing to {} failed (the tag was not changed): {}", target.str(), lines.front()),
+                  Exit::registry);
     throw Error(fmt::format("pushing to {} failed for {} blobs (the tag was not changed):\n  {}", target.str(),
-                            errors.size(), join(errors, "\n  ")),
+                            failed, join(lines, "\n  ")),
                 Exit::registry);
   }
 
@@ -445,6 +468,22 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
 PushResult push_image(const ImageSet& image, const Reference& target, const PushOptions& options) {
   ClientPool pool(options.client_options());
   return push_image(pool, image, target, options);
+}
+
+void check_push_access(const std::vector<std::string>& refs, const PushOptions& options) {
+  std::map<std::string, Scopes> scopes;  // per registry, every repository pushed to there
+  for (const auto& r : refs) {
+    Reference ref = Reference::parse(r);
+    auto& s = scopes[ref.registry];
+    std::string scope = repo_scope(ref.repository, Access::push);
+    if (std::find(s.begin(), s.end(), scope) == s.end()) s.push_back(scope);
+  }
+  ClientPool pool(options.client_options());
+  for (const auto& [registry, s] : scopes) {
+    Client& client = pool.get(registry);
+    auto session = client.new_session();
+    client.check_access(*session, s);
+  }
 }
 
 std::vector<PushResult> push_layout(const fs::path& layout, const std::string& layout_tag,

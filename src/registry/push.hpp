@@ -57,6 +57,10 @@ std::pair<std::vector<RawManifest>, RawManifest> to_docker_manifest_list(const I
 std::vector<PushResult> push_layout(const std::filesystem::path& layout, const std::string& layout_tag,
                                     const std::vector<std::string>& refs, const PushOptions& options);
 
+/// Before a build that will push: pings each registry of `refs` once and proves the
+/// credentials for their repositories (Client::check_access). Throws RegistryError (exit 4).
+void check_push_access(const std::vector<std::string>& refs, const PushOptions& options);
+
 /// Pushes an image set to one reference (the tag, or the digest when the ref has only one).
 PushResult push_image(const ImageSet& image, const Reference& target, const PushOptions& options);
 

@@ -39,6 +39,9 @@ def test_5xx_that_persists_fails_after_the_bound(xbuild, tmp_path, fake_registry
     assert "gave up after 3 attempts" in p.stderr
     assert "503" in p.stderr and "UNKNOWN: injected fault 503" in p.stderr
     assert "PUT http://" in p.stderr  # the failing request is named
+    # Every blob failed for that one cause: one error, with a count, not one per blob.
+    assert len([l for l in p.stderr.splitlines() if "injected fault 503" in l]) == 1, p.stderr
+    assert "more blobs for the same reason" in p.stderr
     # Each blob was tried exactly 3 times, then the push stopped: bounded, no loop.
     assert len(reg.requests("PUT", "/blobs/uploads/")) <= 3 * 3
     assert_no_tag(reg, "app", "1")
@@ -227,3 +230,22 @@ def test_push_killed_midway_then_rerun_uploads_only_missing_blobs(xbuild, tmp_pa
     assert out["blobs_existing"] == committed
     assert out["blobs_uploaded"] == len(reg.blob_uploads()) - committed > 0
     assert reg.tag("app", "1") == info["index"]
+
+
+def test_refused_connection_fails_at_once_with_one_line(xbuild, tmp_path, clean_env):
+    # Issue 15: a closed port took 45 s (each of 4 workers re-pinged with retries) and printed
+    # four identical lines. A refused connection is a final answer: one ping per scheme, no retry.
+    from registry_fixtures import free_port
+    port = free_port()  # bound and closed again: nothing listens there
+    layout = tmp_path / "l"
+    make_layout(layout)
+    p = run([xbuild, "-v", "push", f"{layout}:latest", f"127.0.0.1:{port}/app:1"], check=False, env=clean_env)
+    assert p.returncode == 4, p.stderr
+    attempts = [l for l in p.stderr.splitlines() if l.startswith("xbuild: http: ")]
+    # https first, then plain http (allowed for loopback), each tried once.
+    assert attempts == [f"xbuild: http: GET https://127.0.0.1:{port}/v2/ -> Couldn't connect to server",
+                        f"xbuild: http: GET http://127.0.0.1:{port}/v2/ -> Couldn't connect to server"], p.stderr
+    assert "retrying" not in p.stderr
+    errors = [l for l in p.stderr.splitlines() if "connection refused" in l]
+    assert len(errors) == 1, p.stderr
+    assert errors[0].startswith("xbuild: error: ") and f"nothing listens on 127.0.0.1:{port}" in errors[0]

@@ -12,6 +12,8 @@
 #include "util/fs.hpp"
 #include "util/host.hpp"
 
+#include "temp_dir.hpp"
+
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
@@ -421,4 +423,34 @@ TEST_CASE("http helpers for caps and credential checks") {
   CHECK(u.port == "5000");
   CHECK(reg::split_url("https://auth.example.com/t").port == "443");
   CHECK(reg::split_url("not a url").scheme.empty());
+}
+
+TEST_CASE("ca_file_problem: what is wrong with a --ca-file, and what to give instead") {
+  xb::test::TempDir dir("cafile");
+  const std::string advice = "give the PEM file of the CA certificate that signed the registry's certificate";
+  CHECK(reg::ca_file_problem(dir.path / "missing.pem") == "no such file; " + advice);
+  CHECK(reg::ca_file_problem(dir.path) == "not a regular file; " + advice);
+  xb::write_file_atomic(dir.path / "der.crt", std::string("\x30\x82\x01\x0a binary", 14));
+  CHECK(reg::ca_file_problem(dir.path / "der.crt").find("holds no PEM certificate") == 0);
+  xb::write_file_atomic(dir.path / "empty.pem", "");
+  CHECK(reg::ca_file_problem(dir.path / "empty.pem").find("holds no PEM certificate") == 0);
+  xb::write_file_atomic(dir.path / "ca.pem", "# bundle\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  CHECK(reg::ca_file_problem(dir.path / "ca.pem").empty());
+}
+
+TEST_CASE("RegistryError::cause: one cause for the same answer whichever blob asked") {
+  reg::HttpResponse resp;
+  resp.status = 503;
+  resp.body = R"({"errors":[{"code":"UNAVAILABLE","message":"try later"}]})";
+  reg::HttpRequest a, b;
+  a.method = b.method = "PUT";
+  a.url = "http://h:5000/v2/app/blobs/uploads/1?digest=sha256:aa";
+  b.url = "http://h:5000/v2/app/blobs/uploads/2?digest=sha256:bb";
+  auto ea = reg::error_from_response("uploading blob sha256:aa", a, resp);
+  auto eb = reg::error_from_response("uploading blob sha256:bb", b, resp);
+  CHECK(std::string(ea.what()) != eb.what());
+  CHECK(ea.cause() == eb.cause());
+  CHECK(ea.cause() == "http://h:5000 answered 503 Service Unavailable: UNAVAILABLE: try later");
+  resp.status = 500;
+  CHECK(reg::error_from_response("x", a, resp).cause() != ea.cause());
 }
