@@ -26,6 +26,7 @@ struct RunCmd {
   std::string program;
   std::string sysroot;
   std::vector<std::string> args;
+  std::vector<std::string> build_args;
 };
 
 Platform pick_platform(const Project& project, const std::string& flag) {
@@ -47,12 +48,14 @@ void register_run(CLI::App& app) {
       ->check(platform_list_check());
   cmd->add_option("--program", o->program, "Output to run, relative to the output dir (default: the first output)");
   cmd->add_option("--sysroot", o->sysroot, "Loader and libraries for dynamic foreign binaries (default: /usr/<triple>)");
+  add_build_arg_flag(*cmd, o->build_args);
   cmd->add_option("args", o->args, "Arguments for the program (after --)");
   cmd->callback([o] {
     auto [project, toolchains] = load_project_and_toolchains();
     Platform p = pick_platform(project, o->platform);
     PlanOptions popts;
     popts.platforms = {p};
+    popts.build_args = parse_build_args(o->build_args);
     PlatformPlan plan = make_plan(project, toolchains, popts).front();
     std::string name = o->program;
     if (name.empty()) {

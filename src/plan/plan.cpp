@@ -55,7 +55,7 @@ std::map<std::string, std::string> values_with(const Project& project, const Pla
   const auto& t = plan.platform.traits();
   auto where = [&](const fs::path& local) { return plan.runner ? runner_path(*plan.runner, local) : local; };
   fs::path src = plan.runner ? project.dir : plan.paths.src;
-  return {
+  std::map<std::string, std::string> values = {
     {"{src}", where(src).string()},
     {"{out}", where(plan.paths.out).string()},
     {"{build}", where(plan.paths.build).string()},
@@ -71,6 +71,37 @@ std::map<std::string, std::string> values_with(const Project& project, const Pla
     {"{cc}", env_or(env, "CC", "cc")},
     {"{cxx}", env_or(env, "CXX", "c++")},
   };
+  for (const auto& [k, v] : plan.args) values["{arg:" + k + "}"] = v;
+  return values;
+}
+
+/// The KEYs of every {arg:KEY} in `s`.
+void args_referenced(std::string_view s, std::vector<std::string>& out) {
+  for (auto i = s.find("{arg:"); i != std::string_view::npos; i = s.find("{arg:", i + 1)) {
+    auto close = s.find('}', i);
+    if (close == std::string_view::npos) return;
+    out.emplace_back(s.substr(i + 5, close - i - 5));
+  }
+}
+
+/// [args] with --build-arg over it; Error(usage) naming any {arg:KEY} of the build, test or
+/// [env] that gets no value, and any --build-arg name that is not a variable name.
+std::map<std::string, std::string> build_args(const Project& project, const PlanOptions& options) {
+  std::map<std::string, std::string> args = project.args;
+  for (const auto& [k, v] : options.build_args) {
+    if (!valid_arg_name(k)) fail(Exit::usage, "--build-arg {}={}: '{}' is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k, v, k);
+    args[k] = v;
+  }
+  std::vector<std::string> used;
+  for (const CommandSpec* c : {&project.build, &project.test}) {
+    args_referenced(c->script, used);
+    for (const auto& a : c->argv) args_referenced(a, used);
+  }
+  for (const auto& [k, v] : project.env) args_referenced(v, used);
+  for (const auto& k : used)
+    if (!args.count(k))
+      fail(Exit::usage, "{}: {{arg:{}}} has no value: pass --build-arg {}=VALUE or set it in [args]", project.file.string(), k, k);
+  return args;
 }
 
 }  // namespace
@@ -163,6 +194,7 @@ std::map<std::string, std::string> platform_env(const Project& project, const Pl
   env["XBUILD_BUILD"] = values.at("{build}");
   env["XBUILD_SRC"] = values.at("{src}");
   for (const auto& [k, v] : project.env) env[k] = expand_placeholders(v, values);
+  for (const auto& [k, v] : plan.args) env[k] = v;
   return env;
 }
 
@@ -258,6 +290,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
   if (platforms.empty()) platforms = {host};
 
   fs::path root = options.state_root.empty() ? state_dir(project) : options.state_root;
+  std::map<std::string, std::string> args = build_args(project, options);
   int cores = cpu_count();
   int slots = options.slots > 0 ? options.slots : cores;
   int concurrent = std::max(1, std::min<int>(slots, static_cast<int>(platforms.size())));
@@ -282,6 +315,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     plan.platform = p;
     plan.paths = platform_paths(project, root, p);
     plan.jobs = jobs;
+    plan.args = args;
     bool is_host = p == host;
 
     std::optional<Strategy> forced;

@@ -1,0 +1,77 @@
+"""Issue 15, configuration and exit codes on the real binary: xbuild.toml mistakes are found
+when it is loaded (file:line, exit 2), --build-arg and [args] reach the build, XBUILD_REPO
+names images, and each failure keeps the README's exit code (never a bare 1 from a catch-all)."""
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import run
+
+
+def project(tmp_path: Path, text: str, name: str = "p") -> Path:
+    proj = tmp_path / name
+    proj.mkdir(parents=True, exist_ok=True)
+    (proj / "xbuild.toml").write_text(text)
+    return proj
+
+
+def err(p) -> str:
+    return "\n".join(l for l in p.stderr.splitlines() if l.startswith("xbuild: error: "))
+
+
+# --- item 1: tags, unknown keys, placeholders ------------------------------------------------
+
+def test_output_typo_is_an_unknown_key_with_a_suggestion(xbuild, tmp_path):
+    proj = project(tmp_path, 'name = "p"\nbuild = "true"\noutput = ["hello"]\n')
+    p = run([xbuild, "-C", proj, "plan"], check=False)
+    assert p.returncode == 2, p.stderr
+    assert f"{proj}/xbuild.toml:3:1: unknown key 'output'; did you mean 'outputs'?" in err(p)
+
+
+def test_image_tags_are_checked_at_load_with_their_line(xbuild, tmp_path):
+    proj = project(tmp_path, 'name = "p"\nbuild = "true"\noutputs = ["hello"]\n[image]\ntags = ["ok:1", "bad:-x"]\n')
+    for cmd in (["plan"], ["build"]):
+        p = run([xbuild, "-C", proj, *cmd], check=False)
+        assert p.returncode == 2, p.stderr
+        assert f"{proj}/xbuild.toml:5:17: 'image.tags': invalid image name \"bad:-x\"" in err(p)
+    assert not (proj / ".xbuild" / "out").exists()  # nothing was built
+
+
+def test_unknown_placeholder_is_named(xbuild, tmp_path):
+    proj = project(tmp_path, 'name = "p"\nbuild = ["sh", "-c", "echo {nosuch}"]\noutputs = ["hello"]\n')
+    p = run([xbuild, "-C", proj, "build"], check=False)
+    assert p.returncode == 2, p.stderr
+    assert f"{proj}/xbuild.toml:2:22: 'build': unknown placeholder '{{nosuch}}'" in err(p)
+
+
+# --- item 3: --build-arg and [args] -----------------------------------------------------------
+
+ARGS_PROJECT = ('name = "p"\nbuild = "printf \'%s %s %s\' {arg:VERSION} \\"$VERSION\\" \\"$MODE\\" > {out}/hello"\n'
+                'outputs = ["hello"]\ntest = "true"\n[args]\nMODE = "debug"\nVERSION = "0.0"\n')
+
+
+def test_build_arg_reaches_the_build_as_env_and_placeholder(xbuild, tmp_path):
+    proj = project(tmp_path, ARGS_PROJECT)
+    dest = tmp_path / "o"
+    run([xbuild, "-C", proj, "build", "--build-arg", "VERSION=1.2", "-o", f"type=local,dest={dest}"])
+    outs = list(dest.rglob("hello"))
+    assert len(outs) == 1
+    assert outs[0].read_text() == "1.2 1.2 debug"  # --build-arg over [args]; [args] a default
+
+
+def test_build_arg_errors_are_usage_errors(xbuild, tmp_path):
+    proj = project(tmp_path, ARGS_PROJECT)
+    for bad, says in ((["--build-arg", "1X=2"], "--build-arg 1X=2: '1X' is not a variable name"),
+                      (["--build-arg", "NOEQUALS"], "--build-arg NOEQUALS: expected KEY=VALUE")):
+        for cmd in ("plan", "build", "matrix", "test", "run", "bench"):
+            p = run([xbuild, "-C", proj, cmd, *bad], check=False)
+            assert p.returncode == 2, (cmd, p.stderr)
+            assert says in err(p), (cmd, p.stderr)
+    missing = project(tmp_path, 'build = "echo {arg:NOPE}"\noutputs = ["hello"]\n', "m")
+    p = run([xbuild, "-C", missing, "plan"], check=False)
+    assert p.returncode == 2, p.stderr
+    assert "{arg:NOPE} has no value: pass --build-arg NOPE=VALUE" in err(p)
+    assert run([xbuild, "-C", missing, "plan", "--build-arg", "NOPE=1"]).returncode == 0
