@@ -75,3 +75,13 @@ def test_build_arg_errors_are_usage_errors(xbuild, tmp_path):
     assert p.returncode == 2, p.stderr
     assert "{arg:NOPE} has no value: pass --build-arg NOPE=VALUE" in err(p)
     assert run([xbuild, "-C", missing, "plan", "--build-arg", "NOPE=1"]).returncode == 0
+
+
+# --- item 2: exit codes -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("build", ['"nosuchtool"', '["nosuchtool", "x"]', '"true; nosuchtool --flag"'])
+def test_a_build_command_that_is_not_installed_is_exit_3(xbuild, tmp_path, build):
+    proj = project(tmp_path, f'name = "p"\nbuild = {build}\noutputs = ["hello"]\n')
+    p = run([xbuild, "-C", proj, "build"], check=False)
+    assert p.returncode == 3, p.stderr
+    assert "'nosuchtool' is not installed" in err(p) + p.stderr, p.stderr
