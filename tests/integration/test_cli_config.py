@@ -68,7 +68,7 @@ def test_build_arg_errors_are_usage_errors(xbuild, tmp_path):
                       (["--build-arg", "NOEQUALS"], "--build-arg NOEQUALS: expected KEY=VALUE")):
         for cmd in ("plan", "build", "matrix", "test", "run", "bench"):
             p = run([xbuild, "-C", proj, cmd, *bad], check=False)
-            assert p.returncode == 2, (cmd, p.stderr)
+            assert p.returncode == (125 if cmd == "run" else 2), (cmd, p.stderr)  # run: docker run's 125
             assert says in err(p), (cmd, p.stderr)
     missing = project(tmp_path, 'build = "echo {arg:NOPE}"\noutputs = ["hello"]\n', "m")
     p = run([xbuild, "-C", missing, "plan"], check=False)
@@ -85,3 +85,46 @@ def test_a_build_command_that_is_not_installed_is_exit_3(xbuild, tmp_path, build
     p = run([xbuild, "-C", proj, "build"], check=False)
     assert p.returncode == 3, p.stderr
     assert "'nosuchtool' is not installed" in err(p) + p.stderr, p.stderr
+
+
+def test_corrupt_index_json_is_exit_2_naming_the_file(xbuild, tmp_path):
+    layout = tmp_path / "l"
+    layout.mkdir()
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text("not json{")
+    for cmd in (["inspect", layout], ["push", layout, "127.0.0.1:1/x:1"]):
+        p = run([xbuild, *cmd], check=False)
+        assert p.returncode == 2, (cmd, p.stderr)
+        assert f"corrupt OCI layout: {layout}/index.json: invalid JSON" in err(p), p.stderr
+
+
+def test_a_raw_filesystem_error_is_exit_3_with_its_path(xbuild, tmp_path):
+    # A state dir that is a file: the build's create_directories fails with a raw filesystem error.
+    proj = project(tmp_path, 'name = "p"\nbuild = "true"\noutputs = ["hello"]\n')
+    (proj / ".xbuild").write_text("a file where the state dir goes")
+    p = run([xbuild, "-C", proj, "build", "-o", f"type=oci,dest={tmp_path / 'o'}"], check=False)
+    assert p.returncode == 3, p.stderr
+    assert "filesystem error" in err(p) and str(proj / ".xbuild") in err(p), p.stderr
+
+
+RUN_PROJECT = 'name = "r"\nbuild = "printf \'#!/bin/sh\\\\nexit 7\\\\n\' > {out}/prog && chmod +x {out}/prog"\noutputs = ["prog"]\n'
+
+
+def test_run_keeps_the_program_code_and_reserves_125_to_127(xbuild, tmp_path):
+    proj = project(tmp_path, RUN_PROJECT)
+    p = run([xbuild, "-C", proj, "run"], check=False)
+    assert p.returncode == 125 and "is not built" in err(p), p.stderr  # before running
+    p = run([xbuild, "-C", proj, "run", "--no-such-flag"], check=False)
+    assert p.returncode == 125, p.stderr
+    run([xbuild, "-C", proj, "build"])
+    p = run([xbuild, "-C", proj, "run"], check=False)
+    assert p.returncode == 7, p.stderr  # the program's own code
+    out = proj / ".xbuild" / "out"
+    prog = next(out.rglob("prog"))
+    prog.chmod(0o644)
+    p = run([xbuild, "-C", proj, "run"], check=False)
+    assert p.returncode == 126 and "cannot run" in err(p), p.stderr
+    prog.write_text("#!/nonexistent/interpreter\n")
+    prog.chmod(0o755)
+    p = run([xbuild, "-C", proj, "run"], check=False)
+    assert p.returncode == 127 and "cannot run" in err(p), p.stderr
