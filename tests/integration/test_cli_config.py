@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import need, run
+from registry_fixtures import *  # noqa: F401,F403 (fixtures)
 
 
 def project(tmp_path: Path, text: str, name: str = "p") -> Path:
@@ -128,3 +129,32 @@ def test_run_keeps_the_program_code_and_reserves_125_to_127(xbuild, tmp_path):
     prog.chmod(0o755)
     p = run([xbuild, "-C", proj, "run"], check=False)
     assert p.returncode == 127 and "cannot run" in err(p), p.stderr
+
+
+# --- item 4: XBUILD_REPO ----------------------------------------------------------------------
+
+def env_without_repo(**extra):
+    env = {k: v for k, v in os.environ.items() if k != "XBUILD_REPO"}
+    env.update(extra)
+    return env
+
+
+def test_tag_without_repository_needs_xbuild_repo(xbuild, tmp_path):
+    proj = project(tmp_path, 'build = "touch {out}/hello"\noutputs = ["hello"]\n', "MyApp")
+    p = run([xbuild, "-C", proj, "build", "-t", ":1.0"], check=False, env=env_without_repo())
+    assert p.returncode == 2, p.stderr
+    assert "-t :1.0: a tag without a repository needs XBUILD_REPO" in err(p)
+    p = run([xbuild, "-C", proj, "build", "--push"], check=False, env=env_without_repo())
+    assert p.returncode == 2 and "or XBUILD_REPO set" in err(p), p.stderr
+    assert not (proj / ".xbuild" / "out").exists()
+
+
+def test_xbuild_repo_names_the_pushed_image(xbuild, tmp_path, registry_open):
+    skopeo = need("skopeo")
+    # No `name`: the project is named after its directory, lowercased.
+    proj = project(tmp_path, 'build = "touch {out}/hello"\noutputs = ["hello"]\n', "MyApp")
+    env = env_without_repo(XBUILD_REPO=f"{registry_open.host}/team/")
+    run([xbuild, "-C", proj, "build", "--push", "-t", ":1.0"], env=env)
+    run([xbuild, "-C", proj, "build", "--push"], env=env)  # no tag at all: :latest
+    tags = json.loads(run([skopeo, "list-tags", "--tls-verify=false", f"docker://{registry_open.host}/team/myapp"]).stdout)
+    assert sorted(tags["Tags"]) == ["1.0", "latest"]
