@@ -137,6 +137,25 @@ TEST_CASE("issue 15: --build-arg over [args], as environment and {arg:KEY}; a mi
   }
 }
 
+TEST_CASE("issue 15: a native build whose program is not installed is Strategy::none with 'not installed'") {
+  for (const char* build : {"[\"xb-no-such-tool\", \"x\"]", "\"xb-no-such-tool --flag && true\""}) {
+    test::TempDir d("plan-missing-tool");
+    std::ofstream(d.path / "xbuild.toml") << "build = " << build << "\noutputs = [\"a\"]\n";
+    Project proj = load_project(d.path);
+    PlatformPlan plan = make_plan(proj, load_toolchains(toolchain_dirs(proj.dir)), PlanOptions{}).front();
+    CHECK(plan.strategy == Strategy::none);
+    CHECK(plan.problem.find("'xb-no-such-tool' is not installed") != std::string::npos);
+  }
+  // Builtins, assignments and relative paths cannot be told without running: not flagged.
+  for (const char* build : {"\"cd sub && make\"", "\"CC=gcc make\"", "[\"./configure\"]"}) {
+    test::TempDir d("plan-tool-ok");
+    std::ofstream(d.path / "xbuild.toml") << "build = " << build << "\noutputs = [\"a\"]\n";
+    Project proj = load_project(d.path);
+    PlatformPlan plan = make_plan(proj, load_toolchains(toolchain_dirs(proj.dir)), PlanOptions{}).front();
+    CHECK(plan.problem.find("is not installed") == std::string::npos);
+  }
+}
+
 TEST_CASE("plan: source = copy gives each platform its own tree; shared uses the project dir") {
   test::TempDir t("plan");
   Project copy = project_in(t.path);
