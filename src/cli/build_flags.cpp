@@ -32,6 +32,26 @@ void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
   cmd.add_option("--strategy", flags.strategies,
                  "Force a strategy: auto|native|cross|emulate|runner for all, or PLATFORM=STRATEGY (repeatable)");
   cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::Range(1, 1024));
+  add_build_arg_flag(cmd, flags.build_args);
+}
+
+void add_build_arg_flag(CLI::App& cmd, std::vector<std::string>& build_args) {
+  cmd.add_option("--build-arg", build_args,
+                 "Build variable KEY=VALUE, in the build's environment and as {arg:KEY} (repeatable; over [args])")
+      ->allow_extra_args(false);
+}
+
+std::map<std::string, std::string> parse_build_args(const std::vector<std::string>& build_args) {
+  std::map<std::string, std::string> out;
+  for (const auto& a : build_args) {
+    auto eq = a.find('=');
+    if (eq == std::string::npos) fail(Exit::usage, "--build-arg {}: expected KEY=VALUE", a);
+    std::string key = a.substr(0, eq);
+    if (!valid_arg_name(key))
+      fail(Exit::usage, "--build-arg {}: '{}' is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", a, key);
+    out[key] = a.substr(eq + 1);
+  }
+  return out;
 }
 
 PlanOptions to_plan_options(const PlanFlags& flags) {
@@ -59,6 +79,7 @@ PlanOptions to_plan_options(const PlanFlags& flags) {
     }
   }
   o.slots = flags.jobs;
+  o.build_args = parse_build_args(flags.build_args);
   return o;
 }
 

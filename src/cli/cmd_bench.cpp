@@ -29,6 +29,7 @@ struct BenchCmd {
   std::string report_dir;
   std::string from_json;
   int timeout = 0;
+  std::vector<std::string> build_args;
 };
 
 /// Prints the table and ratios, and writes --json and the --report-dir files.
@@ -64,6 +65,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--json", o->json, "Write the results as JSON to FILE ('-' = stdout)");
   cmd->add_option("--report-dir", o->report_dir, "Write bench.md, bench.svg and bench.json into DIR");
   cmd->add_option("--timeout", o->timeout, "Per-build timeout in seconds")->check(CLI::PositiveNumber);
+  add_build_arg_flag(*cmd, o->build_args);
   cmd->add_option("--from-json", o->from_json, "Build nothing: re-render the reports of an earlier --json FILE");
   cmd->callback([o] {
     if (!o->from_json.empty()) {
@@ -112,6 +114,7 @@ void register_bench(CLI::App& app) {
         popts.forced[p.str()] = s;
         popts.state_root = bench_root / row.strategy;
         popts.slots = 1;
+        popts.build_args = parse_build_args(o->build_args);
         auto plans = make_plan(project, toolchains, popts);
         PlatformPlan& plan = plans.front();
         report.jobs = std::max(report.jobs, plan.jobs);

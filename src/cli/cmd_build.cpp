@@ -173,6 +173,7 @@ void register_build(CLI::App& app) {
       project.emulate.rootfs = o->rootfs;
       project.emulate.rootfs_origin = "--rootfs " + o->rootfs;
     }
+    o->tags = resolve_tags(o->tags, project, o->push ? Pushing::yes : Pushing::no);  // -t :TAG, $XBUILD_REPO
     PlanOptions popts = to_plan_options(o->flags);
     BuildOptions bopts;
     bopts.slots = popts.slots;
@@ -197,7 +198,7 @@ void register_build(CLI::App& app) {
     if (!o->compression.empty()) eopts.compression = oci::parse_compression(o->compression, "--compression");
     if (o->no_image_checks) eopts.checks = oci::ImageChecks::skip;
     if (o->push && o->tags.empty() && project.image.tags.empty())
-      fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {})", project.file.string());
+      fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {}, or XBUILD_REPO set)", project.file.string());
     if (o->push && out.type == oci::OutputType::oci_archive)
       fail(Exit::usage, "--push pushes from an OCI layout: use --output type=oci,dest=DIR (or none) with --push");
     for (const auto& t : o->tags) {

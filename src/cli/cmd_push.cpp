@@ -5,6 +5,7 @@
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/registry_flags.hpp"
+#include "oci/layout.hpp"
 #include "registry/push.hpp"
 #include "registry/remote.hpp"
 
@@ -77,6 +78,8 @@ void register_push(CLI::App& app) {
     if (!std::filesystem::is_directory(dir))
       fail(Exit::usage, "{} is not a directory: give an OCI layout, e.g. xbuild build --output type=oci,dest=DIR",
            dir.string());
+    // A corrupt index.json is bad input (exit 2 naming the file), found before any connection.
+    if (std::filesystem::exists(dir / "oci-layout")) oci::LayoutSource(dir).entries();
     auto results = registry::push_layout(dir, tag, o->refs, o->options);
     registry::print_push_results(results, o->options.json ? registry::ResultFormat::json : registry::ResultFormat::text);
   });

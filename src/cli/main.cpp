@@ -10,6 +10,9 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <new>
+#include <system_error>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -63,12 +66,24 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     for (const auto& m : cli::describe_parse_error(app, e, args)) fmt::print(stderr, "xbuild: error: {}\n", m);
     fmt::print(stderr, "xbuild: see '{} --help'\n", cli::command_path(app));
-    return static_cast<int>(Exit::usage);
+    // `run` leaves 0-124 to the program: its own failures are 125 (as docker run's).
+    return app.got_subcommand("run") ? 125 : static_cast<int>(Exit::usage);
   } catch (const Error& e) {
     fmt::print(stderr, "xbuild: error: {}\n", cli::redact(e.what(), secrets));
     return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A file operation no code above turned into an Error: the machine's (permissions, a full
+    // disk, a missing directory), so 3; its message names the paths involved.
+    fmt::print(stderr, "xbuild: error: {} (check that path's permissions and free space)\n", cli::redact(e.what(), secrets));
+    return static_cast<int>(Exit::environment);
+  } catch (const std::system_error& e) {
     fmt::print(stderr, "xbuild: error: {}\n", cli::redact(e.what(), secrets));
+    return static_cast<int>(Exit::environment);
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "xbuild: error: out of memory\n");
+    return static_cast<int>(Exit::environment);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "xbuild: error: internal error (please report it): {}\n", cli::redact(e.what(), secrets));
     return static_cast<int>(Exit::build_failed);
   }
   return 0;

@@ -7,6 +7,7 @@
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 
 namespace xb {
@@ -16,6 +17,85 @@ namespace {
 using config::TableReader;
 
 const std::vector<std::string> k_languages = {"c", "cxx", "go", "rust", "custom"};
+const std::vector<std::string> k_root_keys = {"name", "language", "platforms", "build", "test", "outputs", "env",
+                                              "args", "toolchain", "source", "strategy", "image", "emulate", "runner"};
+const std::vector<std::string> k_image_keys = {"base", "entrypoint", "cmd", "env", "workdir", "user", "labels",
+                                               "ports", "tags", "compression", "runtime", "files"};
+const std::vector<std::string> k_emulate_keys = {"rootfs", "packages", "timeout"};
+const std::vector<std::string> k_runner_keys = {"platform", "host", "port", "identity", "workdir"};
+
+/// Throws, positioned at `n`, for a `{name}` in `text` that is not a placeholder of
+/// `known_placeholders()` or a well-formed `{arg:KEY}`. `${VAR}` (shell) and braces that do not
+/// hold a bare word (`{ print }`, `{a,b}`) are left alone.
+void check_placeholders(TableReader& r, const toml::node& n, const std::string& key, std::string_view text) {
+  for (std::size_t i = text.find('{'); i != std::string_view::npos; i = text.find('{', i + 1)) {
+    if (i > 0 && text[i - 1] == '$') continue;
+    auto close = text.find('}', i);
+    if (close == std::string_view::npos) return;
+    std::string_view word = text.substr(i + 1, close - i - 1);
+    if (word.rfind("arg:", 0) == 0) {
+      std::string_view arg = word.substr(4);
+      if (!valid_arg_name(arg))
+        r.error_at(n, fmt::format("'{}': '{{{}}}' names no build argument; write {{arg:KEY}} with KEY of "
+                                  "[A-Za-z_][A-Za-z0-9_]*", r.full_key(key), word));
+      continue;
+    }
+    bool bare = !word.empty() && (std::isalpha(static_cast<unsigned char>(word[0])) || word[0] == '_') &&
+                std::all_of(word.begin(), word.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    if (!bare) continue;
+    const auto& known = known_placeholders();
+    if (std::find(known.begin(), known.end(), word) != known.end()) continue;
+    std::string guess = config::closest_name(std::string(word), known);
+    r.error_at(n, fmt::format("'{}': unknown placeholder '{{{}}}'{}; placeholders are {{{}}} and {{arg:KEY}} "
+                              "(for literal braces in a script, put a space inside: '{{ {} }}')",
+                              r.full_key(key), word, guess.empty() ? "" : fmt::format(" (did you mean '{{{}}}'?)", guess),
+                              join(known, "} {"), word));
+  }
+}
+
+/// check_placeholders for every string of a command (a script, or each argv element).
+void check_command_placeholders(TableReader& r, const std::string& key, const CommandSpec& spec) {
+  const toml::node* n = r.node(key);
+  if (!n) return;
+  if (!spec.script.empty()) check_placeholders(r, *n, key, spec.script);
+  if (const toml::array* arr = n->as_array())
+    for (const auto& el : *arr) check_placeholders(r, el, key, *el.value<std::string>());
+}
+
+/// The checks Reference::parse makes of NAME[:TAG], so a bad [image] tag is reported here,
+/// with its line, instead of after the build. "" when `text` is fine, else why not.
+std::string image_name_problem(std::string_view text) {
+  if (text.empty()) return "it is empty";
+  if (text.size() > 512) return "it is too long";
+  for (char c : text)
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) return "it contains whitespace";
+  if (text.find('@') != std::string_view::npos) return "a digest cannot name an image; use NAME:TAG";
+  auto slash = text.rfind('/');
+  auto colon = text.find(':', slash == std::string_view::npos ? 0 : slash + 1);
+  std::string_view name = text.substr(0, colon);
+  if (colon != std::string_view::npos) {
+    std::string_view tag = text.substr(colon + 1);
+    bool ok = !tag.empty() && tag.size() <= 128 && tag.front() != '.' && tag.front() != '-';
+    for (char c : tag) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+    if (!ok) return fmt::format("bad tag '{}': tags are letters, digits, '_', '.' and '-', up to 128, not starting with '.' or '-'", tag);
+  }
+  if (name.empty()) return "the repository name before ':' is missing";
+  auto parts = split(name, '/');
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    bool host = i == 0 && parts.size() > 1 &&
+                (part.find_first_of(".:") != std::string::npos || part == "localhost" ||
+                 std::any_of(part.begin(), part.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); }));
+    if (host) continue;
+    bool ok = !part.empty() && std::isalnum(static_cast<unsigned char>(part.front())) &&
+              std::isalnum(static_cast<unsigned char>(part.back()));
+    for (char c : part)
+      ok = ok && ((std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c))) ||
+                  c == '.' || c == '_' || c == '-');
+    if (!ok) return fmt::format("bad repository component '{}': lowercase letters, digits and '.', '_', '-' between them", part);
+  }
+  return {};
+}
 
 CommandSpec read_command(TableReader& r, const std::string& key) {
   CommandSpec spec;
@@ -56,6 +136,7 @@ std::chrono::seconds parse_duration(TableReader& r, const std::string& key) {
 }
 
 void read_image(TableReader& r, ImageSection& image) {
+  r.reject_unknown(k_image_keys);
   if (auto v = r.string("base")) image.base = *v;
   if (auto v = r.strings("entrypoint", true)) image.entrypoint = *v;
   if (auto v = r.strings("cmd", true)) image.cmd = *v;
@@ -64,7 +145,16 @@ void read_image(TableReader& r, ImageSection& image) {
   if (auto v = r.string("user")) image.user = *v;
   if (auto v = r.string_map("labels")) image.labels = *v;
   if (auto v = r.strings("ports")) image.exposed_ports = *v;
-  if (auto v = r.strings("tags")) image.tags = *v;
+  if (auto v = r.strings("tags")) {
+    image.tags = *v;
+    const toml::array& arr = *r.node("tags")->as_array();
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      std::string why = image_name_problem(image.tags[i]);
+      if (!why.empty())
+        r.error_at(*arr.get(i), fmt::format("'image.tags': invalid image name \"{}\": {} (expected [REGISTRY/]REPOSITORY[:TAG], "
+                                           "e.g. \"registry.example.com/team/hello:1.0\")", image.tags[i], why));
+    }
+  }
   if (auto c = r.string("compression")) {
     static const std::map<std::string, Compression, std::less<>> k_names = {
         {"gzip", Compression::gzip}, {"zstd", Compression::zstd}, {"none", Compression::none}};
@@ -92,6 +182,17 @@ void read_image(TableReader& r, ImageSection& image) {
 
 std::string_view to_string(SourceMode m) { return m == SourceMode::copy ? "copy" : "shared"; }
 
+const std::vector<std::string>& known_placeholders() {
+  static const std::vector<std::string> k_names = {"src", "out", "build", "jobs", "platform", "os", "arch", "variant",
+                                                    "triple", "rust_target", "cmake_toolchain", "meson_cross", "cc", "cxx"};
+  return k_names;
+}
+
+bool valid_arg_name(std::string_view name) {
+  return !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+         std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
 Project load_project(const std::filesystem::path& dir_in, const std::filesystem::path& file_in) {
   std::error_code ec;
   auto dir = std::filesystem::absolute(dir_in, ec).lexically_normal();
@@ -106,6 +207,8 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
   }
   toml::table root = config::parse_toml_file(file);
   TableReader r(root, file);
+  // Unknown keys first: `output = [...]` must say "did you mean 'outputs'?", not "missing 'outputs'".
+  r.reject_unknown(k_root_keys);
 
   Project p;
   p.dir = dir;
@@ -128,6 +231,8 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
          file.string());
   }
   p.test = read_command(r, "test");
+  check_command_placeholders(r, "build", p.build);
+  check_command_placeholders(r, "test", p.test);
   if (auto v = r.strings("outputs")) p.outputs = *v;
   if (p.outputs.empty()) {
     fail(Exit::usage, "{}: missing 'outputs': the files the build writes into {{out}}, e.g. outputs = [\"hello\"]",
@@ -138,7 +243,20 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
     bool escapes = op.is_absolute() || std::any_of(op.begin(), op.end(), [](const auto& part) { return part == ".."; });
     if (escapes) r.error_at(*r.node("outputs"), fmt::format("output \"{}\" must be a path relative to {{out}} without \"..\"", o));
   }
-  if (auto v = r.string_map("env")) p.env = *v;
+  if (const toml::array* arr = r.node("outputs")->as_array())
+    for (const auto& el : *arr) check_placeholders(r, el, "outputs", *el.value<std::string>());
+  if (auto v = r.string_map("env")) {
+    p.env = *v;
+    for (const auto& [k, val] : p.env) check_placeholders(r, *r.table("env")->get(k), "env." + k, val);
+  }
+  if (auto v = r.string_map("args")) {
+    for (const auto& [k, val] : *v) {
+      if (!valid_arg_name(k))
+        r.error_at(*r.table("args")->get(k), fmt::format("'args.{}': a build argument is named like an environment "
+                                                         "variable, [A-Za-z_][A-Za-z0-9_]*", k));
+    }
+    p.args = *v;
+  }
   if (auto v = r.string("toolchain")) p.toolchain = *v;
   if (auto v = r.string("source")) {
     if (*v == "copy") p.source = SourceMode::copy;
@@ -172,6 +290,7 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
   }
   if (const toml::table* t = r.table("emulate")) {
     TableReader er(*t, file, "emulate");
+    er.reject_unknown(k_emulate_keys);
     if (auto v = er.string("rootfs")) p.emulate.rootfs = *v;
     if (auto v = er.strings("packages")) p.emulate.packages = *v;
     if (er.node("timeout")) p.emulate.timeout = parse_duration(er, "timeout");
@@ -179,6 +298,7 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
   }
   for (const toml::table* t : r.tables("runner")) {
     TableReader rr(*t, file, "runner");
+    rr.reject_unknown(k_runner_keys);
     RunnerSection s;
     auto plat = rr.string("platform");
     auto host = rr.string("host");

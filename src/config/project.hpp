@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xb {
@@ -60,6 +61,7 @@ struct Project {
   CommandSpec test;                              ///< run per platform by `xbuild test`
   std::vector<std::string> outputs;              ///< paths relative to the output dir
   std::map<std::string, std::string> env;        ///< extra build environment
+  std::map<std::string, std::string> args;       ///< [args]: build argument defaults (--build-arg overrides)
   /// platform str (or "all") -> forced strategy; nullopt = "auto", which overrides "all"
   std::map<std::string, std::optional<Strategy>> strategy;
   std::string toolchain;                         ///< preferred toolchain name ("" = best usable)
@@ -68,6 +70,12 @@ struct Project {
   EmulateSection emulate;
   std::vector<RunnerSection> runners;
 };
+
+/// The placeholder names (without braces) a command, test or [env] value may use; plan's
+/// placeholder_values gives each a value, plus {arg:KEY} for every build argument.
+const std::vector<std::string>& known_placeholders();
+/// True for a build argument name: [A-Za-z_][A-Za-z0-9_]* (it becomes an environment variable).
+bool valid_arg_name(std::string_view name);
 
 /// Loads the project in `dir` from `file` (default: DIR/xbuild.toml; a relative `file` is
 /// relative to the current directory, as with `docker build -f`). Throws Error (Exit::usage)

@@ -35,14 +35,20 @@ const std::string k_recover = "remove the layout directory (or that blob) and bu
 std::vector<Descriptor> read_index_entries(const fs::path& dir) {
   fs::path index = dir / "index.json";
   std::string where = index.string();
-  auto o = parse_json_object(read_file(index), where);
-  std::vector<Descriptor> out;
-  const json::value* m = o.if_contains("manifests");
-  if (!m) return out;
-  if (!m->is_array()) fail(Exit::build_failed, "{}: \"manifests\" is not an array", where);
-  std::size_t i = 0;
-  for (const auto& v : m->get_array()) out.push_back(descriptor_from_json(v, fmt::format("{} manifests[{}]", where, i++)));
-  return out;
+  // An index.json that is not one is bad input (exit 2, naming the file), as a bad xbuild.toml.
+  try {
+    auto o = parse_json_object(read_file(index), where);
+    std::vector<Descriptor> out;
+    const json::value* m = o.if_contains("manifests");
+    if (!m) return out;
+    if (!m->is_array()) fail(Exit::usage, "{}: \"manifests\" is not an array", where);
+    std::size_t i = 0;
+    for (const auto& v : m->get_array()) out.push_back(descriptor_from_json(v, fmt::format("{} manifests[{}]", where, i++)));
+    return out;
+  } catch (const Error& e) {
+    if (e.code() != Exit::build_failed && e.code() != Exit::usage) throw;
+    throw Error(fmt::format("corrupt OCI layout: {}; {}", e.what(), k_recover), Exit::usage);
+  }
 }
 
 std::vector<Descriptor> children(const Descriptor& d, const std::string& bytes, const std::string& where) {
@@ -85,7 +91,7 @@ LayoutSource::LayoutSource(fs::path dir) : m_dir(std::move(dir)) {
   if (!fs::exists(m_dir / "oci-layout"))
     fail(Exit::usage, "'{}' is not an OCI image layout: it has no oci-layout file", m_dir.string());
   if (!fs::exists(m_dir / "index.json"))
-    fail(Exit::build_failed, "corrupt OCI layout '{}': index.json is missing; {}", m_dir.string(), k_recover);
+    fail(Exit::usage, "corrupt OCI layout '{}': index.json is missing; {}", m_dir.string(), k_recover);
 }
 
 std::vector<Descriptor> LayoutSource::entries() { return read_index_entries(m_dir); }

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 
 namespace xb {
@@ -24,6 +25,21 @@ namespace xb {
 namespace fs = std::filesystem;
 
 namespace {
+
+/// The program a shell or xbuild's exec reported as not found in `log` ("sh: 1: X: not found",
+/// "X: command not found", "xbuild: cannot run X: not found"), or "" (issue 15: exit 127 is 3).
+std::string missing_program_in(const fs::path& log) {
+  std::ifstream in(log);
+  std::string line, found;
+  while (std::getline(in, line)) {
+    auto at = line.rfind(": not found");
+    if (at == std::string::npos) at = line.rfind(": command not found");
+    if (at == std::string::npos) continue;
+    auto start = line.rfind(' ', at);
+    found = line.substr(start == std::string::npos ? 0 : start + 1, at - (start == std::string::npos ? 0 : start + 1));
+  }
+  return found;
+}
 
 /// Wraps the real (or a fake) runner: tells the Status when a platform's build starts, and
 /// verifies a finished build's outputs before run_jobs sees the result, so a missing output
@@ -153,6 +169,11 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
         break;
       default:
         r.error = fmt::format("{} (full log: {})", jr.message, plans[i].paths.log.string());
+        if (jr.status == JobStatus::failed && jr.exit.exit_code == 127) {  // not found: the environment lacks a program
+          r.exit = Exit::environment;
+          std::string prog = missing_program_in(plans[i].paths.log);
+          if (!prog.empty()) r.error = fmt::format("'{}' is not installed (the build exited 127: {})", prog, r.error);
+        }
         if (plans[i].strategy == Strategy::emulate) r.error += emulate::failed_build_hint(project, jr.exit.exit_code);
         break;
     }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <future>
+#include <set>
 
 namespace xb {
 
@@ -55,7 +56,7 @@ std::map<std::string, std::string> values_with(const Project& project, const Pla
   const auto& t = plan.platform.traits();
   auto where = [&](const fs::path& local) { return plan.runner ? runner_path(*plan.runner, local) : local; };
   fs::path src = plan.runner ? project.dir : plan.paths.src;
-  return {
+  std::map<std::string, std::string> values = {
     {"{src}", where(src).string()},
     {"{out}", where(plan.paths.out).string()},
     {"{build}", where(plan.paths.build).string()},
@@ -71,6 +72,63 @@ std::map<std::string, std::string> values_with(const Project& project, const Pla
     {"{cc}", env_or(env, "CC", "cc")},
     {"{cxx}", env_or(env, "CXX", "c++")},
   };
+  for (const auto& [k, v] : plan.args) values["{arg:" + k + "}"] = v;
+  return values;
+}
+
+/// The program a build command starts, when it can be told without running it: argv[0], or
+/// the first word of a script that is a plain command name (not a builtin, keyword,
+/// assignment, expansion or relative path). "" when it cannot be told.
+std::string program_of(const Command& c, const CommandSpec& spec) {
+  if (!spec.script.empty()) {
+    static const std::set<std::string, std::less<>> k_shell_words = {
+        "if", "then", "else", "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in", "function",
+        "select", "time", "!", "{", "}", "[[", "]]", ".", ":", "[", "alias", "bg", "break", "cd", "command", "continue",
+        "echo", "eval", "exec", "exit", "export", "false", "fg", "getopts", "hash", "jobs", "kill", "printf", "pwd",
+        "read", "readonly", "return", "set", "shift", "test", "times", "trap", "true", "type", "ulimit", "umask",
+        "unalias", "unset", "wait", "local"};
+    std::string_view sv = spec.script;
+    auto start = sv.find_first_not_of(" \t\n");
+    if (start == std::string_view::npos) return {};
+    auto end = sv.find_first_of(" \t\n;&|<>()", start);
+    std::string word(sv.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (word.find_first_of("=$`'\"\\*?[{~#") != std::string::npos || k_shell_words.count(word)) return {};
+    if (word.find('/') != std::string::npos && word.front() != '/') return {};
+    return word;
+  }
+  if (c.argv.empty()) return {};
+  const std::string& prog = c.argv.front();
+  if (prog.find('/') != std::string::npos && prog.front() != '/') return {};  // relative to the source tree
+  return prog;
+}
+
+/// The KEYs of every {arg:KEY} in `s`.
+void args_referenced(std::string_view s, std::vector<std::string>& out) {
+  for (auto i = s.find("{arg:"); i != std::string_view::npos; i = s.find("{arg:", i + 1)) {
+    auto close = s.find('}', i);
+    if (close == std::string_view::npos) return;
+    out.emplace_back(s.substr(i + 5, close - i - 5));
+  }
+}
+
+/// [args] with --build-arg over it; Error(usage) naming any {arg:KEY} of the build, test or
+/// [env] that gets no value, and any --build-arg name that is not a variable name.
+std::map<std::string, std::string> build_args(const Project& project, const PlanOptions& options) {
+  std::map<std::string, std::string> args = project.args;
+  for (const auto& [k, v] : options.build_args) {
+    if (!valid_arg_name(k)) fail(Exit::usage, "--build-arg {}={}: '{}' is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k, v, k);
+    args[k] = v;
+  }
+  std::vector<std::string> used;
+  for (const CommandSpec* c : {&project.build, &project.test}) {
+    args_referenced(c->script, used);
+    for (const auto& a : c->argv) args_referenced(a, used);
+  }
+  for (const auto& [k, v] : project.env) args_referenced(v, used);
+  for (const auto& k : used)
+    if (!args.count(k))
+      fail(Exit::usage, "{}: {{arg:{}}} has no value: pass --build-arg {}=VALUE or set it in [args]", project.file.string(), k, k);
+  return args;
 }
 
 }  // namespace
@@ -163,6 +221,7 @@ std::map<std::string, std::string> platform_env(const Project& project, const Pl
   env["XBUILD_BUILD"] = values.at("{build}");
   env["XBUILD_SRC"] = values.at("{src}");
   for (const auto& [k, v] : project.env) env[k] = expand_placeholders(v, values);
+  for (const auto& [k, v] : plan.args) env[k] = v;
   return env;
 }
 
@@ -258,6 +317,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
   if (platforms.empty()) platforms = {host};
 
   fs::path root = options.state_root.empty() ? state_dir(project) : options.state_root;
+  std::map<std::string, std::string> args = build_args(project, options);
   int cores = cpu_count();
   int slots = options.slots > 0 ? options.slots : cores;
   int concurrent = std::max(1, std::min<int>(slots, static_cast<int>(platforms.size())));
@@ -282,6 +342,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     plan.platform = p;
     plan.paths = platform_paths(project, root, p);
     plan.jobs = jobs;
+    plan.args = args;
     bool is_host = p == host;
 
     std::optional<Strategy> forced;
@@ -361,6 +422,17 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     plan.command.argv = expand_command(project.build, values);
     plan.command.env = plan.env;
     plan.command.cwd = plan.runner ? runner_path(*plan.runner, project.dir) : plan.paths.src;
+    // A build that runs here with a program that is not installed is an environment problem
+    // (exit 3, as a missing toolchain), found before anything runs, not a shell's 127 later.
+    if (plan.strategy == Strategy::native || plan.strategy == Strategy::cross) {
+      std::string prog = program_of(plan.command, project.build);
+      auto path = plan.env.find("PATH");
+      if (!prog.empty() && !find_program(prog, path == plan.env.end() ? nullptr : path->second.c_str())) {
+        plan.problem = fmt::format("the build command's program '{}' is not installed (not found in PATH; 'build' in {})",
+                                   prog, project.file.string());
+        plan.strategy = Strategy::none;
+      }
+    }
     if (!project.test.empty()) {
       plan.test.argv = expand_command(project.test, values);
       plan.test.env = plan.env;

@@ -45,7 +45,8 @@ struct PlatformPlan {
   std::string problem;                           ///< why strategy is none: what to install/configure
   std::vector<std::string> notes;                ///< what planning chose around (a preferred toolchain that
                                                  ///< cannot serve, a missing optional tool); printed by plan
-  std::map<std::string, std::string> env;        ///< TARGET*, BUILD*, toolchain, project env
+  std::map<std::string, std::string> args;       ///< build arguments: [args] defaults, then --build-arg
+  std::map<std::string, std::string> env;        ///< TARGET*, BUILD*, toolchain, project env, build args
   Command command;                               ///< the build command, placeholders expanded
   Command test;                                  ///< the test command as run here (empty argv: none)
   PlatformPaths paths;
@@ -58,16 +59,18 @@ struct PlanOptions {
   std::map<std::string, Strategy> forced;               ///< platform str (or "all") -> strategy
   std::filesystem::path state_root;                     ///< "" = state_dir(project)
   int slots = 0;                                        ///< -j (0 = cores)
+  std::map<std::string, std::string> build_args;        ///< --build-arg KEY=VALUE (over [args])
 };
 
 /// Resolves every platform. Never throws for a platform it cannot serve: that plan gets
-/// Strategy::none and a problem; the caller decides whether that is fatal.
+/// Strategy::none and a problem; the caller decides whether that is fatal. Throws
+/// Error(usage) for an {arg:KEY} that neither [args] nor --build-arg gives a value.
 std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<Toolchain>& toolchains,
                                     const PlanOptions& options);
 
 /// The placeholder values of a plan: {src} {out} {build} {jobs} {platform} {os} {arch}
-/// {variant} {triple} {rust_target} {cmake_toolchain} {meson_cross} {cc} {cxx}. A runner build
-/// sees the paths it has on the runner.
+/// {variant} {triple} {rust_target} {cmake_toolchain} {meson_cross} {cc} {cxx}, and {arg:KEY}
+/// for each build argument. A runner build sees the paths it has on the runner.
 std::map<std::string, std::string> placeholder_values(const Project& project, const PlatformPlan& plan);
 /// Replaces each `{name}` of `values` in `s`, in one left-to-right pass (a value is never
 /// expanded again); unknown `{...}` stay as they are.

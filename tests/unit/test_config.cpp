@@ -112,6 +112,43 @@ TEST_CASE("bad xbuild.toml input names file:line:column and what was expected") 
   CHECK_THROWS_WITH_AS(load_project(missing), doctest::Contains("xbuild.toml not found"), Error);
 }
 
+TEST_CASE("issue 15: [image] tags, typos of keys and unknown placeholders fail at load with file:line") {
+  // `output` for `outputs`: the unknown key wins over "missing 'outputs'", with a suggestion.
+  auto typo = error_of("name = \"x\"\nbuild = [\"make\"]\noutput = [\"a\"]\n");
+  CHECK(typo.find("xbuild.toml:3:1: unknown key 'output'; did you mean 'outputs'?") != std::string::npos);
+  // Every table suggests.
+  CHECK(error_of(std::string(k_minimal) + "[image]\ntagz = [\"a:1\"]\n").find("unknown key 'image.tagz'; did you mean 'image.tags'?") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[emulate]\nrootf = \"x\"\n").find("did you mean 'emulate.rootfs'?") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[[runner]]\nplatform = \"linux/arm64\"\nhots = \"h\"\n").find("did you mean 'runner.host'?") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "zzzzzz = 1\n").find("expected one of:") != std::string::npos);
+  // Tags are checked where they are written.
+  auto tag = error_of(std::string(k_minimal) + "[image]\ntags = [\"ok:1\",\n  \"hello:-bad\"]\n");
+  CHECK(tag.find("xbuild.toml:6:3: 'image.tags': invalid image name \"hello:-bad\"") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\"hello world\"]\n").find("whitespace") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\"a@sha256:00\"]\n").find("digest") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\":1.0\"]\n").find("repository name") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\"team/Hello:1\"]\n").find("bad repository component 'Hello'") != std::string::npos);
+  {
+    TempProject ok(std::string(k_minimal) + "[image]\ntags = [\"localhost:5000/team/hello:1.0\", \"hello\", \"Reg.Example.com/a_b/c-d:v1.2_x\"]\n");
+    CHECK(load_project(ok.dir).image.tags.size() == 3);
+  }
+  // Placeholders.
+  auto ph = error_of("build = \"make {nosuch}\"\noutputs = [\"a\"]\n");
+  CHECK(ph.find("xbuild.toml:1:9: 'build': unknown placeholder '{nosuch}'") != std::string::npos);
+  auto near = error_of("build = [\"make\", \"OUT={otu}\"]\noutputs = [\"a\"]\n");
+  CHECK(near.find("xbuild.toml:1:18: 'build': unknown placeholder '{otu}' (did you mean '{out}'?)") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "test = \"{nosuch}/t\"\n").find("'test': unknown placeholder '{nosuch}'") != std::string::npos);
+  CHECK(error_of("build = \"make\"\noutputs = [\"{nosuch}\"]\n").find("'outputs': unknown placeholder '{nosuch}'") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[env]\nX = \"{nosuch}\"\n").find("'env.X': unknown placeholder '{nosuch}'") != std::string::npos);
+  CHECK(error_of("build = \"make {arg:1x}\"\noutputs = [\"a\"]\n").find("names no build argument") != std::string::npos);
+  {
+    // Shell variables, awk blocks and brace lists are not placeholders.
+    TempProject ok("build = \"awk '{ print }' ${HOME} {a,b} {} {out} {arg:V}\"\noutputs = [\"a\"]\n");
+    CHECK_NOTHROW(load_project(ok.dir));
+  }
+  CHECK(error_of(std::string(k_minimal) + "[args]\n\"1X\" = \"v\"\n").find("'args.1X'") != std::string::npos);
+}
+
 TEST_CASE("toolchain descriptors expand per platform and report bad files") {
   auto dir = fs::temp_directory_path() / ("xb-tc-" + std::to_string(::getpid()));
   fs::create_directories(dir);

@@ -107,6 +107,55 @@ TEST_CASE("plan: the test command gets the build's environment, and foreign cros
   CHECK(native.test.env.count("QEMU_LOG_FILENAME") == 0);  // the host runs its own tests: nothing to prove
 }
 
+TEST_CASE("issue 15: --build-arg over [args], as environment and {arg:KEY}; a missing one is a usage error") {
+  test::TempDir d("plan-args");
+  std::ofstream(d.path / "xbuild.toml") << "name = \"x\"\nbuild = [\"make\", \"V={arg:VERSION}\", \"M={arg:MODE}\"]\n"
+                                           "outputs = [\"a\"]\n[env]\nFLAGS = \"-DV={arg:VERSION}\"\n[args]\nMODE = \"release\"\nVERSION = \"0\"\n";
+  Project proj = load_project(d.path);
+  PlanOptions o;
+  o.build_args = {{"VERSION", "1.2"}, {"EXTRA", "e"}};
+  PlatformPlan plan = make_plan(proj, {}, o).front();
+  CHECK(plan.command.argv == std::vector<std::string>{"make", "V=1.2", "M=release"});
+  CHECK(plan.env.at("VERSION") == "1.2");
+  CHECK(plan.env.at("MODE") == "release");
+  CHECK(plan.env.at("EXTRA") == "e");
+  CHECK(plan.env.at("FLAGS") == "-DV=1.2");
+
+  PlanOptions bad;
+  bad.build_args = {{"1BAD", "x"}};
+  CHECK_THROWS_WITH_AS(make_plan(proj, {}, bad), doctest::Contains("--build-arg 1BAD=x: '1BAD' is not a variable name"), Error);
+
+  test::TempDir d2("plan-args-missing");
+  std::ofstream(d2.path / "xbuild.toml") << "build = \"make {arg:NOPE}\"\noutputs = [\"a\"]\n";
+  Project proj2 = load_project(d2.path);
+  try {
+    make_plan(proj2, {}, PlanOptions{});
+    FAIL("an {arg:NOPE} without a value must not plan");
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::usage);
+    CHECK(std::string(e.what()).find("{arg:NOPE} has no value: pass --build-arg NOPE=VALUE") != std::string::npos);
+  }
+}
+
+TEST_CASE("issue 15: a native build whose program is not installed is Strategy::none with 'not installed'") {
+  for (const char* build : {"[\"xb-no-such-tool\", \"x\"]", "\"xb-no-such-tool --flag && true\""}) {
+    test::TempDir d("plan-missing-tool");
+    std::ofstream(d.path / "xbuild.toml") << "build = " << build << "\noutputs = [\"a\"]\n";
+    Project proj = load_project(d.path);
+    PlatformPlan plan = make_plan(proj, load_toolchains(toolchain_dirs(proj.dir)), PlanOptions{}).front();
+    CHECK(plan.strategy == Strategy::none);
+    CHECK(plan.problem.find("'xb-no-such-tool' is not installed") != std::string::npos);
+  }
+  // Builtins, assignments and relative paths cannot be told without running: not flagged.
+  for (const char* build : {"\"cd sub && make\"", "\"CC=gcc make\"", "[\"./configure\"]"}) {
+    test::TempDir d("plan-tool-ok");
+    std::ofstream(d.path / "xbuild.toml") << "build = " << build << "\noutputs = [\"a\"]\n";
+    Project proj = load_project(d.path);
+    PlatformPlan plan = make_plan(proj, load_toolchains(toolchain_dirs(proj.dir)), PlanOptions{}).front();
+    CHECK(plan.problem.find("is not installed") == std::string::npos);
+  }
+}
+
 TEST_CASE("plan: source = copy gives each platform its own tree; shared uses the project dir") {
   test::TempDir t("plan");
   Project copy = project_in(t.path);
