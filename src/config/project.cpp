@@ -4,6 +4,7 @@
 #include "config/project.hpp"
 
 #include "config/toml_reader.hpp"
+#include "util/image_name.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -62,39 +63,12 @@ void check_command_placeholders(TableReader& r, const std::string& key, const Co
     for (const auto& el : *arr) check_placeholders(r, el, key, *el.value<std::string>());
 }
 
-/// The checks Reference::parse makes of NAME[:TAG], so a bad [image] tag is reported here,
-/// with its line, instead of after the build. "" when `text` is fine, else why not.
+/// What is wrong with `text` as an [image] tag (NAME[:TAG], by the registry's grammar, so a
+/// bad tag is reported here with its line instead of after the build); "" when fine.
 std::string image_name_problem(std::string_view text) {
-  if (text.empty()) return "it is empty";
-  if (text.size() > 512) return "it is too long";
-  for (char c : text)
-    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) return "it contains whitespace";
   if (text.find('@') != std::string_view::npos) return "a digest cannot name an image; use NAME:TAG";
-  auto slash = text.rfind('/');
-  auto colon = text.find(':', slash == std::string_view::npos ? 0 : slash + 1);
-  std::string_view name = text.substr(0, colon);
-  if (colon != std::string_view::npos) {
-    std::string_view tag = text.substr(colon + 1);
-    bool ok = !tag.empty() && tag.size() <= 128 && tag.front() != '.' && tag.front() != '-';
-    for (char c : tag) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
-    if (!ok) return fmt::format("bad tag '{}': tags are letters, digits, '_', '.' and '-', up to 128, not starting with '.' or '-'", tag);
-  }
-  if (name.empty()) return "the repository name before ':' is missing";
-  auto parts = split(name, '/');
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    const std::string& part = parts[i];
-    bool host = i == 0 && parts.size() > 1 &&
-                (part.find_first_of(".:") != std::string::npos || part == "localhost" ||
-                 std::any_of(part.begin(), part.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); }));
-    if (host) continue;
-    bool ok = !part.empty() && std::isalnum(static_cast<unsigned char>(part.front())) &&
-              std::isalnum(static_cast<unsigned char>(part.back()));
-    for (char c : part)
-      ok = ok && ((std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c))) ||
-                  c == '.' || c == '_' || c == '-');
-    if (!ok) return fmt::format("bad repository component '{}': lowercase letters, digits and '.', '_', '-' between them", part);
-  }
-  return {};
+  Result<ImageName> parsed = parse_image_name(text);
+  return parsed ? std::string() : parsed.error();
 }
 
 CommandSpec read_command(TableReader& r, const std::string& key) {

@@ -9,15 +9,16 @@
 // Reference.
 
 #include "util/host.hpp"
+#include "util/image_name.hpp"
 
 #include <string>
 #include <string_view>
 
 namespace xb::registry {
 
-/// Docker Hub's name in references and the host its API answers on.
-inline constexpr std::string_view k_docker_hub = "docker.io";
-inline constexpr std::string_view k_docker_hub_api = "registry-1.docker.io";
+// Docker Hub's name in references and the host its API answers on (util/image_name.hpp).
+using ::xb::k_docker_hub;
+using ::xb::k_docker_hub_api;
 
 /// A parsed, normalised image reference.
 struct Reference {
@@ -50,8 +51,8 @@ struct Reference {
   bool operator==(const Reference&) const = default;
 };
 
-/// True for "sha256:" + 64 lowercase hex digits (the only algorithm xbuild writes).
-bool valid_digest(std::string_view digest);
+// "sha256:" + 64 lowercase hex digits (util/image_name.hpp).
+using ::xb::valid_digest;
 // Hostname part of "host:port" and the exact loopback test (util/host.hpp, shared with emulate/).
 using ::xb::host_without_port;
 using ::xb::is_loopback_host;

@@ -127,7 +127,7 @@ TEST_CASE("issue 15: [image] tags, typos of keys and unknown placeholders fail a
   CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\"hello world\"]\n").find("whitespace") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\"a@sha256:00\"]\n").find("digest") != std::string::npos);
   CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\":1.0\"]\n").find("repository name") != std::string::npos);
-  CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\"team/Hello:1\"]\n").find("bad repository component 'Hello'") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[image]\ntags = [\"team/Hello:1\"]\n").find("repository name 'team/Hello' must be lowercase") != std::string::npos);
   {
     TempProject ok(std::string(k_minimal) + "[image]\ntags = [\"localhost:5000/team/hello:1.0\", \"hello\", \"Reg.Example.com/a_b/c-d:v1.2_x\"]\n");
     CHECK(load_project(ok.dir).image.tags.size() == 3);
