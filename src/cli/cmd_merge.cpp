@@ -44,10 +44,10 @@ std::filesystem::path parse_output(const std::string& text) {
 
 void register_merge(CLI::App& app) {
   auto o = std::make_shared<MergeCmd>();
-  auto* cmd = app.add_subcommand("merge", "Stitch per-platform images (layouts or registry refs) into one multi-platform index");
+  auto* cmd = app.add_subcommand("merge", "Stitch per-platform images (layouts, oci-archives or registry refs) into one multi-platform index");
   cmd->add_option("-t,--tag", o->tags, "REGISTRY/REPO:TAG to push the merged index to (repeatable)")
       ->allow_extra_args(false);
-  cmd->add_option("sources", o->sources, "Images to merge: oci:DIR[:TAG] or REGISTRY/REPO:TAG, each one platform or an index")
+  cmd->add_option("sources", o->sources, "Images to merge: oci:DIR[:TAG], FILE.tar[:TAG] (oci-archive), or REGISTRY/REPO:TAG, each one platform or an index; in the build's platform order for the single build's digest")
       ->required();
   cmd->add_option("-o,--output", o->output, "type=oci,dest=DIR: write the merged image to a layout instead of pushing");
   cmd->add_flag("--json", o->options.json, "Print the result as JSON");

@@ -5,6 +5,7 @@
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/registry_flags.hpp"
+#include "oci/archive_source.hpp"
 #include "oci/layout.hpp"
 #include "registry/push.hpp"
 #include "registry/remote.hpp"
@@ -66,20 +67,22 @@ struct PushCmd {
 void register_push(CLI::App& app) {
   register_pull(app);
   auto o = std::make_shared<PushCmd>();
-  auto* cmd = app.add_subcommand("push", "Push an image from an OCI layout to registry references");
-  cmd->add_option("layout", o->layout, "OCI layout directory, optionally with :TAG (oci:DIR[:TAG] works too)")->required();
+  auto* cmd = app.add_subcommand("push", "Push an image from an OCI layout or oci-archive to registry references");
+  cmd->add_option("layout", o->layout, "OCI layout directory or oci-archive FILE.tar, optionally with :TAG (oci:DIR[:TAG], oci-archive:FILE[:TAG] work too)")->required();
   cmd->add_option("refs", o->refs, "REGISTRY/REPO:TAG to push to (one or more)")->required();
   cmd->add_flag("--json", o->options.json, "Print the result as JSON");
   add_push_flags(*cmd, o->options);
   cmd->callback([o] {
     o->options.verbose = globals().verbose;
-    std::string arg = o->layout.rfind("oci:", 0) == 0 ? o->layout.substr(4) : o->layout;
+    std::string arg = o->layout;
+    for (std::string_view prefix : {"oci:", "oci-archive:"})
+      if (arg.rfind(prefix, 0) == 0) arg = arg.substr(prefix.size());
     auto [dir, tag] = registry::split_layout_arg(arg);
-    if (!std::filesystem::is_directory(dir))
-      fail(Exit::usage, "{} is not a directory: give an OCI layout, e.g. xbuild build --output type=oci,dest=DIR",
-           dir.string());
+    if (!std::filesystem::is_directory(dir) && !oci::ArchiveSource::is_archive(dir))
+      fail(Exit::usage, "{} is neither an OCI layout directory nor an oci-archive file: give one, e.g. xbuild build "
+                        "--output type=oci,dest=DIR (or type=oci-archive,dest=FILE.tar)", dir.string());
     // A corrupt index.json is bad input (exit 2 naming the file), found before any connection.
-    if (std::filesystem::exists(dir / "oci-layout")) oci::LayoutSource(dir).entries();
+    if (std::filesystem::is_directory(dir) && std::filesystem::exists(dir / "oci-layout")) oci::LayoutSource(dir).entries();
     auto results = registry::push_layout(dir, tag, o->refs, o->options);
     registry::print_push_results(results, o->options.json ? registry::ResultFormat::json : registry::ResultFormat::text);
   });

@@ -31,6 +31,11 @@ BaseSpec BaseSpec::parse(std::string_view text, const fs::path& project_dir) {
          redact_userinfo(text));
   s.scratch = false;
   std::string rest(text.substr(s.archive ? 12 : 4));
+  if (auto at = rest.rfind("@sha256:"); at != std::string::npos && rest.size() > at + 72 && rest[at + 72] == '#') {
+    s.reference = rest.substr(at + 73);  // pulled_base_text's "#REF"
+    s.text = s.reference;
+    rest.resize(at + 72);
+  }
   if (auto at = rest.rfind("@sha256:"); at != std::string::npos) {
     s.digest = Digest::parse(rest.substr(at + 1));
     rest.resize(at);
@@ -77,7 +82,11 @@ Descriptor find_top(const BaseSpec& spec, BlobSource& src) {
 
 }  // namespace
 
-BaseResolver::BaseResolver(const BaseSpec& spec) : m_name(spec.text) {
+std::string pulled_base_text(const fs::path& layout, const std::string& digest, const std::string& reference) {
+  return "oci:" + layout.string() + "@" + digest + "#" + reference;
+}
+
+BaseResolver::BaseResolver(const BaseSpec& spec) : m_name(spec.text), m_reference(spec.reference) {
   std::unique_ptr<BlobSource> src;
   if (spec.archive) src = std::make_unique<ArchiveSource>(spec.dir);
   else src = std::make_unique<LayoutSource>(spec.dir);

@@ -9,7 +9,10 @@
 //
 // The base is read through BlobSource only. A registry base is meant to be pulled by the
 // registry code into a cached local layout and then named here as "oci:CACHE@sha256:...";
-// nothing else is agreed.
+// "oci:CACHE@sha256:...#REF" (written by pulled_base_text), which also carries the
+// reference the user wrote, for the base.name annotation. Only a registry reference is
+// recorded there: a local layout's or archive's path would make the digest depend on
+// where the base happens to sit on the building machine.
 
 #include "oci/layout.hpp"
 #include "platform/platform.hpp"
@@ -33,12 +36,16 @@ struct BaseSpec {
   std::filesystem::path dir;      ///< the layout directory or archive file (absolute)
   std::string tag;                ///< ref name, "" when none
   std::optional<Digest> digest;   ///< a pinned index or manifest digest
+  std::string reference;          ///< the registry reference a pulled base came from, "" for a local one
 
   /// Parses "scratch", "oci:DIR", "oci:DIR:TAG", "oci:DIR@sha256:HEX" (or oci-archive:FILE...); relative to
   /// `project_dir`. Throws Error (Exit::usage) for anything else (registry bases are not
   /// supported here yet) naming the value.
   static BaseSpec parse(std::string_view text, const std::filesystem::path& project_dir);
 };
+
+/// The `base` text that names a registry base pulled into `layout` as `digest`, remembering `reference`.
+std::string pulled_base_text(const std::filesystem::path& layout, const std::string& digest, const std::string& reference);
 
 /// The part of a base image that goes under ours, for one platform.
 struct BaseImage {
@@ -62,11 +69,14 @@ public:
   BlobSource& source() { return *m_source; }
   /// The index or manifest the base names.
   const Descriptor& top() const { return m_top; }
-  /// The base as the user wrote it.
+  /// The base as the user wrote it (a pulled base: its registry reference).
   const std::string& name() const { return m_name; }
+  /// The registry reference to record as base.name; "" for a local layout or archive.
+  const std::string& reference() const { return m_reference; }
 
 private:
   std::string m_name;
+  std::string m_reference;
   std::unique_ptr<BlobSource> m_source;
   Descriptor m_top;
 };

@@ -294,7 +294,8 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
         diff_ids = b.diff_ids;
         history = b.history;
         rc = RuntimeConfig::from_json(b.config);
-        annotations[std::string(annotation::k_base_name)] = base->name();
+        // Only a registry reference: a local path would make the digest depend on the machine.
+        if (!base->reference().empty()) annotations[std::string(annotation::k_base_name)] = base->reference();
         annotations[std::string(annotation::k_base_digest)] = b.manifest.digest.str();
       }
       if (!runtime[i].files.empty()) {  // base, then runtime libraries, then the project's files

@@ -1,10 +1,13 @@
 // Reading an OCI image layout exactly as the image-layout spec defines it (oci-layout,
 // index.json, blobs/<alg>/<hex>), so any conforming writer's output can be pushed: xbuild's
 // own, umoci's, skopeo's. Manifest bytes are hashed as read; big layers are only
-// size-checked here because the registry verifies their digest on upload anyway.
+// size-checked here because the registry verifies their digest on upload anyway. An
+// oci-archive is unpacked (verified by ArchiveSource) into a private temp layout and then
+// read the same way, so both inputs go through one reader.
 
 #include "registry/image_set.hpp"
 
+#include "oci/archive_source.hpp"
 #include "oci/media_types.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -12,6 +15,8 @@
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
+
+#include <set>
 
 namespace xb::registry {
 namespace {
@@ -158,6 +163,38 @@ ImageSet read_layout_image(const fs::path& layout, const std::string& tag) {
          tag, chosen->media_type);
   }
   return set;
+}
+
+ImageSet read_archive_image(const fs::path& file, const std::string& tag) {
+  oci::ArchiveSource src(file);
+  auto dir = std::make_shared<TempDirectory>(TempDirectory::scratch("xbuild-archive-"));
+  const fs::path& root = dir->path();
+  write_file_atomic(root / "oci-layout", oci::media::k_layout_file);
+  json::array entries;
+  std::set<std::string> copied;
+  for (const auto& e : src.entries()) {
+    entries.push_back(oci::to_json(e));
+    for (const auto& d : oci::reachable(src, e)) {
+      if (!copied.insert(d.digest.str()).second) continue;
+      fs::create_directories((root / d.digest.blob_path()).parent_path());
+      src.copy_blob(d, root / d.digest.blob_path());
+    }
+  }
+  json::object index;
+  index["schemaVersion"] = 2;
+  index["mediaType"] = oci::media::k_index;
+  index["manifests"] = std::move(entries);
+  write_file_atomic(root / "index.json", json::serialize(index));
+  try {
+    ImageSet set = read_layout_image(root, tag);
+    set.unpacked.push_back(dir);
+    return set;
+  } catch (const Error& e) {
+    std::string why = e.what();
+    for (auto at = why.find(root.string()); at != std::string::npos; at = why.find(root.string(), at + file.string().size()))
+      why.replace(at, root.string().size(), file.string());
+    throw Error(why, e.code());
+  }
 }
 
 }  // namespace xb::registry

@@ -5,8 +5,10 @@
 // re-serialises a manifest; a new index (merge) is serialised once and hashed as written.
 
 #include "oci/descriptor.hpp"
+#include "util/temp.hpp"
 
 #include <filesystem>
+#include <memory>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +34,7 @@ struct ImageSet {
   std::vector<RawManifest> children;              ///< the index's manifests (empty for a single manifest)
   std::vector<oci::Descriptor> blobs;             ///< configs and layers, unique by digest
   std::map<std::string, BlobLocation> locations;  ///< by digest string, one per blob
+  std::vector<std::shared_ptr<TempDirectory>> unpacked;  ///< unpacked oci-archives the locations point into
 
   /// True when `top` is an index or manifest list.
   bool is_index() const;
@@ -43,6 +46,10 @@ struct ImageSet {
 /// from an OCI image layout. Manifests are read verbatim and their digests checked; blobs
 /// are checked to exist with the right size. Throws Error (Exit::usage) naming the file.
 ImageSet read_layout_image(const std::filesystem::path& layout, const std::string& tag);
+/// Reads the image tagged `tag` from an oci-archive FILE.tar: the archive is unpacked
+/// (every blob verified) into a private temp layout that lives as long as the set; messages
+/// name FILE. Throws Error (Exit::usage) like read_layout_image.
+ImageSet read_archive_image(const std::filesystem::path& file, const std::string& tag);
 /// The config and layer descriptors a manifest lists; throws Error naming `where`.
 std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::string_view where);
 /// The tags (ref.name annotations) of a layout's index.json.

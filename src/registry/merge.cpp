@@ -1,9 +1,17 @@
+// The merged index carries the annotations a single multi-platform build writes on its
+// index (created, source, revision), taken from the sources where they all agree, and is
+// serialised by oci::make_index like a build's: so merging the per-platform results of a
+// fan-out (same sources, same SOURCE_DATE_EPOCH, sources in the platform order of the
+// build) gives the single build's index digest, byte for byte.
+//
 // A source's platform comes from its index descriptor, or for a lone manifest from its
 // config (os/architecture/variant), read locally or fetched. Blob locations are carried
 // over so a push can mount blobs that already live in the target registry.
 
 #include "registry/merge.hpp"
 
+#include "oci/archive_source.hpp"
+#include "oci/image.hpp"
 #include "oci/media_types.hpp"
 #include "registry/reference.hpp"
 #include "registry/remote.hpp"
@@ -40,17 +48,20 @@ ImageSet read_source(const std::string& text, ClientPool& pool) {
   if (s.rfind("oci:", 0) == 0) {
     s = s.substr(4);
     layout = true;
+  } else if (s.rfind("oci-archive:", 0) == 0) {
+    s = s.substr(12);
+    layout = true;
   } else if (fs::exists(split_layout_arg(s).first)) {
     layout = true;
   }
   if (layout) {
     auto [dir, tag] = split_layout_arg(s);
-    ImageSet set = read_layout_image(dir, tag);
+    ImageSet set = oci::ArchiveSource::is_archive(dir) ? read_archive_image(dir, tag) : read_layout_image(dir, tag);
     if (!set.is_index()) set.top.desc.platform = local_platform(set, set.top, text);
     return set;
   }
   if (!Reference::valid(s))
-    fail(Exit::usage, "merge source '{}' is neither an OCI layout (oci:DIR[:TAG]) nor a registry reference: {}",
+    fail(Exit::usage, "merge source '{}' is neither an OCI layout (oci:DIR[:TAG]), an oci-archive (FILE.tar[:TAG]) nor a registry reference: {}",
          redact_reference(text),
          [&] {
            try {
@@ -66,15 +77,51 @@ ImageSet read_source(const std::string& text, ClientPool& pool) {
   return read_remote_image(client, *session, ref);
 }
 
+/// The annotations a source carries for the whole image: an index's own, or for a lone
+/// manifest those of its annotations that a build also writes on the index.
+std::map<std::string, std::string> image_annotations(const ImageSet& set, const std::string& source) {
+  std::map<std::string, std::string> out;
+  auto top = oci::parse_json_object(set.top.bytes, fmt::format("{} {}", source, set.is_index() ? "index" : "manifest"));
+  if (auto* a = top.if_contains("annotations"); a && a->is_object())
+    for (const auto& [k, v] : a->get_object())
+      if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
+  if (!set.is_index()) {
+    std::map<std::string, std::string> kept;
+    for (auto k : {oci::annotation::k_created, oci::annotation::k_source, oci::annotation::k_revision})
+      if (auto it = out.find(std::string(k)); it != out.end()) kept.insert(*it);
+    out = std::move(kept);
+  }
+  return out;
+}
+
 }  // namespace
 
 ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool) {
   if (sources.empty()) fail(Exit::usage, "merge needs at least one source image");
   ImageSet out;
   std::map<std::string, std::string> platform_source;  // platform -> source text
-  json::array manifests;
+  std::vector<oci::Descriptor> manifests;
+  std::map<std::string, std::string> annotations;  // those every source agrees on
+  std::map<std::string, std::string> dropped;      // key -> why
+  bool first = true;
   for (const auto& text : sources) {
     ImageSet set = read_source(text, pool);
+    auto mine = image_annotations(set, text);
+    if (first) {
+      annotations = mine;
+    } else {
+      for (auto it = annotations.begin(); it != annotations.end();) {
+        auto m = mine.find(it->first);
+        if (m == mine.end() || m->second != it->second) {
+          dropped[it->first] = m == mine.end() ? fmt::format("{} has none", redact_reference(text))
+                                               : fmt::format("{} vs {} in {}", it->second, m->second, redact_reference(text));
+          it = annotations.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    first = false;
     std::vector<RawManifest> parts = set.is_index() ? set.children : std::vector<RawManifest>{set.top};
     for (auto& m : parts) {
       if (!m.desc.platform)
@@ -89,16 +136,15 @@ ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool)
         if (!fresh)
           fail(Exit::usage, "platform {} appears twice: in {} and in {}; give each platform once", p, it->second, text);
       }
-      manifests.push_back(oci::to_json(m.desc));  // annotations of the source index are kept
+      manifests.push_back(m.desc);  // annotations of the source index are kept
       out.children.push_back(m);
     }
     for (const auto& b : set.blobs) out.add_blob(b, set.locations.at(b.digest.str()));
+    out.unpacked.insert(out.unpacked.end(), set.unpacked.begin(), set.unpacked.end());
   }
-  json::object index;
-  index["schemaVersion"] = 2;
-  index["mediaType"] = oci::media::k_index;
-  index["manifests"] = std::move(manifests);
-  out.top.bytes = json::serialize(index);
+  for (const auto& [k, why] : dropped)
+    fmt::print(stderr, "xbuild: merge: the sources disagree on annotation {} ({}); the merged index leaves it out\n", k, why);
+  out.top.bytes = oci::make_index(manifests, annotations);
   out.top.desc = oci::Descriptor::of(oci::media::k_index, out.top.bytes);
   return out;
 }

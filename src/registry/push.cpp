@@ -7,6 +7,7 @@
 
 #include "registry/push.hpp"
 
+#include "oci/archive_source.hpp"
 #include "oci/media_types.hpp"
 #include "registry/remote.hpp"
 #include "util/parallel.hpp"
@@ -491,7 +492,8 @@ std::vector<PushResult> push_layout(const fs::path& layout, const std::string& l
   if (refs.empty()) fail(Exit::usage, "nothing to push to: give at least one REGISTRY/REPO:TAG");
   std::vector<Reference> targets;
   for (const auto& r : refs) targets.push_back(Reference::parse(r));
-  ImageSet image = read_layout_image(layout, layout_tag);
+  ImageSet image = oci::ArchiveSource::is_archive(layout) ? read_archive_image(layout, layout_tag)
+                                                         : read_layout_image(layout, layout_tag);
   ClientPool pool(options.client_options());
   std::vector<PushResult> results;
   for (const auto& target : targets) {

@@ -6,6 +6,7 @@
 
 #include "registry/remote.hpp"
 
+#include "oci/base.hpp"
 #include "oci/media_types.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -365,7 +366,7 @@ std::string resolve_base(const std::string& base, const std::vector<Platform>& p
   po.verbose = options.verbose;
   PulledImage pulled = pull_to_layout(ref, platforms, po);
   if (options.verbose) fmt::print(stderr, "xbuild: base {} -> {}\n", base, pulled.oci_ref());
-  return pulled.oci_ref();
+  return oci::pulled_base_text(pulled.layout, pulled.digest, ref);  // base.name records `ref`, not the cache path
 }
 
 }  // namespace xb::registry

@@ -60,3 +60,7 @@ def test_registry_base_image_in_xbuild_toml(xbuild, tmp_path, registry_open, cle
     # The base's arm64 layers come first, then the project's own layer.
     assert [l["digest"] for l in manifest["layers"]][:len(base_layers)] == base_layers
     assert len(manifest["layers"]) == len(base_layers) + 1
+    # base.name is the reference as written (without skopeo's docker:// transport), never the cache path.
+    assert manifest["annotations"]["org.opencontainers.image.base.name"] == ref
+    assert manifest["annotations"]["org.opencontainers.image.base.digest"] == info["manifests"]["linux/arm64"]
+    assert str(tmp_path / "cache") not in json.dumps(manifest)

@@ -228,7 +228,10 @@ def test_bad_inputs_name_what_is_wrong(xbuild, tmp_path, clean_env):
     p = run([xbuild, "push", f"{layout}:nope", "127.0.0.1:5000/x:1"], check=False, env=clean_env)
     assert p.returncode == 2 and "no image tagged 'nope'" in p.stderr and "latest" in p.stderr
     p = run([xbuild, "push", str(tmp_path / "missing"), "127.0.0.1:5000/x:1"], check=False, env=clean_env)
-    assert p.returncode == 2 and "not a directory" in p.stderr
+    assert p.returncode == 2 and "neither an OCI layout directory nor an oci-archive" in p.stderr
+    (tmp_path / "junk.tar").write_text("not a tar")
+    p = run([xbuild, "push", str(tmp_path / "junk.tar"), "127.0.0.1:5000/x:1"], check=False, env=clean_env)
+    assert p.returncode == 2 and "junk.tar" in p.stderr
     (tmp_path / "empty").mkdir()
     p = run([xbuild, "push", str(tmp_path / "empty"), "127.0.0.1:5000/x:1"], check=False, env=clean_env)
     assert p.returncode == 2 and "oci-layout" in p.stderr
