@@ -57,20 +57,6 @@ std::string redact_user_info(std::string s) {
   return s;
 }
 
-/// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`: "bulid" is one from "build".
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
 /// The parsed subcommands from `app` down, `app` first.
 std::vector<const CLI::App*> parsed_chain(const CLI::App& app) {
   std::vector<const CLI::App*> chain{&app};
@@ -153,19 +139,6 @@ std::string redact(std::string message, const std::vector<std::string>& secrets)
   return redact_user_info(std::move(message));
 }
 
-std::string closest(std::string_view word, const std::vector<std::string>& names) {
-  std::string best;
-  std::size_t best_distance = std::max<std::size_t>(1, word.size() / 3) + 1;
-  for (const auto& n : names) {
-    std::size_t d = edit_distance(word, n);
-    if (d < best_distance) {
-      best = n;
-      best_distance = d;
-    }
-  }
-  return best;
-}
-
 std::string command_path(const CLI::App& app) {
   std::vector<std::string> names{"xbuild"};
   auto chain = parsed_chain(app);
@@ -192,7 +165,7 @@ std::vector<std::string> describe_parse_error(const CLI::App& app, const CLI::Pa
       problems.push_back({args.size(), chain.size() == 1 ? std::string("a command is required, e.g. xbuild build (see xbuild --help)")
                                                          : fmt::format("'{}' needs a subcommand: {}", path, join(names, ", "))});
     } else {
-      std::string guess = closest(*word, names);
+      std::string guess = closest_name(*word, names);
       std::size_t at = take_position(args, used, [&](const std::string& a) { return a == *word; });
       problems.push_back({at, guess.empty() ? fmt::format("unknown command '{}' (see xbuild --help)", *word)
                                             : fmt::format("unknown command '{}'; did you mean '{}'?", *word, guess)});
@@ -212,7 +185,7 @@ std::vector<std::string> describe_parse_error(const CLI::App& app, const CLI::Pa
     std::size_t at = take_position(args, used, [&](const std::string& a) { return a == left; });
     if (!left.empty() && left[0] == '-') {
       std::string name = left.substr(0, left.find('='));
-      std::string guess = name.size() > 2 ? closest(name, known) : std::string();
+      std::string guess = name.size() > 2 ? closest_name(name, known) : std::string();
       if (guess == name) {
         // An option of the command typed before it (xbuild --creds U:P build): its value,
         // if it takes one, is the next leftover and is not a problem of its own.

@@ -28,9 +28,6 @@ std::vector<std::string> secrets_in(const std::vector<std::string>& args, Secret
 /// of every USER:PASSWORD@HOST replaced by "***".
 std::string redact(std::string message, const std::vector<std::string>& secrets);
 
-/// The name in `names` closest to `word` (at most a third of its letters wrong, at least
-/// one), or "" when none is close.
-std::string closest(std::string_view word, const std::vector<std::string>& names);
 
 /// The messages for a parse of `args` (argv without argv[0]) into `app` that threw `e`, each
 /// without the "xbuild: error: " prefix, in the order of the arguments they are about, with

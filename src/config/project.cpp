@@ -46,7 +46,7 @@ void check_placeholders(TableReader& r, const toml::node& n, const std::string& 
     if (!bare) continue;
     const auto& known = known_placeholders();
     if (std::find(known.begin(), known.end(), word) != known.end()) continue;
-    std::string guess = config::closest_name(std::string(word), known);
+    std::string guess = closest_name(std::string(word), known);
     r.error_at(n, fmt::format("'{}': unknown placeholder '{{{}}}'{}; placeholders are {{{}}} and {{arg:KEY}} "
                               "(for literal braces in a script, put a space inside: '{{ {} }}')",
                               r.full_key(key), word, guess.empty() ? "" : fmt::format(" (did you mean '{{{}}}'?)", guess),

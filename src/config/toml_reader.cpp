@@ -104,38 +104,6 @@ std::vector<const toml::table*> TableReader::tables(const std::string& key) {
   return out;
 }
 
-namespace {
-
-/// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`. cli/parse_errors has
-/// the same for flags; config sits below cli, so it keeps its own.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-}  // namespace
-
-std::string closest_name(std::string_view word, const std::vector<std::string>& names) {
-  std::string best;
-  std::size_t best_distance = std::max<std::size_t>(1, word.size() / 3) + 1;
-  for (const auto& n : names) {
-    std::size_t d = edit_distance(word, n);
-    if (d < best_distance) {
-      best = n;
-      best_distance = d;
-    }
-  }
-  return best;
-}
-
 void TableReader::reject_unknown(const std::vector<std::string>& known) const {
   std::set<std::string> all(m_used);
   all.insert(known.begin(), known.end());

@@ -18,9 +18,6 @@ namespace xb::config {
 /// Parses a TOML file; throws Error(usage) with file:line:column on a syntax error.
 toml::table parse_toml_file(const std::filesystem::path& file);
 
-/// The name in `names` closest to `word` (at most a third of its letters wrong), or "".
-std::string closest_name(std::string_view word, const std::vector<std::string>& names);
-
 /// Reads typed values out of one table, remembering which keys were used so that unknown
 /// keys (typos) are reported instead of silently ignored.
 class TableReader {

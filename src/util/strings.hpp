@@ -29,5 +29,9 @@ std::string shell_command(const std::vector<std::string>& argv);
 /// argv for people to read (logs, `xbuild plan`): words of letters, digits and -_./=:,+@%
 /// as they are, every other word through shell_quote, so the line still runs as argv.
 std::string shell_display(const std::vector<std::string>& argv);
+/// The name in `names` closest to `word` by edits (insert, delete, replace, swap two
+/// neighbours: "bulid" is one from "build"), at most a third of its letters wrong; else "".
+/// For every "did you mean": commands, flags, xbuild.toml keys, placeholders.
+std::string closest_name(std::string_view word, const std::vector<std::string>& names);
 
 }  // namespace xb

@@ -2,6 +2,7 @@
 // suggestions for misspelt commands and options, on a real CLI11 app shaped like xbuild's.
 
 #include "cli/parse_errors.hpp"
+#include "util/strings.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 using namespace xb::cli;
+using xb::closest_name;
 
 namespace {
 
@@ -80,6 +82,6 @@ TEST_CASE("parse errors: in the order typed, with suggestions") {
   CHECK(joined(errors_of({"frobnicate"})) == "unknown command 'frobnicate' (see xbuild --help)\n");
   CHECK(joined(errors_of({})) == "a command is required, e.g. xbuild build (see xbuild --help)\n");
   CHECK(joined(errors_of({"--push", "build"})) == "option '--push' goes after the command: xbuild build --push ...\n");
-  CHECK(closest("bulid", {"bench", "build"}) == "build");
-  CHECK(closest("xyz", {"bench", "build"}).empty());
+  CHECK(closest_name("bulid", {"bench", "build"}) == "build");
+  CHECK(closest_name("xyz", {"bench", "build"}).empty());
 }
