@@ -128,20 +128,44 @@ void export_local(const Project& project, const std::vector<PlatformResult>& res
   }
 }
 
-/// Fails before building unless `dest` (a type=local directory) could be created or written:
-/// its nearest existing ancestor must be a directory a probe can be made in (access(2) says
-/// yes to root even on a read-only mount, so only trying tells).
-void check_local_dest(const fs::path& dest) {
+/// The nearest existing ancestor of `path` (itself if it exists).
+fs::path existing_ancestor(const fs::path& path) {
   std::error_code ec;
-  fs::path dir = fs::absolute(dest);
+  fs::path dir = fs::absolute(path);
   while (!fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
-  if (!fs::is_directory(dir, ec))
-    fail(Exit::usage, "--output dest '{}': '{}' is not a directory; choose another dest", dest.string(), dir.string());
+  return dir;
+}
+
+/// Why a directory cannot be made in `dir`, or "" if it can: access(2) says yes to root even
+/// on a read-only mount, so only trying tells.
+std::string probe_failure(const fs::path& dir) {
   try {
     TempDirectory probe = TempDirectory::in(dir, ".xbuild-probe-");  // removed again at once
   } catch (const Error& e) {
-    fail(Exit::environment, "--output dest '{}' cannot be written ({}); choose another dest", dest.string(), e.what());
+    return e.what();
   }
+  return {};
+}
+
+/// Fails before building unless `dest` (a type=local directory) could be created or written.
+void check_local_dest(const fs::path& dest) {
+  std::error_code ec;
+  fs::path dir = existing_ancestor(dest);
+  if (!fs::is_directory(dir, ec))
+    fail(Exit::usage, "--output dest '{}': '{}' is not a directory; choose another dest", dest.string(), dir.string());
+  if (std::string why = probe_failure(dir); !why.empty())
+    fail(Exit::environment, "--output dest '{}' cannot be written ({}); choose another dest", dest.string(), why);
+}
+
+/// Fails before building unless the project's state dir (.xbuild: sources, build dirs,
+/// outputs, logs) can be written, wherever -o points: a read-only checkout cannot build.
+void check_state_dir(const Project& project) {
+  fs::path state = state_dir(project);
+  if (std::string why = probe_failure(existing_ancestor(state)); !why.empty())
+    fail(Exit::environment,
+         "{} cannot be written ({}): xbuild keeps every platform's build directory and outputs there, whatever "
+         "--output says; build a writable copy of the project",
+         state.string(), why);
 }
 
 /// Copies the finished archive at `from` to stdout (-o type=oci-archive,dest=-).
@@ -267,6 +291,7 @@ void register_build(CLI::App& app) {
     std::error_code ec;
     if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
+    check_state_dir(project);
     if (local) check_local_dest(out.dest);
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
