@@ -128,6 +128,66 @@ void export_local(const Project& project, const std::vector<PlatformResult>& res
   }
 }
 
+/// The nearest existing ancestor of `path` (itself if it exists).
+fs::path existing_ancestor(const fs::path& path) {
+  std::error_code ec;
+  fs::path dir = fs::absolute(path);
+  while (!fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
+  return dir;
+}
+
+/// Why a directory cannot be made in `dir`, or "" if it can: access(2) says yes to root even
+/// on a read-only mount, so only trying tells.
+std::string probe_failure(const fs::path& dir) {
+  try {
+    TempDirectory probe = TempDirectory::in(dir, ".xbuild-probe-");  // removed again at once
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+/// Fails before building unless `dest` (a type=local directory) could be created or written.
+void check_local_dest(const fs::path& dest) {
+  std::error_code ec;
+  fs::path dir = existing_ancestor(dest);
+  if (!fs::is_directory(dir, ec))
+    fail(Exit::usage, "--output dest '{}': '{}' is not a directory; choose another dest", dest.string(), dir.string());
+  if (std::string why = probe_failure(dir); !why.empty())
+    fail(Exit::environment, "--output dest '{}' cannot be written ({}); choose another dest", dest.string(), why);
+}
+
+/// Fails before building unless the project's state dir (.xbuild: sources, build dirs,
+/// outputs, logs) can be written, wherever -o points: a read-only checkout cannot build.
+void check_state_dir(const Project& project) {
+  fs::path state = state_dir(project);
+  if (std::string why = probe_failure(existing_ancestor(state)); !why.empty())
+    fail(Exit::environment,
+         "{} cannot be written ({}): xbuild keeps every platform's build directory and outputs there, whatever "
+         "--output says; build a writable copy of the project",
+         state.string(), why);
+}
+
+/// Copies the finished archive at `from` to stdout (-o type=oci-archive,dest=-).
+void stream_to_stdout(const fs::path& from) {
+  std::fflush(stdout);
+  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) fail(Exit::environment, "cannot read the archive {}: {}", from.string(), std::strerror(errno));
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(Exit::environment, "cannot read the archive {}: {}", from.string(), std::strerror(errno));
+    if (n == 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(STDOUT_FILENO, buf.data() + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) fail(Exit::environment, "--output dest=-: cannot write the archive to stdout: {}", std::strerror(errno));
+      off += w;
+    }
+  }
+}
+
 /// `xbuild push` with the flags that matter for the registry and the same refs, for a push
 /// to retry after a build whose push failed. --creds is named, never repeated (a secret).
 std::string retry_push_command(const fs::path& layout, const std::string& tag, const std::vector<std::string>& refs,
@@ -151,7 +211,8 @@ void register_build(CLI::App& app) {
   cmd->add_option("-t,--tag", o->tags, "Image name and tag (repeatable), e.g. registry.example.com/team/app:1.0")
       ->allow_extra_args(false);
   cmd->add_option("-o,--output", o->output,
-                  "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar | type=local,dest=DIR (default: type=oci,dest=<project>/.xbuild/oci)");
+                  "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar|- | type=local,dest=DIR | type=registry | "
+                  "type=image[,push=true]; compression=gzip|zstd|none (default: type=oci,dest=<project>/.xbuild/oci)");
   cmd->add_flag("--push", o->push, "Push the image to the registry named by -t");
   cmd->add_option("--compression", o->compression, "Layer compression: gzip (default), zstd or none");
   cmd->add_option("--rootfs", o->rootfs,
@@ -173,22 +234,35 @@ void register_build(CLI::App& app) {
       project.emulate.rootfs = o->rootfs;
       project.emulate.rootfs_origin = "--rootfs " + o->rootfs;
     }
-    o->tags = resolve_tags(o->tags, project, o->push ? Pushing::yes : Pushing::no);  // -t :TAG, $XBUILD_REPO
     PlanOptions popts = to_plan_options(o->flags);
     BuildOptions bopts;
     bopts.slots = popts.slots;
     bopts.keep_going = o->keep_going;
     bopts.clean = o->clean;
-    Terminal term = detect_terminal(stdout, globals().no_color);
+    BuildOutput parsed = o->output.empty() ? BuildOutput{} : parse_build_output(o->output);
+    bool to_stdout = parsed.sink == OutputSink::stdout_stream;
+    if (to_stdout && o->json) fail(Exit::usage, "--output {}: stdout carries the archive; drop --json", o->output);
+    if (to_stdout && ::isatty(STDOUT_FILENO))
+      fail(Exit::usage, "--output {}: refusing to write an archive to a terminal; redirect stdout to a file or a pipe", o->output);
+    if (parsed.push == Pushing::yes) o->push = true;
+    o->tags = resolve_tags(o->tags, project, o->push ? Pushing::yes : Pushing::no);  // -t :TAG, $XBUILD_REPO
+    // With dest=- every status line goes to stderr, so stdout holds the archive alone.
+    std::FILE* status_out = to_stdout ? stderr : stdout;
+    Terminal term = detect_terminal(status_out, globals().no_color);
     ProgressView view = parse_progress(o->progress, term);
     if (o->json && view != ProgressView::json) view = ProgressView::quiet;
     if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
 
     // Check the output, tags and base before building: bad flags should fail in a second,
     // not after the builds.
-    oci::OutputSpec out = o->output.empty()
-                              ? oci::OutputSpec{oci::OutputType::oci, state_dir(project) / "oci"}
-                              : oci::parse_output_spec(o->output);
+    oci::OutputSpec out = parsed.spec;
+    if (out.dest.empty()) out.dest = state_dir(project) / "oci";  // no -o, type=registry, type=image
+    std::optional<TempDirectory> stdout_scratch;  // dest=-: the archive is written here, then streamed
+    if (to_stdout) {
+      stdout_scratch.emplace(TempDirectory::scratch("xbuild-stdout-"));
+      out.dest = stdout_scratch->path() / "image.tar";
+    }
+    fs::path shown_dest = to_stdout ? fs::path("- (stdout)") : out.dest;
     bool local = out.type == oci::OutputType::local;
     if (o->push && local) fail(Exit::usage, "--push needs an image: drop --output type=local, or push later with `xbuild push`");
     oci::ExportOptions eopts;
@@ -196,6 +270,11 @@ void register_build(CLI::App& app) {
     eopts.dest = out.dest;
     eopts.tags = o->tags;
     if (!o->compression.empty()) eopts.compression = oci::parse_compression(o->compression, "--compression");
+    if (parsed.compression) {
+      if (eopts.compression && *eopts.compression != *parsed.compression)
+        fail(Exit::usage, "--output {} and --compression {} disagree; give one", o->output, o->compression);
+      eopts.compression = parsed.compression;
+    }
     if (o->no_image_checks) eopts.checks = oci::ImageChecks::skip;
     if (o->push && o->tags.empty() && project.image.tags.empty())
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {}, or XBUILD_REPO set)", project.file.string());
@@ -213,9 +292,11 @@ void register_build(CLI::App& app) {
     std::error_code ec;
     if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
+    check_state_dir(project);
+    if (local) check_local_dest(out.dest);
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
-    auto status = make_status(view, term);
+    auto status = make_status(view, term, status_out);
     if (!local && !project.image.base.empty() && project.image.base != "scratch")
       project.image.base = in_phase(*status, Phase::cache, [&] {
         return registry::resolve_base(project.image.base, targets, o->push_options.client_options());
@@ -263,8 +344,9 @@ void register_build(CLI::App& app) {
           for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
           image = in_phase(*status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
         }
-        throw_if_interrupted("finishing the export to " + out.dest.string());
+        throw_if_interrupted("finishing the export to " + shown_dest.string());
       }
+      if (to_stdout) stream_to_stdout(out.dest);
       if (!local) {
         if (o->push) {
           std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
@@ -321,7 +403,7 @@ void register_build(CLI::App& app) {
                              exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
-      if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, out.dest.string(), join(image->ref_names, ", "));
+      if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, shown_dest.string(), join(image->ref_names, ", "));
       // With --progress json, stdout is the event stream and nothing else: the refs go to stderr.
       if (!pushed.empty() && view == ProgressView::json)
         for (const auto& p : pushed) fmt::print(stderr, "xbuild: pushed {}@{}\n", p.reference, p.digest);

@@ -1,11 +1,17 @@
 #pragma once
 // The one place a config Project becomes the oci stage's ImageSpec: oci sees the [image]
-// values and outputs it needs, never the whole project (see docs/ARCHITECTURE.md).
+// values and outputs it needs, never the whole project (see docs/ARCHITECTURE.md). The
+// `build -o` value is parsed here too, since its attributes (push, compression) are cli
+// choices layered over the same [image] values, and oci only ever sees a type and a path.
 
 #include "config/project.hpp"
+#include "oci/compress.hpp"
+#include "oci/export.hpp"
 #include "oci/image_spec.hpp"
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xb::cli {
@@ -21,5 +27,21 @@ enum class Pushing { yes, no };
 /// directory's name), lowercased; with Pushing::yes and neither -t nor [image] tags,
 /// XBUILD_REPO/<name>:latest. Error(usage) for a `:TAG` without XBUILD_REPO.
 std::vector<std::string> resolve_tags(const std::vector<std::string>& tags, const Project& project, Pushing pushing);
+
+/// Where a build's -o sends the result (stdout: only an oci-archive, the caller streams it).
+enum class OutputSink { path, stdout_stream };
+
+/// A parsed `build -o` value.
+struct BuildOutput {
+  oci::OutputSpec spec;                         ///< type and dest; dest empty: the default layout
+  OutputSink sink = OutputSink::path;           ///< stdout_stream for type=oci-archive,dest=-
+  Pushing push = Pushing::no;                   ///< yes (type=registry, type=image,push=true): as --push
+  std::optional<oci::Compression> compression;  ///< compression=gzip|zstd|none
+};
+
+/// Parses "type=oci|oci-archive|local,dest=PATH", "type=registry", "type=image[,push=true]",
+/// each with an optional compression=, or a bare path (type=local). dest=- is stdout and
+/// only for oci-archive. Throws Error (Exit::usage) naming --output and the bad attribute.
+BuildOutput parse_build_output(std::string_view text);
 
 }  // namespace xb::cli

@@ -104,9 +104,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
       continue;
     }
     if (options.clean) fs::remove_all(plan.paths.build);
-    fs::remove_all(plan.paths.out);  // stale outputs must never pass for new ones
     fs::create_directories(plan.paths.build);
-    fs::create_directories(plan.paths.out);
     write_toolchain_files(plan);
     try {
       if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
@@ -142,6 +140,12 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
       results[i].error = "not run: another platform cannot be built (use --keep-going to build the others)";
       finish(i);
     }
+  }
+  // Only now, once every pre-flight check passed, do the old outputs go: a platform that
+  // cannot start (binfmt missing, no rootfs) keeps the last good .xbuild/out/<platform>.
+  for (std::size_t i : plan_of_job) {
+    fs::remove_all(plans[i].paths.out);  // stale outputs must never pass for new ones
+    fs::create_directories(plans[i].paths.out);
   }
 
   // Fills a platform's result from its job's; a build that exited 0 is verified here, and a
