@@ -100,12 +100,22 @@ def test_corrupt_index_json_is_exit_2_naming_the_file(xbuild, tmp_path):
 
 
 def test_a_raw_filesystem_error_is_exit_3_with_its_path(xbuild, tmp_path):
-    # A state dir that is a file: the build's create_directories fails with a raw filesystem error.
+    # A blob cache under a file: pull's create_directories fails with a raw filesystem error,
+    # which main maps to 3 with the path (a build's state dir is checked before building now).
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file where the cache goes")
+    env = dict(os.environ, XDG_CACHE_HOME=str(blocker))
+    p = run([xbuild, "pull", "127.0.0.1:1/x:1"], check=False, env=env)
+    assert p.returncode == 3, p.stderr
+    assert "filesystem error" in err(p) and str(blocker / "xbuild") in err(p), p.stderr
+
+
+def test_a_state_dir_that_is_a_file_is_found_before_building(xbuild, tmp_path):
     proj = project(tmp_path, 'name = "p"\nbuild = "true"\noutputs = ["hello"]\n')
     (proj / ".xbuild").write_text("a file where the state dir goes")
     p = run([xbuild, "-C", proj, "build", "-o", f"type=oci,dest={tmp_path / 'o'}"], check=False)
     assert p.returncode == 3, p.stderr
-    assert "filesystem error" in err(p) and str(proj / ".xbuild") in err(p), p.stderr
+    assert f"{proj / '.xbuild'} cannot be written" in err(p), p.stderr
 
 
 RUN_PROJECT = 'name = "r"\nbuild = "printf \'#!/bin/sh\\\\nexit 7\\\\n\' > {out}/prog && chmod +x {out}/prog"\noutputs = ["prog"]\n'
