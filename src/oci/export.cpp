@@ -72,31 +72,6 @@ std::string_view to_string(OutputType type) {
   return "oci";
 }
 
-OutputSpec parse_output_spec(std::string_view text) {
-  OutputSpec spec;
-  if (text.find('=') == std::string_view::npos) {
-    spec.type = OutputType::local;
-    spec.dest = std::string(text);
-  } else {
-    std::string type;
-    for (const auto& part : split(text, ',')) {
-      auto eq = part.find('=');
-      if (eq == std::string::npos) fail(Exit::usage, "--output {}: '{}' is not key=value", text, part);
-      std::string k = part.substr(0, eq), v = part.substr(eq + 1);
-      if (k == "type") type = v;
-      else if (k == "dest") spec.dest = v;
-      else fail(Exit::usage, "--output {}: unknown key '{}'; expected type=oci|oci-archive|local,dest=PATH", text, k);
-    }
-    if (type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|local", text);
-    if (type == "oci") spec.type = OutputType::oci;
-    else if (type == "oci-archive") spec.type = OutputType::oci_archive;
-    else if (type == "local") spec.type = OutputType::local;
-    else fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive or local", text, type);
-  }
-  if (spec.dest.empty()) fail(Exit::usage, "--output {}: missing dest=PATH", text);
-  return spec;
-}
-
 namespace {
 
 struct Prepared {

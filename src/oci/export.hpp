@@ -67,15 +67,11 @@ void check_export(const ImageSpec& spec, const std::vector<Platform>& platforms,
 /// "oci", "oci-archive" or "local", as --output spells it.
 std::string_view to_string(OutputType type);
 
-/// A parsed --output value.
+/// Where an image or a local copy goes (cli/image_spec parses `build -o` into it).
 struct OutputSpec {
   OutputType type = OutputType::oci;
   std::filesystem::path dest;
 };
-
-/// Parses "type=oci,dest=DIR", "type=oci-archive,dest=F.tar", "type=local,dest=DIR" (a bare
-/// path means type=local). Throws Error (Exit::usage) naming --output on bad input.
-OutputSpec parse_output_spec(std::string_view text);
 
 /// The ref name (tag) for an image name: "hello:1.0" -> "1.0", "host:5000/a/b" -> "latest".
 /// Throws Error (Exit::usage) naming -t for a digest reference or an invalid tag.

@@ -188,25 +188,6 @@ TEST_CASE("oci::ref_name_of takes the tag part of what -t says") {
   CHECK_THROWS_AS(ref_name_of(""), Error);
 }
 
-TEST_CASE("oci::parse_output_spec") {
-  auto s = parse_output_spec("type=oci,dest=out/layout");
-  CHECK(s.type == OutputType::oci);
-  CHECK(s.dest == fs::path("out/layout"));
-  CHECK(parse_output_spec("dest=x.tar,type=oci-archive").type == OutputType::oci_archive);
-  CHECK(parse_output_spec("type=local,dest=d").type == OutputType::local);
-  CHECK(parse_output_spec("some/dir").type == OutputType::local);
-  for (const char* bad : {"type=docker,dest=x", "type=oci", "type=oci,dest=x,foo=bar", "dest=x", "type=oci,dest"}) {
-    CAPTURE(bad);
-    try {
-      parse_output_spec(bad);
-      FAIL("no error");
-    } catch (const Error& e) {
-      CHECK(e.code() == Exit::usage);
-      CHECK(std::string(e.what()).find("--output") != std::string::npos);
-    }
-  }
-}
-
 TEST_CASE("oci compression names and SOURCE_DATE_EPOCH") {
   CHECK(parse_compression("gzip", "x") == Compression::gzip);
   CHECK(parse_compression("zstd", "x") == Compression::zstd);

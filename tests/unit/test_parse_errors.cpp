@@ -1,7 +1,9 @@
 // Parse errors (cli/parse_errors): passwords never echoed, problems in the order typed, and
 // suggestions for misspelt commands and options, on a real CLI11 app shaped like xbuild's.
 
+#include "cli/image_spec.hpp"
 #include "cli/parse_errors.hpp"
+#include "util/error.hpp"
 #include "util/strings.hpp"
 
 #include <doctest/doctest.h>
@@ -84,4 +86,30 @@ TEST_CASE("parse errors: in the order typed, with suggestions") {
   CHECK(joined(errors_of({"--push", "build"})) == "option '--push' goes after the command: xbuild build --push ...\n");
   CHECK(closest_name("bulid", {"bench", "build"}) == "build");
   CHECK(closest_name("xyz", {"bench", "build"}).empty());
+}
+
+TEST_CASE("build -o: types, dest, and a usage error naming --output for each bad value") {
+  namespace fs = std::filesystem;
+  auto s = parse_build_output("type=oci,dest=out/layout").spec;
+  CHECK(s.type == xb::oci::OutputType::oci);
+  CHECK(s.dest == fs::path("out/layout"));
+  CHECK(parse_build_output("dest=x.tar,type=oci-archive").spec.type == xb::oci::OutputType::oci_archive);
+  CHECK(parse_build_output("type=local,dest=d").spec.type == xb::oci::OutputType::local);
+  CHECK(parse_build_output("some/dir").spec.type == xb::oci::OutputType::local);
+  CHECK(parse_build_output("type=oci-archive,dest=-").sink == OutputSink::stdout_stream);
+  CHECK(parse_build_output("type=registry").push == Pushing::yes);
+  CHECK(parse_build_output("type=image,push=true").push == Pushing::yes);
+  CHECK(parse_build_output("type=image").push == Pushing::no);
+  CHECK(parse_build_output("type=oci,dest=d,compression=zstd").compression == xb::oci::Compression::zstd);
+  for (const char* bad : {"type=docker,dest=x", "type=oci", "type=oci,dest=x,foo=bar", "dest=x", "type=oci,dest", "-",
+                          "type=oci,dest=-", "type=registry,dest=x", "type=oci,dest=x,push=true", "type=local,dest=d,compression=zstd"}) {
+    CAPTURE(bad);
+    try {
+      parse_build_output(bad);
+      FAIL("no error");
+    } catch (const xb::Error& e) {
+      CHECK(e.code() == xb::Exit::usage);
+      CHECK(std::string(e.what()).find("--output") != std::string::npos);
+    }
+  }
 }
