@@ -338,20 +338,10 @@ std::string resolve_url(std::string_view base, std::string_view location) {
 }
 
 std::string url_origin(std::string_view url) {
-  CURLU* u = curl_url();
-  std::string out;
-  if (curl_url_set(u, CURLUPART_URL, std::string(url).c_str(), 0) == CURLUE_OK) {
-    char *scheme = nullptr, *host = nullptr, *port = nullptr;
-    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    curl_url_get(u, CURLUPART_HOST, &host, 0);
-    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-    out = to_lower(fmt::format("{}://{}:{}", scheme ? scheme : "", host ? host : "", port ? port : ""));
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-  }
-  curl_url_cleanup(u);
-  return out;
+  UrlParts u = split_url(url);
+  if (u.scheme.empty()) return {};
+  std::string host = u.host.find(':') == std::string::npos ? u.host : "[" + u.host + "]";
+  return fmt::format("{}://{}:{}", u.scheme, host, u.port);
 }
 
 std::string redact_url(std::string_view url) {
