@@ -420,12 +420,11 @@ class FakeRegistry:
         return reply(201, {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": answered})
 
 
-class BlobHost:
-    """Another host that serves blobs a registry redirects to (like a storage bucket), and
-    records the Authorization header of every request it gets."""
+class RecordingHost:
+    """A small HTTP server on `address` that records the Authorization header of every GET
+    and answers it with `answer(path)`: (status, content type or None, body)."""
 
-    def __init__(self):
-        self.blobs = {}
+    def __init__(self, address="127.0.0.1"):
         self.authorization = []
         host = self
 
@@ -437,54 +436,52 @@ class BlobHost:
 
             def do_GET(self):
                 host.authorization.append(self.headers.get("Authorization"))
-                data = host.blobs.get(self.path.rsplit("/", 1)[-1])
-                self.send_response(200 if data is not None else 404)
-                self.send_header("Content-Length", str(len(data or b"")))
-                self.end_headers()
-                self.wfile.write(data or b"")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class TokenHost:
-    """A token server on `address` (e.g. this machine's non-loopback address, to stand for
-    another host) that gives anyone the token "fake-token" and records the Authorization
-    header of every request."""
-
-    def __init__(self, address):
-        self.authorization = []
-        host = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                host.authorization.append(self.headers.get("Authorization"))
-                body = b'{"token":"fake-token","expires_in":300}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+                status, ctype, body = host.answer(self.path)
+                self.send_response(status)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
         self.server = http.server.ThreadingHTTPServer((address, 0), Handler)
         self.server.daemon_threads = True
-        self.realm = f"http://{address}:{self.server.server_address[1]}/token"
+        self.address = f"{address}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path):
+        raise NotImplementedError
 
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class BlobHost(RecordingHost):
+    """Another host that serves blobs a registry redirects to (like a storage bucket), and
+    records the Authorization header of every request it gets."""
+
+    def __init__(self):
+        self.blobs = {}
+        super().__init__()
+        self.host = self.address
+
+    def answer(self, path):
+        data = self.blobs.get(path.rsplit("/", 1)[-1])
+        return (200 if data is not None else 404), None, data or b""
+
+
+class TokenHost(RecordingHost):
+    """A token server on `address` (e.g. this machine's non-loopback address, to stand for
+    another host) that gives anyone the token "fake-token" and records the Authorization
+    header of every request."""
+
+    def __init__(self, address):
+        super().__init__(address)
+        self.realm = f"http://{self.address}/token"
+
+    def answer(self, path):
+        return 200, "application/json", b'{"token":"fake-token","expires_in":300}'
 
 
 class TokenServer:
