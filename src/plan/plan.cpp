@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <future>
-#include <set>
 
 namespace xb {
 
@@ -74,32 +73,6 @@ std::map<std::string, std::string> values_with(const Project& project, const Pla
   };
   for (const auto& [k, v] : plan.args) values["{arg:" + k + "}"] = v;
   return values;
-}
-
-/// The program a build command starts, when it can be told without running it: argv[0], or
-/// the first word of a script that is a plain command name (not a builtin, keyword,
-/// assignment, expansion or relative path). "" when it cannot be told.
-std::string program_of(const Command& c, const CommandSpec& spec) {
-  if (!spec.script.empty()) {
-    static const std::set<std::string, std::less<>> k_shell_words = {
-        "if", "then", "else", "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "in", "function",
-        "select", "time", "!", "{", "}", "[[", "]]", ".", ":", "[", "alias", "bg", "break", "cd", "command", "continue",
-        "echo", "eval", "exec", "exit", "export", "false", "fg", "getopts", "hash", "jobs", "kill", "printf", "pwd",
-        "read", "readonly", "return", "set", "shift", "test", "times", "trap", "true", "type", "ulimit", "umask",
-        "unalias", "unset", "wait", "local"};
-    std::string_view sv = spec.script;
-    auto start = sv.find_first_not_of(" \t\n");
-    if (start == std::string_view::npos) return {};
-    auto end = sv.find_first_of(" \t\n;&|<>()", start);
-    std::string word(sv.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (word.find_first_of("=$`'\"\\*?[{~#") != std::string::npos || k_shell_words.count(word)) return {};
-    if (word.find('/') != std::string::npos && word.front() != '/') return {};
-    return word;
-  }
-  if (c.argv.empty()) return {};
-  const std::string& prog = c.argv.front();
-  if (prog.find('/') != std::string::npos && prog.front() != '/') return {};  // relative to the source tree
-  return prog;
 }
 
 /// The KEYs of every {arg:KEY} in `s`.
@@ -425,7 +398,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     // A build that runs here with a program that is not installed is an environment problem
     // (exit 3, as a missing toolchain), found before anything runs, not a shell's 127 later.
     if (plan.strategy == Strategy::native || plan.strategy == Strategy::cross) {
-      std::string prog = program_of(plan.command, project.build);
+      std::string prog = first_program(plan.command.argv);  // as expanded for this platform ({cc} is a compiler)
       auto path = plan.env.find("PATH");
       if (!prog.empty() && !find_program(prog, path == plan.env.end() ? nullptr : path->second.c_str())) {
         plan.problem = fmt::format("the build command's program '{}' is not installed (not found in PATH; 'build' in {})",
