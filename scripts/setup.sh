@@ -17,7 +17,7 @@ build_pkgs=(
   build-essential pkg-config meson ninja-build git ca-certificates
   libboost1.81-dev libboost-json1.81-dev
   libtomlplusplus-dev libarchive-dev libssl-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev
-  doctest-dev libcli11-dev libfmt-dev
+  doctest-dev libcli11-dev libfmt-dev libyaml-cpp-dev
 )
 # libclang-rt-14-dev holds libFuzzer and the sanitizer runtimes (scripts/fuzz.sh); clang only
 # recommends it, and --no-install-recommends below would leave it out.
@@ -28,9 +28,14 @@ tool_pkgs=(
   skopeo umoci oci-image-tool docker-registry apache2-utils
   mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 bsdutils
   python3-pytest python3-cryptography
-  tmux zsh fish
+  tmux zsh fish ccache python3-yaml python3-jsonschema
 )
 foreign_pkgs=(libstd-rust-dev:arm64)
+# kubectl: some machines carry one from a cloud SDK package, which Debian's
+# kubernetes-client conflicts with; install Debian's only where no kubectl exists.
+if ! command -v kubectl >/dev/null 2>&1; then
+  tool_pkgs+=(kubernetes-client)
+fi
 
 missing=()
 for p in "${build_pkgs[@]}" "${tool_pkgs[@]}" "${foreign_pkgs[@]}"; do
