@@ -1,0 +1,34 @@
+#pragma once
+// Kubernetes nodes as `kubectl get nodes -o json` prints them (a v1 List of Node), and the
+// platform each node runs.
+
+#include "platform/platform.hpp"
+#include "util/error.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xb::kube {
+
+/// One node: its name, os/arch/variant (labels first, else status.nodeInfo), all labels.
+struct Node {
+  std::string name;
+  std::string os, arch, variant;
+  std::map<std::string, std::string> labels;
+};
+
+/// The most JSON a node list may hold; more is an error, not an allocation.
+inline constexpr std::size_t max_node_list_bytes = 64u << 20;
+
+/// Parses `kubectl get nodes -o json` output (also what --nodes FILE holds). source names
+/// the file or "kubectl" in errors.
+Result<std::vector<Node>> parse_node_list(std::string_view json, std::string_view source);
+
+/// The node's platform; arm is arm/<arm_variant> unless a label says otherwise. nullopt
+/// when xbuild has no platform for its os/arch.
+std::optional<Platform> node_platform(const Node& node, std::string_view arm_variant = "v7");
+
+}  // namespace xb::kube
