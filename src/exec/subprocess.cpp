@@ -403,12 +403,13 @@ ssize_t write_no_sigpipe(int fd, const char* data, std::size_t size) {
 }  // namespace
 
 Captured capture(const Command& cmd, const CaptureOptions& o) {
-  if (o.err == OutputTo::pipe || o.err == OutputTo::fd) throw Error("internal: capture() merges, discards or inherits stderr");
+  if (o.err == OutputTo::pipe) throw Error("internal: capture() merges, discards, inherits or redirects stderr to an fd");
   SpawnOptions so;
   so.group = o.group;
   so.in = o.input ? InputFrom::pipe : InputFrom::null;
   so.out = OutputTo::pipe;
   so.err = o.err;
+  so.err_fd = o.err_fd;
   Subprocess p = Subprocess::start(cmd, so);
   Captured c;
   std::size_t written = 0;

@@ -148,7 +148,8 @@ private:
 /// What capture() reads from a child.
 struct CaptureOptions {
   std::optional<std::string> input;        ///< written to stdin, then closed (none: /dev/null)
-  OutputTo err = OutputTo::merge;           ///< stderr: merge into the output, discard or inherit
+  OutputTo err = OutputTo::merge;           ///< stderr: merge into the output, discard, inherit or fd
+  int err_fd = -1;                          ///< for OutputTo::fd (the caller keeps and closes it)
   std::size_t limit = std::size_t{1} << 20; ///< output kept; the rest is read and dropped
   ProcessGroup group = ProcessGroup::own;   ///< the child's process group
 };
