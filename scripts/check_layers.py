@@ -28,7 +28,6 @@ HEADERS = {
     "zstd": [r"zstd\.h$"],
     "curl": [r"curl/"],
     "cli11": [r"CLI/"],
-    "yamlcpp": [r"yaml-cpp/"],
     "boost_json": [r"boost/json"],
     "boost": [r"boost/(?!json)"],  # Boost.Process (and what it pulls in) for exec/
     "doctest": [r"doctest/"],
