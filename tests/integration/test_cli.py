@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import need, run
 
@@ -117,14 +118,29 @@ def test_matrix_runner_labels_add_runs_on_and_send_a_platform_elsewhere(xbuild, 
     assert json.loads(m.stdout) == {"include": [{"platform": "linux/amd64", "slug": "linux_amd64"},
                                                 {"platform": "linux/arm64", "slug": "linux_arm64"}]}
     g = run([xbuild, "-C", proj, "matrix", "--format", "gitlab", "--platform", "linux/amd64,linux/arm64",
-             "--runner-labels", "linux/arm64=arm"])
-    assert json.loads(g.stdout) == {"parallel": {"matrix": [{"PLATFORM": ["linux/amd64"]},
-                                                            {"PLATFORM": ["linux/arm64"], "RUNS_ON": "arm"}]}}
+             "--runner-labels", "linux/arm64=arm", "-t", "registry.example.com/team/app:1.0"])
+    child = yaml.safe_load(g.stdout)  # a whole child pipeline, as GitLab reads it (JSON is YAML)
+    assert child["build-linux_amd64"]["variables"] == {"PLATFORM": "linux/amd64", "SLUG": "linux_amd64"}
+    assert "tags" not in child["build-linux_amd64"] and child["build-linux_arm64"]["tags"] == ["arm"]
+    assert child["merge"]["needs"] == ["build-linux_amd64", "build-linux_arm64"]
     for bad, needle in [("linux/arm64", "expected PLATFORM=LABEL"), ("linux/arm64=", "expected PLATFORM=LABEL"),
                         ("linux/sparc=x", "unknown platform 'linux/sparc'"),
                         ("linux/riscv64=x", "linux/riscv64 is not one of the matrix's platforms")]:
         p = run([xbuild, "-C", proj, "matrix", "--platform", "linux/amd64,linux/arm64", "--runner-labels", bad], check=False)
         assert p.returncode == 2 and needle in p.stderr and p.stdout == "", (bad, p.stderr)
+
+
+def test_matrix_gitlab_flags_need_gitlab_and_a_name(xbuild, tmp_path):
+    proj = project(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "XBUILD_REPO"}
+    cases = [(["-t", "registry.example.com/team/app:1.0"], "are for --format gitlab"),
+             (["--gitlab-image", "debian:12"], "are for --format gitlab"),
+             (["--format", "gitlab"], "--format gitlab needs the merged image's name"),
+             (["--format", "gitlab", "-t", ":1.0"], "needs XBUILD_REPO"),
+             (["--format", "gitlab", "-t", "Bad Ref"], "Bad Ref")]
+    for args, needle in cases:
+        p = run([xbuild, "-C", proj, "matrix", "--platform", "linux/amd64", *args], check=False, env=env)
+        assert p.returncode == 2 and needle in p.stderr and p.stdout == "", (args, p.stderr)
 
 
 def bash_complete(xbuild, line: str) -> list:
