@@ -28,7 +28,7 @@ tool_pkgs=(
   skopeo umoci oci-image-tool docker-registry apache2-utils
   mmdebstrap arch-test librsvg2-bin openssh-server openssh-client rsync python3 bsdutils
   python3-pytest python3-cryptography
-  tmux zsh fish ccache python3-yaml python3-jsonschema
+  tmux zsh fish ccache python3-yaml python3-jsonschema jq
 )
 foreign_pkgs=(libstd-rust-dev:arm64)
 # kubectl: some machines carry one from a cloud SDK package, which Debian's
