@@ -2,7 +2,8 @@
 child pipeline `xbuild matrix --format gitlab` generates) are parsed as YAML, their wiring is
 checked (jobs, needs, the matrix expression, the trigger), and every job's commands run here,
 each job in a fresh clone of tests/projects/c-make with the doc's ci/xbuild-setup.sh in it,
-against a real docker-registry on 127.0.0.1. The merged image must hold every platform of the
+against a real docker-registry on 127.0.0.1 that asks for a password (so the doc's login must
+work: nothing is pushed without it). The merged image must hold every platform of the
 matrix and be, byte for byte, what one `xbuild build --platform all --push` pushes.
 
 What the test cannot do on this machine it replaces, and says so here: `actions/checkout` is a
@@ -21,11 +22,12 @@ import yaml
 
 from conftest import PROJECTS, REPO, need, run
 from registry_fixtures import *  # noqa: F401,F403 (fixtures)
-from registry_fixtures import sha, skopeo_raw
+from registry_fixtures import PASSWORD, USER, sha, skopeo_raw
 
 DOC = REPO / "docs" / "ci.md"
 TAG = "v1.0"  # the pushed git tag both pipelines run for (an input, like the registry's address)
 GIT_DATE = "2024-05-06T07:08:09Z"
+CREDS = f"{USER}:{PASSWORD}"
 
 
 def doc_blocks() -> dict:
@@ -98,9 +100,9 @@ class Site:
         proj = self.checkout("single")
         ref = f"{self.registry.host}/single/app:1"
         extra = {"SOURCE_DATE_EPOCH": epoch} if epoch is not None else {}
-        run([self.bin / "xbuild", "-C", proj, "build", "--platform", ",".join(platforms), "--push", "-t", ref],
-            env=self.env(proj, extra), timeout=1800)
-        return skopeo_raw(ref)
+        run([self.bin / "xbuild", "-C", proj, "build", "--platform", ",".join(platforms), "--push", "-t", ref,
+             "--creds", CREDS], env=self.env(proj, extra), timeout=1800)
+        return skopeo_raw(ref, creds=CREDS)
 
 
 def pushed_ref(stdout: str) -> str:
@@ -113,9 +115,9 @@ def pushed_ref(stdout: str) -> str:
 def check_merged(site: Site, merged_ref: str, platforms: list, epoch=None):
     """The pushed index, by digest and by the git tag the pipeline ran for, has every platform
     in the matrix's order and is the single build's index."""
-    merged = skopeo_raw(merged_ref)
+    merged = skopeo_raw(merged_ref, creds=CREDS)
     assert sha(merged) == merged_ref.split("@")[1]
-    assert skopeo_raw(f"{merged_ref.split('@')[0]}:{TAG}") == merged
+    assert skopeo_raw(f"{merged_ref.split('@')[0]}:{TAG}", creds=CREDS) == merged
     assert platforms_of(json.loads(merged)) == platforms, (merged_ref, merged)
     single = site.single_build(platforms, epoch)
     assert sha(merged) == sha(single), f"the merge of the jobs is not the single build:\n{merged}\n{single}"
@@ -125,17 +127,22 @@ def check_merged(site: Site, merged_ref: str, platforms: list, epoch=None):
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
-def evaluate(expr: str, ctx: dict):
-    """GitHub's expressions, the forms docs/ci.md uses: a context path, fromJSON(x), x || 'literal'."""
+def evaluate(expr: str, ctx: dict, missing_ok=False):
+    """GitHub's expressions, the forms docs/ci.md uses: a context path, fromJSON(x), x || 'literal'.
+    A path naming nothing is an error (a typo in the doc), except before `||`, where GitHub's
+    null for it is the point (`matrix.runs-on || 'ubuntu-latest'`)."""
     m = re.fullmatch(r"fromJSON\((.*)\)", expr)
     if m:
         return json.loads(evaluate(m.group(1), ctx))
     m = re.fullmatch(r"(.+?)\s*\|\|\s*'([^']*)'", expr)
     if m:
-        return evaluate(m.group(1), ctx) or m.group(2)
+        return evaluate(m.group(1), ctx, missing_ok=True) or m.group(2)
     assert re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)+", expr), f"expression this test cannot evaluate: {expr}"
     cur = ctx
-    for part in expr.split("."):
+    parts = expr.split(".")
+    for i, part in enumerate(parts):
+        if missing_ok and i == len(parts) - 1 and isinstance(cur, dict) and part not in cur:
+            return None
         assert isinstance(cur, dict) and part in cur, f"${{{{ {expr} }}}}: no '{part}' in the context here"
         cur = cur[part]
     return cur
@@ -150,12 +157,18 @@ def substitute(text, ctx: dict):
     return EXPR.sub(lambda m: str(evaluate(m.group(1), ctx)), text)
 
 
-def run_github_job(site: Site, wf: dict, name: str, ctx: dict) -> tuple:
-    """Runs one job (one matrix entry) step by step; (its outputs, the last step's stdout)."""
+def run_github_job(site: Site, wf: dict, name: str, ctx: dict, done: dict) -> tuple:
+    """Runs one job (one matrix entry) step by step, seeing only the outputs of the jobs it
+    `needs` (from `done`); (its outputs, the last step's stdout)."""
     job = wf["jobs"][name]
     assert wf["defaults"]["run"]["shell"] == "bash"
+    needs = job.get("needs", [])
+    needs = [needs] if isinstance(needs, str) else needs
+    assert all(n in done for n in needs), f"job {name} needs {needs}, which have not all run"
+    ctx = dict(ctx, steps={}, needs={n: {"outputs": done[n]} for n in needs})
+    runs_on = substitute(job["runs-on"], ctx)
+    assert isinstance(runs_on, str) and runs_on, (name, job["runs-on"])
     workspace = None
-    ctx = dict(ctx, steps={})
     env_vals = {k: substitute(v, ctx) for k, v in {**wf.get("env", {}), **job.get("env", {})}.items()}
     env_vals["REGISTRY"] = site.registry.host  # the workflow's REGISTRY, pointed at the test's registry
     stdout = ""
@@ -177,7 +190,7 @@ def run_github_job(site: Site, wf: dict, name: str, ctx: dict) -> tuple:
     return {k: substitute(v, ctx) for k, v in job.get("outputs", {}).items()}, stdout
 
 
-def test_the_github_workflow_runs_and_its_merge_is_the_single_build(xbuild, tmp_path, registry_open):
+def test_the_github_workflow_runs_and_its_merge_is_the_single_build(xbuild, tmp_path, registry_basic):
     wf = doc_yaml("jobs")
     jobs = wf["jobs"]
     assert set(jobs) == {"matrix", "build", "merge"}, jobs.keys()
@@ -187,19 +200,18 @@ def test_the_github_workflow_runs_and_its_merge_is_the_single_build(xbuild, tmp_
     assert "xbuild matrix" in json.dumps(jobs["matrix"]["steps"])
 
     need("jq")  # the merge step lists the per-platform images with it
-    site = Site(xbuild, tmp_path, registry_open)
-    ctx = {"github": {"ref_name": TAG}, "vars": {"REGISTRY_USER": "ci-user"},
-           "secrets": {"REGISTRY_PASSWORD": "ci-password"}, "needs": {}}
-    outputs, _ = run_github_job(site, wf, "matrix", ctx)
-    ctx["needs"]["matrix"] = {"outputs": outputs}
-    matrix = substitute(jobs["build"]["strategy"]["matrix"], ctx)
+    site = Site(xbuild, tmp_path, registry_basic)
+    ctx = {"github": {"ref_name": TAG}, "vars": {"REGISTRY_USER": USER}, "secrets": {"REGISTRY_PASSWORD": PASSWORD}}
+    done = {}
+    done["matrix"], _ = run_github_job(site, wf, "matrix", ctx, done)
+    matrix = substitute(jobs["build"]["strategy"]["matrix"], dict(ctx, needs={"matrix": {"outputs": done["matrix"]}}))
     # The job's output is `xbuild matrix` as this machine prints it in the project.
     real = json.loads(run([xbuild, "matrix"], cwd=site.origin, env=site.env(tmp_path / "m", {})).stdout)
     assert matrix == real and set(matrix) == {"include"} and len(matrix["include"]) >= 2, matrix
     for entry in matrix["include"]:
-        run_github_job(site, wf, "build", dict(ctx, matrix=entry))
-    ctx["needs"]["build"] = {"outputs": {}}
-    _, stdout = run_github_job(site, wf, "merge", ctx)
+        run_github_job(site, wf, "build", dict(ctx, matrix=entry), done)
+    done["build"] = {}
+    _, stdout = run_github_job(site, wf, "merge", ctx, done)
     check_merged(site, pushed_ref(stdout), [e["platform"] for e in matrix["include"]])
 
 
@@ -233,12 +245,12 @@ def run_gitlab_job(site: Site, pipeline: dict, name: str, variables: dict) -> tu
 
 
 def test_the_gitlab_parent_pipeline_and_its_generated_child_run_and_merge_to_the_single_build(xbuild, tmp_path,
-                                                                                              registry_open):
+                                                                                              registry_basic):
     parent = doc_yaml("stages")
-    site = Site(xbuild, tmp_path, registry_open)
-    host = registry_open.host
-    predefined = {"CI_REGISTRY": host, "CI_REGISTRY_IMAGE": f"{host}/group/app", "CI_REGISTRY_USER": "gitlab-ci-token",
-                  "CI_REGISTRY_PASSWORD": "job-token", "CI_COMMIT_TAG": TAG}
+    site = Site(xbuild, tmp_path, registry_basic)
+    host = registry_basic.host
+    predefined = {"CI_REGISTRY": host, "CI_REGISTRY_IMAGE": f"{host}/group/app", "CI_REGISTRY_USER": USER,
+                  "CI_REGISTRY_PASSWORD": PASSWORD, "CI_COMMIT_TAG": TAG}
 
     # Parent: a generating job, and a trigger job that includes its artifact, after it.
     triggers = [n for n, j in gitlab_jobs(parent).items() if "trigger" in j]
@@ -275,4 +287,4 @@ def test_the_gitlab_parent_pipeline_and_its_generated_child_run_and_merge_to_the
     merged_ref = pushed_ref(stdout)
     assert merged_ref.startswith(predefined["CI_REGISTRY_IMAGE"] + "@"), merged_ref
     check_merged(site, merged_ref, [e["platform"] for e in real], epoch)
-    assert json.loads(skopeo_raw(merged_ref))["annotations"]["org.opencontainers.image.created"] != "1970-01-01T00:00:00Z"
+    assert json.loads(skopeo_raw(merged_ref, creds=CREDS))["annotations"]["org.opencontainers.image.created"] != "1970-01-01T00:00:00Z"

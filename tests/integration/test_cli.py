@@ -143,6 +143,38 @@ def test_matrix_gitlab_flags_need_gitlab_and_a_name(xbuild, tmp_path):
         assert p.returncode == 2 and needle in p.stderr and p.stdout == "", (args, p.stderr)
 
 
+def test_matrix_gitlab_names_the_image_as_build_does_and_sets_the_jobs_defaults(xbuild, tmp_path):
+    proj = project(tmp_path)
+    base = {k: v for k, v in os.environ.items() if k not in ("XBUILD_REPO", "SOURCE_DATE_EPOCH")}
+    args = [xbuild, "-C", proj, "matrix", "--format", "gitlab", "--platform", "linux/amd64,linux/arm64"]
+
+    def merge_line(child):
+        (line,) = child["merge"]["script"]
+        return line
+
+    # -t :TAG and no -t at all name XBUILD_REPO/<project>, as build --push does.
+    env = dict(base, XBUILD_REPO="registry.example.com/team")
+    child = yaml.safe_load(run([*args, "-t", ":1.0"], env=env).stdout)
+    assert merge_line(child) == ("xbuild merge -t registry.example.com/team/p:1.0 registry.example.com/team/p:build-linux_amd64 "
+                                 "registry.example.com/team/p:build-linux_arm64")
+    assert child["build-linux_arm64"]["script"] == [
+        'xbuild build --platform "$PLATFORM" --push -t registry.example.com/team/p:build-linux_arm64']
+    assert merge_line(yaml.safe_load(run(args, env=env).stdout)).startswith("xbuild merge -t registry.example.com/team/p:latest ")
+    assert "variables" not in child and "default" not in child  # nothing pinned or set that was not asked for
+
+    # [image] tags, when no -t: the first names the repository of the per-platform images.
+    (proj / "xbuild.toml").write_text((proj / "xbuild.toml").read_text() +
+                                      '[image]\ntags = ["reg.example.com/a/b:2", "reg.example.com/a/b:stable"]\n')
+    child = yaml.safe_load(run([*args, "--gitlab-image", "debian:12", "--gitlab-before-script", "bash ci/setup.sh",
+                                "--gitlab-before-script", "xbuild version"], env=dict(base, SOURCE_DATE_EPOCH="1700000000")).stdout)
+    assert merge_line(child) == ("xbuild merge -t reg.example.com/a/b:2 -t reg.example.com/a/b:stable "
+                                 "reg.example.com/a/b:build-linux_amd64 reg.example.com/a/b:build-linux_arm64")
+    assert child["default"] == {"image": "debian:12", "before_script": ["bash ci/setup.sh", "xbuild version"]}
+    assert child["variables"] == {"SOURCE_DATE_EPOCH": "1700000000"}  # every job gets the generating job's
+    p = run(args, check=False, env=dict(base, SOURCE_DATE_EPOCH="yesterday"))
+    assert p.returncode == 2 and "SOURCE_DATE_EPOCH='yesterday'" in p.stderr and p.stdout == "", p.stderr
+
+
 def bash_complete(xbuild, line: str) -> list:
     """What bash's completion of `line` (its last word being completed) offers, from the real script."""
     words = line.split(" ")
