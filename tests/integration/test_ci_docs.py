@@ -72,6 +72,7 @@ class Site:
         self.bin.mkdir()
         (self.bin / "xbuild").symlink_to(xbuild)
         self.runs = 0
+        self.scripts = 0
 
     def checkout(self, name: str) -> Path:
         self.runs += 1
@@ -89,7 +90,8 @@ class Site:
 
     def bash(self, script: str, cwd: Path, env: dict, what: str) -> str:
         """Runs `script` as the CI runners do (bash, stop at the first failing command); its stdout."""
-        f = cwd.parent / (cwd.name + f"-step{self.runs}-{abs(hash(script))}.sh")
+        self.scripts += 1
+        f = cwd.parent / f"{cwd.name}-script{self.scripts}.sh"
         f.write_text(script)
         p = run([need("bash"), "--noprofile", "--norc", "-eo", "pipefail", f], cwd=cwd, env=env, check=False, timeout=1800)
         assert p.returncode == 0, f"{what} exited {p.returncode}\nscript:\n{script}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
