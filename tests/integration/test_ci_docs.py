@@ -217,6 +217,29 @@ def test_the_github_workflow_runs_and_its_merge_is_the_single_build(xbuild, tmp_
     check_merged(site, pushed_ref(stdout), [e["platform"] for e in matrix["include"]])
 
 
+def unbuildable_site(xbuild, tmp_path, registry) -> tuple:
+    """A repository whose xbuild.toml adds linux/s390x, which this machine cannot build with
+    XBUILD_BINFMT_DIR pointing at an empty dir (no emulation either): the matrix is exit 3."""
+    site = Site(xbuild, tmp_path, registry)
+    toml = site.origin / "xbuild.toml"
+    toml.write_text(toml.read_text().replace('"linux/riscv64"]', '"linux/riscv64", "linux/s390x"]'))
+    assert "linux/s390x" in toml.read_text()
+    run([need("git"), "-C", site.origin, "-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-qam", "s390x"])
+    (tmp_path / "no-binfmt").mkdir()
+    return site, {"XBUILD_BINFMT_DIR": str(tmp_path / "no-binfmt")}
+
+
+def test_a_matrix_that_fails_fails_the_github_matrix_job(xbuild, tmp_path, registry_basic):
+    # Not an empty matrix handed on to the build job's fromJSON.
+    site, extra = unbuildable_site(xbuild, tmp_path, registry_basic)
+    wf = doc_yaml("jobs")
+    wf["env"].update(extra)
+    ctx = {"github": {"ref_name": TAG}, "vars": {"REGISTRY_USER": USER}, "secrets": {"REGISTRY_PASSWORD": PASSWORD}}
+    with pytest.raises(AssertionError) as failed:
+        run_github_job(site, wf, "matrix", ctx, {})
+    assert "exited 3" in str(failed.value) and "no toolchain for linux/s390x" in str(failed.value), failed.value
+
+
 # --- GitLab CI --------------------------------------------------------------------------
 GITLAB_KEYWORDS = {"stages", "variables", "default", "include", "workflow", "image", "before_script", "after_script"}
 
@@ -228,6 +251,12 @@ def expand(value: str, variables: dict) -> str:
 
 def gitlab_jobs(pipeline: dict) -> dict:
     return {k: v for k, v in pipeline.items() if k not in GITLAB_KEYWORDS and not k.startswith(".")}
+
+
+def gitlab_predefined(registry) -> dict:
+    """The variables GitLab gives every job that the pipelines use, for a tag pipeline."""
+    return {"CI_REGISTRY": registry.host, "CI_REGISTRY_IMAGE": f"{registry.host}/group/app", "CI_REGISTRY_USER": USER,
+            "CI_REGISTRY_PASSWORD": PASSWORD, "CI_COMMIT_TAG": TAG}
 
 
 def run_gitlab_job(site: Site, pipeline: dict, name: str, variables: dict) -> tuple:
@@ -250,9 +279,7 @@ def test_the_gitlab_parent_pipeline_and_its_generated_child_run_and_merge_to_the
                                                                                               registry_basic):
     parent = doc_yaml("stages")
     site = Site(xbuild, tmp_path, registry_basic)
-    host = registry_basic.host
-    predefined = {"CI_REGISTRY": host, "CI_REGISTRY_IMAGE": f"{host}/group/app", "CI_REGISTRY_USER": USER,
-                  "CI_REGISTRY_PASSWORD": PASSWORD, "CI_COMMIT_TAG": TAG}
+    predefined = gitlab_predefined(registry_basic)
 
     # Parent: a generating job, and a trigger job that includes its artifact, after it.
     triggers = [n for n, j in gitlab_jobs(parent).items() if "trigger" in j]
@@ -290,3 +317,12 @@ def test_the_gitlab_parent_pipeline_and_its_generated_child_run_and_merge_to_the
     assert merged_ref.startswith(predefined["CI_REGISTRY_IMAGE"] + "@"), merged_ref
     check_merged(site, merged_ref, [e["platform"] for e in real], epoch)
     assert json.loads(skopeo_raw(merged_ref, creds=CREDS))["annotations"]["org.opencontainers.image.created"] != "1970-01-01T00:00:00Z"
+
+
+def test_a_matrix_that_fails_fails_the_gitlab_generating_job(xbuild, tmp_path, registry_basic):
+    site, extra = unbuildable_site(xbuild, tmp_path, registry_basic)
+    parent = doc_yaml("stages")
+    (gen,) = [j["include"][0]["job"] for j in (v.get("trigger") for v in gitlab_jobs(parent).values()) if j]
+    with pytest.raises(AssertionError) as failed:
+        run_gitlab_job(site, parent, gen, dict(gitlab_predefined(registry_basic), **extra))
+    assert "exited 3" in str(failed.value) and "no toolchain for linux/s390x" in str(failed.value), failed.value
