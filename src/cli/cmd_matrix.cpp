@@ -85,8 +85,17 @@ boost::json::object gitlab_child_pipeline(const MatrixOpts& o, const Project& pr
   }
   if (!defaults.empty()) pipeline["default"] = defaults;
 
+  // Each job builds as `matrix` was asked to plan: the same project, file, strategies and
+  // build args (a --build-arg left out would build another image); -j is the runner's own.
+  std::vector<std::string> xbuild{"xbuild"};
+  if (globals().dir != ".") xbuild.insert(xbuild.end(), {"-C", globals().dir.string()});
+  if (!globals().file.empty()) xbuild.insert(xbuild.end(), {"-f", globals().file.string()});
+  std::vector<std::string> build_flags;
+  for (const auto& s : o.flags.strategies) build_flags.insert(build_flags.end(), {"--strategy", s});
+  for (const auto& a : o.flags.build_args) build_flags.insert(build_flags.end(), {"--build-arg", a});
+
   boost::json::array needs;
-  std::vector<std::string> merge_argv{"xbuild", "merge"};
+  std::vector<std::string> merge_argv{"xbuild", "merge"};  // registry references only: no project
   for (const auto& r : refs) merge_argv.insert(merge_argv.end(), {"-t", r.str()});
   for (const auto& p : plans) {
     const std::string slug = p.platform.dir_name(), job = "build-" + slug, ref = repo + ":build-" + slug;
@@ -94,7 +103,10 @@ boost::json::object gitlab_child_pipeline(const MatrixOpts& o, const Project& pr
     j["stage"] = "build";
     j["variables"] = boost::json::object{{"PLATFORM", p.platform.str()}, {"SLUG", slug}};
     if (auto it = labels.find(p.platform.str()); it != labels.end()) j["tags"] = boost::json::array{boost::json::value(it->second)};
-    j["script"] = boost::json::array{boost::json::value("xbuild build --platform \"$PLATFORM\" --push -t " + shell_display({ref}))};
+    std::vector<std::string> rest{"--push", "-t", ref};
+    rest.insert(rest.end(), build_flags.begin(), build_flags.end());
+    j["script"] = boost::json::array{
+        boost::json::value(shell_display(xbuild) + " build --platform \"$PLATFORM\" " + shell_display(rest))};
     pipeline[job] = j;
     needs.push_back(boost::json::value(job));
     merge_argv.push_back(ref);

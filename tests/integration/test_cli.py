@@ -157,8 +157,8 @@ def test_matrix_gitlab_names_the_image_as_build_does_and_sets_the_jobs_defaults(
     child = yaml.safe_load(run([*args, "-t", ":1.0"], env=env).stdout)
     assert merge_line(child) == ("xbuild merge -t registry.example.com/team/p:1.0 registry.example.com/team/p:build-linux_amd64 "
                                  "registry.example.com/team/p:build-linux_arm64")
-    assert child["build-linux_arm64"]["script"] == [
-        'xbuild build --platform "$PLATFORM" --push -t registry.example.com/team/p:build-linux_arm64']
+    assert child["build-linux_arm64"]["script"] == [  # -C as matrix was given it
+        f'xbuild -C {proj} build --platform "$PLATFORM" --push -t registry.example.com/team/p:build-linux_arm64']
     assert merge_line(yaml.safe_load(run(args, env=env).stdout)).startswith("xbuild merge -t registry.example.com/team/p:latest ")
     assert "variables" not in child and "default" not in child  # nothing pinned or set that was not asked for
 
@@ -171,6 +171,14 @@ def test_matrix_gitlab_names_the_image_as_build_does_and_sets_the_jobs_defaults(
                                  "reg.example.com/a/b:build-linux_amd64 reg.example.com/a/b:build-linux_arm64")
     assert child["default"] == {"image": "debian:12", "before_script": ["bash ci/setup.sh", "xbuild version"]}
     assert child["variables"] == {"SOURCE_DATE_EPOCH": "1700000000"}  # every job gets the generating job's
+    # The jobs build as matrix planned: the same project file, strategies and build args.
+    (proj / "other.toml").write_text((proj / "xbuild.toml").read_text())
+    child = yaml.safe_load(run([xbuild, "-C", proj, "-f", proj / "other.toml", "matrix", "--format", "gitlab", "--platform",
+                                "linux/amd64", "--strategy", "linux/amd64=native", "--build-arg", "V=it's 1"],
+                               env=base).stdout)
+    assert child["build-linux_amd64"]["script"] == [
+        f'xbuild -C {proj} -f {proj}/other.toml build --platform "$PLATFORM" --push -t reg.example.com/a/b:build-linux_amd64 '
+        "--strategy linux/amd64=native --build-arg 'V=it'\\''s 1'"]
     p = run(args, check=False, env=dict(base, SOURCE_DATE_EPOCH="yesterday"))
     assert p.returncode == 2 and "SOURCE_DATE_EPOCH='yesterday'" in p.stderr and p.stdout == "", p.stderr
 
