@@ -1,6 +1,9 @@
 #include "kube/nodes.hpp"
 
+#include "util/strings.hpp"
+
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 namespace xb::kube {
 
@@ -89,6 +92,23 @@ std::optional<Platform> node_platform(const Node& node, std::string_view arm_var
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+std::map<Platform, std::vector<std::string>> platforms_of(const std::vector<Node>& nodes, std::string_view arm_variant) {
+  std::map<Platform, std::vector<std::string>> by_platform;
+  std::vector<std::string> unknown;
+  for (const auto& n : nodes) {
+    if (auto p = node_platform(n, arm_variant)) {
+      by_platform[*p].push_back(n.name);
+    } else {
+      unknown.push_back(fmt::format("{} ({}/{}{}{})", n.name, n.os, n.arch, n.variant.empty() ? "" : "/", n.variant));
+    }
+  }
+  if (!unknown.empty())
+    fail(Exit::environment, "xbuild has no platform for node{} {}; build for the others with an explicit --platform list",
+         unknown.size() == 1 ? "" : "s", join(unknown, ", "));
+  if (by_platform.empty()) fail(Exit::environment, "the cluster has no nodes");
+  return by_platform;
 }
 
 }  // namespace xb::kube

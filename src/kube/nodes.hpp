@@ -31,4 +31,10 @@ Result<std::vector<Node>> parse_node_list(std::string_view json, std::string_vie
 /// when xbuild has no platform for its os/arch.
 std::optional<Platform> node_platform(const Node& node, std::string_view arm_variant = "v7");
 
+/// Each platform the nodes run -> the names of the nodes running it (in node-list order).
+/// Throws Error (Exit::environment) naming every node xbuild has no platform for (a build
+/// for "the cluster" that silently left one out would ship an image that fails there with
+/// "exec format error"), and for an empty node list.
+std::map<Platform, std::vector<std::string>> platforms_of(const std::vector<Node>& nodes, std::string_view arm_variant = "v7");
+
 }  // namespace xb::kube
