@@ -7,6 +7,7 @@
 // the check may report a node a pod would in fact never reach, never the reverse.
 // Image platforms come in as plain values, so this is tested without a registry or cluster.
 
+#include "kube/manifest.hpp"
 #include "kube/nodes.hpp"
 #include "platform/platform.hpp"
 #include "util/error.hpp"
@@ -18,13 +19,6 @@
 #include <vector>
 
 namespace xb::kube {
-
-// TEMPORARY: the manifest types of kube/manifest.hpp (resolve10), declared here until it lands.
-struct Requirement { std::string key, op; std::vector<std::string> values; };
-struct NodeSelectorTerm { std::vector<Requirement> match_expressions; };
-struct Container { std::string name, image; bool init = false; };
-struct Workload { std::string kind, name, namespace_, source; std::vector<Container> containers;
-  std::map<std::string,std::string> node_selector; std::vector<NodeSelectorTerm> required_terms; };
 
 /// Labels by key.
 using Labels = std::map<std::string, std::string>;

@@ -22,7 +22,7 @@ kube::Workload workload(std::string image, std::map<std::string, std::string> se
   w.name = "web";
   w.namespace_ = "shop";
   w.source = "deploy.yaml";
-  w.containers = {{"app", image, false}};
+  w.containers = {{"app", image, false, "deploy.yaml:9"}};
   w.node_selector = std::move(selector);
   w.required_terms = std::move(terms);
   return w;
@@ -114,7 +114,7 @@ TEST_CASE("kube::schedule: check_workloads reports each container with the platf
                               {"reg/arm64:1", {Platform::parse("linux/arm64")}}};
   SUBCASE("an amd64-only image on the mixed cluster misses arm64 and arm/v7, naming the nodes") {
     auto w = workload("reg/amd64-only:1");
-    w.containers.push_back({"init-db", "reg/multi:1", true});
+    w.containers.push_back({"init-db", "reg/multi:1", true, "deploy.yaml:12"});
     auto r = kube::check_workloads({w}, k_mixed, images).take();
     REQUIRE(r.gaps.size() == 1);
     CHECK(r.gaps[0].container == "app");
@@ -130,7 +130,7 @@ TEST_CASE("kube::schedule: check_workloads reports each container with the platf
   }
   SUBCASE("an initContainer is checked like the others") {
     auto w = workload("reg/multi:1");
-    w.containers.push_back({"migrate", "reg/arm64:1", true});
+    w.containers.push_back({"migrate", "reg/arm64:1", true, "deploy.yaml:12"});
     auto r = kube::check_workloads({w}, k_mixed, images).take();
     REQUIRE(r.gaps.size() == 1);
     CHECK(r.gaps[0].init);
