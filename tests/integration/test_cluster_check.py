@@ -219,3 +219,12 @@ def test_bad_manifest_and_no_workloads(xbuild, images, tmp_path, nodes_file):
     assert p.returncode == 2 and str(bad) in p.stderr and p.stdout == "", p.stderr
     p = check(xbuild, tmp_path / "absent.yaml", nodes_file, env)
     assert p.returncode == 2 and "absent.yaml" in p.stderr, p.stderr
+
+
+def test_a_workload_no_node_accepts_is_a_warning_not_a_gap(xbuild, images, tmp_path, nodes_file):
+    refs, env, _ = images
+    m = write_yaml(tmp_path / "app.yaml", [deployment("riscv", refs["amd64"], selector={ARCH: "riscv64"})])
+    p = check(xbuild, m, nodes_file, env)
+    assert p.returncode == 0 and "Deployment/riscv -n shop" in p.stderr and "would stay Pending" in p.stderr, p.stderr
+    j = json.loads(check(xbuild, m, nodes_file, env, json_out=True).stdout)
+    assert j["ok"] is True and [w["name"] for w in j["unschedulable"]] == ["riscv"]
