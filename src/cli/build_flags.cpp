@@ -51,7 +51,8 @@ std::vector<Platform> platforms_from_flags(const std::vector<std::string>& items
   std::vector<std::string> pieces, named;
   for (const auto& item : items)
     for (auto& piece : split(item, ',')) {
-      if (piece != k_cluster) named.push_back(piece);
+      if (to_lower(piece) == k_cluster) piece = k_cluster;  // as platforms, case does not matter
+      else named.push_back(piece);
       pieces.push_back(std::move(piece));
     }
   std::vector<Platform> explicit_platforms;

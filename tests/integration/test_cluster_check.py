@@ -228,3 +228,12 @@ def test_a_workload_no_node_accepts_is_a_warning_not_a_gap(xbuild, images, tmp_p
     assert p.returncode == 0 and "Deployment/riscv -n shop" in p.stderr and "would stay Pending" in p.stderr, p.stderr
     j = json.loads(check(xbuild, m, nodes_file, env, json_out=True).stdout)
     assert j["ok"] is True and [w["name"] for w in j["unschedulable"]] == ["riscv"]
+
+
+def test_manifests_from_stdin(xbuild, images, tmp_path, nodes_file):
+    refs, env, _ = images
+    docs = [deployment("api", refs["amd64"], selector={ARCH: "amd64"}), deployment("web", refs["amd64"])]
+    text = "".join("---\n" + json.dumps(d) + "\n" for d in docs)
+    p = run([xbuild, "cluster", "check", "-f", "-", "--nodes", nodes_file, "--json"], input=text, env=env, check=False)
+    assert p.returncode == 1, p.stderr
+    assert [g["workload"]["name"] for g in json.loads(p.stdout)["gaps"]] == ["web"]

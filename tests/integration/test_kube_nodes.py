@@ -140,7 +140,7 @@ def test_plan_platform_cluster_mixed_with_others_is_the_union(xbuild, tmp_path, 
         p = run([xbuild, "-C", proj, "plan", "--json", "--platform", value, "--nodes", f, *extra])
         return [e["platform"] for e in json.loads(p.stdout)["platforms"]], p.stderr
 
-    got, err = planned("cluster,linux/riscv64")
+    got, err = planned("Cluster,linux/riscv64")
     assert got == ["linux/arm64", "linux/riscv64"]
     assert "cluster runs only linux/arm64 (3 nodes): building 2 platforms" in err, err
     assert planned("linux/arm64,cluster")[0] == ["linux/arm64"]  # named twice, built once
