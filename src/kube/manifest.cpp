@@ -178,6 +178,21 @@ Result<bool> read_affinity(const Node& spec, std::string_view file, Workload& w)
   return true;
 }
 
+Result<bool> read_tolerations(const Node& spec, std::string_view file, Workload& w) {
+  const Node* list = spec.find("tolerations");
+  if (list == nullptr || list->is_null()) return true;
+  if (!list->is_sequence()) return Result<bool>::failure(fmt::format("{}: tolerations is not a list", where(file, list->line)));
+  for (const Node& t : list->items) {
+    if (!t.is_map()) return Result<bool>::failure(fmt::format("{}: a toleration is not a map", where(file, t.line)));
+    Toleration tol{t.text("key"), t.text("operator"), t.text("value"), t.text("effect")};
+    if (tol.op.empty()) tol.op = "Equal";
+    if (tol.op != "Equal" && tol.op != "Exists")
+      return Result<bool>::failure(fmt::format("{}: toleration operator '{}' is not Equal or Exists", where(file, t.line), tol.op));
+    w.tolerations.push_back(std::move(tol));
+  }
+  return true;
+}
+
 }  // namespace
 
 const std::vector<std::string>& workload_kinds() {
@@ -261,6 +276,8 @@ Result<Workload> read_workload(const PodTemplate& t) {
   }
   auto a = read_affinity(*t.spec, file, w);
   if (!a.ok()) return R::failure(a.error());
+  auto tol = read_tolerations(*t.spec, file, w);
+  if (!tol.ok()) return R::failure(tol.error());
   return w;
 }
 

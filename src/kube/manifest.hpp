@@ -24,6 +24,12 @@ struct NodeSelectorTerm {
   std::vector<Requirement> match_expressions;
 };
 
+/// A pod's toleration of node taints (op: Equal or Exists; an empty key with Exists
+/// tolerates every taint, an empty effect every effect).
+struct Toleration {
+  std::string key, op, value, effect;
+};
+
 /// A container of a pod template.
 struct Container {
   std::string name, image;
@@ -38,6 +44,7 @@ struct Workload {
   std::vector<Container> containers;             ///< containers, then initContainers
   std::map<std::string, std::string> node_selector;
   std::vector<NodeSelectorTerm> required_terms;  ///< requiredDuringScheduling...nodeSelectorTerms
+  std::vector<Toleration> tolerations;           ///< spec.tolerations
 };
 
 /// A manifest file and its documents ("stdin" for "-").

@@ -63,6 +63,10 @@ Result<std::vector<Node>> parse_node_list(std::string_view text, std::string_vie
     std::string os, arch;
     if (auto it = n.labels.find("kubernetes.io/os"); it != n.labels.end()) os = it->second;
     if (auto it = n.labels.find("kubernetes.io/arch"); it != n.labels.end()) arch = it->second;
+    if (const json::object* spec = obj_at(item, "spec"))
+      if (const json::value* taints = spec->if_contains("taints"); taints != nullptr && taints->is_array())
+        for (const json::value& t : taints->get_array())
+          if (t.is_object()) n.taints.push_back({str_at(t.get_object(), "key"), str_at(t.get_object(), "value"), str_at(t.get_object(), "effect")});
     const json::object* status = obj_at(item, "status");
     const json::object* info = status != nullptr ? obj_at(*status, "nodeInfo") : nullptr;
     if (info != nullptr) {

@@ -13,11 +13,19 @@
 
 namespace xb::kube {
 
-/// One node: its name, os/arch/variant (labels first, else status.nodeInfo), all labels.
+/// A node's taint (spec.taints): pods that do not tolerate it are kept off (NoSchedule,
+/// NoExecute) or placed elsewhere when they can be (PreferNoSchedule).
+struct Taint {
+  std::string key, value, effect;
+};
+
+/// One node: its name, os/arch/variant (labels first, else status.nodeInfo), all labels,
+/// its taints.
 struct Node {
   std::string name;
   std::string os, arch, variant;
   std::map<std::string, std::string> labels;
+  std::vector<Taint> taints;
 };
 
 /// The most JSON a node list may hold; more is an error, not an allocation.

@@ -72,7 +72,7 @@ bool satisfies(const Labels& labels, const Requirement& r) {
   return false;
 }
 
-bool may_land_on(const Workload& w, const Labels& labels) {
+bool selects(const Workload& w, const Labels& labels) {
   for (const auto& [key, value] : w.node_selector) {
     auto it = labels.find(key);
     if (it == labels.end() || it->second != value) return false;
@@ -85,6 +85,27 @@ bool may_land_on(const Workload& w, const Labels& labels) {
   });
 }
 
+bool tolerates(const std::vector<Toleration>& tolerations, const Taint& taint) {
+  return std::any_of(tolerations.begin(), tolerations.end(), [&](const Toleration& t) {
+    if (!t.effect.empty() && t.effect != taint.effect) return false;
+    if (!t.key.empty() && t.key != taint.key) return false;
+    return t.op == "Exists" || t.value == taint.value;
+  });
+}
+
+bool keeps_pods_off(const Taint& taint) {
+  constexpr std::string_view k_conditions[] = {"node.kubernetes.io/", "node.cloudprovider.kubernetes.io/"};
+  if (taint.effect != "NoSchedule" && taint.effect != "NoExecute") return false;
+  return std::none_of(std::begin(k_conditions), std::end(k_conditions),
+                      [&](std::string_view prefix) { return taint.key.rfind(prefix, 0) == 0; });
+}
+
+bool may_land_on(const Workload& w, const Node& node) {
+  if (!selects(w, node.labels)) return false;
+  return std::all_of(node.taints.begin(), node.taints.end(),
+                     [&](const Taint& t) { return !keeps_pods_off(t) || tolerates(w.tolerations, t); });
+}
+
 Result<std::vector<const Node*>> candidate_nodes(const Workload& w, const std::vector<Node>& nodes) {
   using R = Result<std::vector<const Node*>>;
   for (std::size_t t = 0; t < w.required_terms.size(); ++t)
@@ -93,7 +114,7 @@ Result<std::vector<const Node*>> candidate_nodes(const Workload& w, const std::v
         return R::failure(fmt::format("{}: required node affinity, nodeSelectorTerms[{}]: {}", describe(w), t, problem));
   std::vector<const Node*> out;
   for (const auto& n : nodes)
-    if (may_land_on(w, n.labels)) out.push_back(&n);
+    if (may_land_on(w, n)) out.push_back(&n);
   return out;
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 // Where a workload's pods could run, and which of those nodes its images cannot run on.
 // The scheduler's rules are applied as kube-scheduler applies them to a fresh pod: the
-// nodeSelector (every label equal) and the required node affinity (the terms ORed, each
-// term's expressions ANDed; In, NotIn, Exists, DoesNotExist, Gt, Lt). Taints, tolerations,
-// preferred affinity and capacity are not considered: they can only narrow the nodes, so
-// the check may report a node a pod would in fact never reach, never the reverse.
+// nodeSelector (every label equal), the required node affinity (the terms ORed, each term's
+// expressions ANDed; In, NotIn, Exists, DoesNotExist, Gt, Lt) and the NoSchedule/NoExecute
+// taints the pod does not tolerate. Taints the node controller sets and lifts with a node's
+// state (node.kubernetes.io/not-ready, unreachable, ...) are ignored, and so are preferred
+// affinity, pod (anti-)affinity and capacity: they can only narrow the nodes, so the check
+// may report a node a pod would in fact never reach, never the reverse.
 // Image platforms come in as plain values, so this is tested without a registry or cluster.
 
 #include "kube/manifest.hpp"
@@ -29,9 +31,19 @@ using Labels = std::map<std::string, std::string>;
 std::string requirement_problem(const Requirement& requirement);
 /// Whether `labels` satisfy a valid requirement (a Gt/Lt label that is no integer does not).
 bool satisfies(const Labels& labels, const Requirement& requirement);
-/// Whether a pod of `workload` may be placed on a node with `labels`: its nodeSelector and
-/// its required node affinity (no terms: any node; a term without expressions: no node).
-bool may_land_on(const Workload& workload, const Labels& labels);
+/// Whether the nodeSelector and required node affinity of `workload` accept a node with
+/// `labels` (no terms: any node; a term without expressions: no node).
+bool selects(const Workload& workload, const Labels& labels);
+/// Whether `tolerations` tolerate `taint`, as the scheduler matches them (an empty effect
+/// matches every effect, an empty key with Exists every taint).
+bool tolerates(const std::vector<Toleration>& tolerations, const Taint& taint);
+/// Whether a taint keeps pods that do not tolerate it off its node for good: NoSchedule or
+/// NoExecute, and not a condition taint (node.kubernetes.io/..., set and lifted as the
+/// node's state changes).
+bool keeps_pods_off(const Taint& taint);
+/// Whether a pod of `workload` may be placed on `node`: selects() its labels, and it
+/// tolerates every taint that keeps_pods_off().
+bool may_land_on(const Workload& workload, const Node& node);
 /// The nodes the workload's pods may be placed on, in node-list order. Error naming the
 /// workload (source, kind/name) and the bad requirement when one is invalid.
 Result<std::vector<const Node*>> candidate_nodes(const Workload& workload, const std::vector<Node>& nodes);

@@ -51,8 +51,10 @@ def images(tmp_path_factory):
     reg.stop()
 
 
-def deployment(name, image, selector=None, terms=None, kind="Deployment", init_image=None):
+def deployment(name, image, selector=None, terms=None, kind="Deployment", init_image=None, tolerations=None):
     spec = {"containers": [{"name": "app", "image": image}]}
+    if tolerations:
+        spec["tolerations"] = tolerations
     if init_image:
         spec["initContainers"] = [{"name": "setup", "image": init_image}]
     if selector:
@@ -237,3 +239,22 @@ def test_manifests_from_stdin(xbuild, images, tmp_path, nodes_file):
     p = run([xbuild, "cluster", "check", "-f", "-", "--nodes", nodes_file, "--json"], input=text, env=env, check=False)
     assert p.returncode == 1, p.stderr
     assert [g["workload"]["name"] for g in json.loads(p.stdout)["gaps"]] == ["web"]
+
+
+def test_tainted_control_plane_counts_only_for_pods_that_tolerate_it(xbuild, images, tmp_path):
+    refs, env, _ = images
+    cp = node("cp-1", "amd64")
+    cp["spec"]["taints"] = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    busy = node("w-2", "arm64")
+    busy["spec"]["taints"] = [{"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}]  # comes and goes
+    f = tmp_path / "nodes.json"
+    f.write_text(json.dumps(node_list([cp, node("w-1", "arm64"), busy])))
+    tol = [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]
+    m = write_yaml(tmp_path / "app.yaml", [deployment("arm-only", refs["single"]),
+                                           deployment("agent", refs["single"], kind="DaemonSet", tolerations=tol)])
+    p = check(xbuild, m, f, env)
+    assert p.returncode == 1, p.stderr
+    assert table(p.stdout) == [["DaemonSet/agent -n shop", "app", refs["single"], "linux/amd64", "cp-1"]]
+    bad = write_yaml(tmp_path / "bad.yaml", [deployment("x", refs["single"], tolerations=[{"key": "a", "operator": "In"}])])
+    p = check(xbuild, bad, f, env)
+    assert p.returncode == 2 and "toleration operator 'In'" in p.stderr and str(bad) in p.stderr, p.stderr

@@ -24,9 +24,9 @@ TEST_CASE("kube: a node list takes os/arch from the labels, else from status.nod
 }
 
 TEST_CASE("kube: a node xbuild has no platform for gives nullopt, not a guess") {
-  kube::Node n{"w", "windows", "amd64", "", {}};
+  kube::Node n{"w", "windows", "amd64", "", {}, {}};
   CHECK_FALSE(kube::node_platform(n).has_value());
-  kube::Node s{"s", "linux", "sparc64", "", {}};
+  kube::Node s{"s", "linux", "sparc64", "", {}, {}};
   CHECK_FALSE(kube::node_platform(s).has_value());
 }
 

@@ -12,7 +12,7 @@ namespace {
 kube::Node node(std::string name, std::string arch, kube::Labels extra = {}, std::string variant = "") {
   kube::Labels labels{{"kubernetes.io/os", "linux"}, {"kubernetes.io/arch", arch}, {"kubernetes.io/hostname", name}};
   labels.insert(extra.begin(), extra.end());
-  return kube::Node{name, "linux", arch, variant, labels};
+  return kube::Node{name, "linux", arch, variant, labels, {}};
 }
 
 kube::Workload workload(std::string image, std::map<std::string, std::string> selector = {},
@@ -99,6 +99,29 @@ TEST_CASE("kube::schedule: required terms are ORed, a term's expressions ANDed")
   CHECK(candidates(workload("img", {{"tier", "control"}}, {{{arm64}}})).empty());
 }
 
+TEST_CASE("kube::schedule: taints keep pods off unless tolerated, as the scheduler matches them") {
+  kube::Taint cp{"node-role.kubernetes.io/control-plane", "", "NoSchedule"};
+  kube::Taint gpu{"gpu", "nvidia", "NoExecute"};
+  CHECK(kube::tolerates({{"node-role.kubernetes.io/control-plane", "Exists", "", "NoSchedule"}}, cp));
+  CHECK(kube::tolerates({{"node-role.kubernetes.io/control-plane", "Exists", "", ""}}, cp));  // any effect
+  CHECK(kube::tolerates({{"", "Exists", "", ""}}, gpu));                                      // everything
+  CHECK(kube::tolerates({{"gpu", "Equal", "nvidia", ""}}, gpu));
+  CHECK_FALSE(kube::tolerates({{"gpu", "Equal", "amd", ""}}, gpu));
+  CHECK_FALSE(kube::tolerates({{"gpu", "Exists", "", "NoSchedule"}}, gpu));  // another effect
+  CHECK_FALSE(kube::tolerates({}, cp));
+  CHECK(kube::keeps_pods_off(cp));
+  CHECK_FALSE(kube::keeps_pods_off({"dedicated", "x", "PreferNoSchedule"}));
+  CHECK_FALSE(kube::keeps_pods_off({"node.kubernetes.io/not-ready", "", "NoExecute"}));  // comes and goes
+
+  std::vector<kube::Node> nodes = k_mixed;
+  nodes[0].taints = {cp};
+  nodes[1].taints = {{"node.kubernetes.io/unreachable", "", "NoExecute"}, {"dedicated", "batch", "PreferNoSchedule"}};
+  auto w = workload("img");
+  CHECK(names(kube::candidate_nodes(w, nodes).take()) == std::vector<std::string>{"w-1", "w-2", "edge-1"});
+  w.tolerations = {{"node-role.kubernetes.io/control-plane", "Exists", "", "NoSchedule"}};
+  CHECK(names(kube::candidate_nodes(w, nodes).take()) == std::vector<std::string>{"cp-1", "w-1", "w-2", "edge-1"});
+}
+
 TEST_CASE("kube::schedule: an image runs on its own platform, and arm on newer arm variants only") {
   auto p = [](const char* s) { return Platform::parse(s); };
   CHECK(kube::runs_on(p("linux/arm64"), p("linux/arm64")));
@@ -150,7 +173,7 @@ TEST_CASE("kube::schedule: check_workloads reports each container with the platf
   }
   SUBCASE("a node of a platform xbuild does not know is one every image misses") {
     std::vector<kube::Node> nodes = k_mixed;
-    nodes.push_back({"big-iron", "linux", "sparc64", "", {{"kubernetes.io/arch", "sparc64"}}});
+    nodes.push_back({"big-iron", "linux", "sparc64", "", {{"kubernetes.io/arch", "sparc64"}}, {}});
     auto r = kube::check_workloads({workload("reg/multi:1")}, nodes, images).take();
     REQUIRE(r.gaps.size() == 1);
     CHECK(r.gaps[0].missing == std::vector<std::string>{"linux/sparc64"});
