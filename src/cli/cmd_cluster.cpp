@@ -14,6 +14,7 @@
 #include "registry/merge.hpp"
 #include "registry/reference.hpp"
 #include "registry/remote.hpp"
+#include "util/parallel.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
@@ -43,6 +44,8 @@ struct CheckOptions {
 
 /// The most nodes a table row names; the rest are counted (--json has them all).
 constexpr std::size_t k_nodes_shown = 6;
+/// Images read at once (as the registry code's default parallel uploads).
+constexpr int k_image_jobs = 4;
 
 /// The platforms xbuild knows among an image's: an index's manifests' (attestation entries,
 /// "unknown/unknown", and foreign ones such as windows cannot serve a linux node and are
@@ -95,26 +98,35 @@ std::map<std::string, std::string> parse_image_sources(const std::vector<std::st
   return out;
 }
 
-/// The platforms of every image the workloads use, each read once. Every image that cannot
-/// be read is named, with a workload that uses it, in one Error (Exit::registry).
+/// The platforms of every image the workloads use, each read once, k_image_jobs at a time.
+/// Every image that cannot be read is named, with a workload that uses it, in one Error
+/// (Exit::registry).
 kube::ImagePlatforms read_images(const std::vector<kube::Workload>& workloads, const std::map<std::string, std::string>& sources,
                                  const registry::ClientOptions& options) {
   std::map<std::string, const kube::Workload*> users;
   for (const auto& w : workloads)
     for (const auto& c : w.containers) users.emplace(c.image, &w);
+  std::vector<std::pair<std::string, const kube::Workload*>> todo(users.begin(), users.end());
+  std::vector<std::vector<Platform>> found(todo.size());
+  std::vector<std::string> failed(todo.size());
   registry::ClientPool pool(options);
-  kube::ImagePlatforms out;
-  std::vector<std::string> problems;
-  for (const auto& [image, user] : users) {
+  parallel_for(todo.size(), k_image_jobs, [&](std::size_t i) {
+    const auto& [image, user] = todo[i];
     auto it = sources.find(image);
     std::string source = it == sources.end() ? image : it->second;
     try {
-      out[image] = platforms_in(read_image(source, pool));
+      found[i] = platforms_in(read_image(source, pool));
     } catch (const Error& e) {
-      problems.push_back(fmt::format("{}{} (used by {} in {}): {}", registry::redact_reference(image),
-                                     source == image ? "" : " from " + registry::redact_reference(source), workload_name(*user),
-                                     user->source, e.what()));
+      failed[i] = fmt::format("{}{} (used by {} in {}): {}", registry::redact_reference(image),
+                              source == image ? "" : " from " + registry::redact_reference(source), workload_name(*user),
+                              user->source, e.what());
     }
+  });
+  kube::ImagePlatforms out;
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    if (failed[i].empty()) out[todo[i].first] = std::move(found[i]);
+    else problems.push_back(std::move(failed[i]));
   }
   if (!problems.empty())
     fail(Exit::registry, "cannot read {} image{} the manifests use:\n  {}", problems.size(), problems.size() == 1 ? "" : "s",
