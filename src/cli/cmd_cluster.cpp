@@ -188,7 +188,7 @@ void run_check(const CheckOptions& o) {
   auto result = kube::check_workloads(workloads, nodes, images, o.cluster.arm_variant).take(Exit::usage);
 
   for (auto i : result.unschedulable)
-    fmt::print(stderr, "xbuild: warning: {} ({}): no node matches its nodeSelector and required node affinity; its pods would stay Pending\n",
+    fmt::print(stderr, "xbuild: warning: {} ({}): no node accepts its pods (nodeSelector, required node affinity, taints): they would stay Pending\n",
                workload_name(workloads[i]), workloads[i].source);
   if (o.json) print_check_json(workloads, nodes, images, result);
   else if (!result.gaps.empty()) print_check_table(workloads, result);
