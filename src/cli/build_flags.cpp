@@ -134,7 +134,12 @@ PlanOptions to_plan_options(const PlanFlags& flags) {
 }
 
 std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains() {
-  Project project = load_project(globals().dir, globals().file);
+  return load_project_and_toolchains(globals().dir, globals().file);
+}
+
+std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains(const std::filesystem::path& dir,
+                                                                       const std::filesystem::path& file) {
+  Project project = load_project(dir, file);
   auto toolchains = load_toolchains(toolchain_dirs(project.dir));
   if (!project.toolchain.empty() &&
       std::none_of(toolchains.begin(), toolchains.end(), [&](const Toolchain& t) { return t.name == project.toolchain; })) {

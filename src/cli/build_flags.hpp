@@ -59,5 +59,8 @@ std::map<std::string, std::string> parse_build_args(const std::vector<std::strin
 PlanOptions to_plan_options(const PlanFlags& flags);
 /// Loads the project from -C and the toolchains it sees.
 std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains();
+/// Loads the project in `dir` (from `file`, "" = DIR/xbuild.toml) and the toolchains it sees.
+std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains(const std::filesystem::path& dir,
+                                                                       const std::filesystem::path& file);
 
 }  // namespace xb::cli
