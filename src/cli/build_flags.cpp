@@ -61,11 +61,7 @@ std::vector<Platform> platforms_from_flags(const std::vector<std::string>& items
   } catch (const Error& e) {
     throw Error(fmt::format("--platform: {}", e.what()), Exit::usage);
   }
-  if (named.size() == pieces.size()) {
-    if (!cluster.nodes.empty() || !cluster.context.empty())
-      fail(Exit::usage, "--nodes and --kube-context say which cluster `--platform cluster` builds for; add --platform cluster or drop them");
-    return explicit_platforms;
-  }
+  if (named.size() == pieces.size()) return explicit_platforms;
 
   auto by_platform = kube::platforms_of(kube::load_nodes(kube::NodeSource{cluster.nodes, cluster.context}), cluster.arm_variant);
   std::vector<Platform> out;

@@ -45,9 +45,8 @@ void add_cluster_flags(CLI::App& cmd, ClusterFlags& flags);
 /// in a comma list) stands for the platforms the cluster's nodes run, read through kubectl
 /// or --nodes (a note on stderr says which and how many nodes run each); mixed with others
 /// it is their union. Error(usage) naming --platform for an unknown or twice-named
-/// platform, and for --nodes or --kube-context without "cluster"; the cluster's errors are
-/// kube::load_nodes' and kube::platforms_of's (exit 4 unreachable, 3 a node of an unknown
-/// platform).
+/// platform; the cluster's errors are kube::load_nodes' and kube::platforms_of's (exit 4
+/// unreachable, 3 a node of an unknown platform).
 std::vector<Platform> platforms_from_flags(const std::vector<std::string>& items, const ClusterFlags& cluster);
 /// Adds --build-arg KEY=VALUE (repeatable, as docker buildx) to `cmd`, for commands that
 /// take no other plan flags (run, bench).

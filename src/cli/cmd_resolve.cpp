@@ -45,10 +45,8 @@ struct ResolveOptions {
   bool affinity = false;
   bool no_affinity = false;
   std::string output;
-  fs::path nodes;
-  std::string context;
   std::string progress = "quiet";
-  PlanFlags flags;
+  PlanFlags flags;  ///< with flags.cluster: --nodes, --kube-context (shared with --platform cluster)
   registry::PushOptions push_options;
 };
 
@@ -142,10 +140,11 @@ void build_project(ProjectBuild& p, const ResolveOptions& o, const PlanOptions& 
 bool want_affinity(const ResolveOptions& o) {
   if (o.affinity) return true;
   if (o.no_affinity) return false;
-  bool named = !o.nodes.empty() || !o.context.empty();
+  const ClusterFlags& cluster = o.flags.cluster;
+  bool named = !cluster.nodes.empty() || !cluster.context.empty();
   std::vector<kube::Node> nodes;
   try {
-    nodes = kube::load_nodes(kube::NodeSource{o.nodes, o.context});
+    nodes = kube::load_nodes(kube::NodeSource{cluster.nodes, cluster.context});
   } catch (const Error& e) {
     if (named) throw;
     if (globals().verbose) fmt::print(stderr, "xbuild: no cluster nodes read ({}); no nodeAffinity added\n", e.what());
@@ -325,8 +324,6 @@ void register_resolve(CLI::App& app) {
   auto* off = cmd->add_flag("--no-node-affinity", o->no_affinity, "Never add nodeAffinity");
   on->excludes(off);
   cmd->add_option("-o,--output", o->output, "Write the YAML to FILE (atomically) instead of stdout");
-  cmd->add_option("--nodes", o->nodes, "The cluster's nodes from FILE (`kubectl get nodes -o json`) instead of kubectl");
-  cmd->add_option("--kube-context", o->context, "kubeconfig context for the nodes (default: the current one)");
   cmd->add_option("--progress", o->progress, "How builds show progress on stderr: quiet or plain")
       ->check(CLI::IsMember({"quiet", "plain"}))
       ->capture_default_str();
