@@ -31,6 +31,7 @@ HEADERS = {
     "boost_json": [r"boost/json"],
     "boost": [r"boost/(?!json)"],  # Boost.Process (and what it pulls in) for exec/
     "doctest": [r"doctest/"],
+    "yamlcpp": [r"yaml-cpp/"],
     "threads": [],  # no header of its own (<thread> is the standard library's)
 }
 

@@ -4,6 +4,7 @@
 #include "cli/build_flags.hpp"
 
 #include "cli/commands.hpp"
+#include "kube/kubectl.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -27,12 +28,61 @@ CLI::Validator platform_list_check() {
 
 void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
   cmd.add_option("--platform,--platforms", flags.platforms,
-                 "Target platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7 (default: xbuild.toml's, else the host)")
+                 "Target platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7, or `cluster` for those the Kubernetes "
+                 "cluster's nodes run (default: xbuild.toml's, else the host)")
       ->check(platform_list_check());
   cmd.add_option("--strategy", flags.strategies,
                  "Force a strategy: auto|native|cross|emulate|runner for all, or PLATFORM=STRATEGY (repeatable)");
   cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::Range(1, 1024));
   add_build_arg_flag(cmd, flags.build_args);
+  add_cluster_flags(cmd, flags.cluster);
+}
+
+void add_cluster_flags(CLI::App& cmd, ClusterFlags& flags) {
+  cmd.add_option("--kube-context", flags.context, "kubeconfig context (default: the current one; KUBECONFIG is honoured)");
+  cmd.add_option("--nodes", flags.nodes, "Read the nodes from FILE (`kubectl get nodes -o json` output) instead of the cluster");
+  cmd.add_option("--arm-variant", flags.arm_variant, "Variant of arm nodes without a variant label")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"v6", "v7"}));
+}
+
+std::vector<Platform> platforms_from_flags(const std::vector<std::string>& items, const ClusterFlags& cluster) {
+  constexpr std::string_view k_cluster = "cluster";
+  std::vector<std::string> pieces, named;
+  for (const auto& item : items)
+    for (auto& piece : split(item, ',')) {
+      if (to_lower(piece) == k_cluster) piece = k_cluster;  // as platforms, case does not matter
+      else named.push_back(piece);
+      pieces.push_back(std::move(piece));
+    }
+  std::vector<Platform> explicit_platforms;
+  try {
+    explicit_platforms = parse_platforms(named);
+  } catch (const Error& e) {
+    throw Error(fmt::format("--platform: {}", e.what()), Exit::usage);
+  }
+  if (named.size() == pieces.size()) return explicit_platforms;
+
+  auto by_platform = kube::platforms_of(kube::load_nodes(kube::NodeSource{cluster.nodes, cluster.context}), cluster.arm_variant);
+  std::vector<Platform> out;
+  auto add = [&](const Platform& p) {
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  };
+  auto next_named = explicit_platforms.begin();
+  for (const auto& piece : pieces) {
+    if (piece != k_cluster) add(*next_named++);
+    else
+      for (const auto& entry : by_platform) add(entry.first);
+  }
+  std::vector<std::string> counts;
+  for (const auto& [p, nodes] : by_platform)
+    counts.push_back(fmt::format("{} ({} node{})", p.str(), nodes.size(), nodes.size() == 1 ? "" : "s"));
+  if (out.size() == 1)
+    fmt::print(stderr, "xbuild: cluster runs only {}: building one platform\n", counts.front());
+  else
+    fmt::print(stderr, "xbuild: cluster runs {}{}: building {} platforms\n", by_platform.size() == 1 ? "only " : "",
+               join(counts, ", "), out.size());
+  return out;
 }
 
 void add_build_arg_flag(CLI::App& cmd, std::vector<std::string>& build_args) {
@@ -56,11 +106,7 @@ std::map<std::string, std::string> parse_build_args(const std::vector<std::strin
 
 PlanOptions to_plan_options(const PlanFlags& flags) {
   PlanOptions o;
-  try {
-    o.platforms = parse_platforms(flags.platforms);
-  } catch (const Error& e) {
-    throw Error(fmt::format("--platform: {}", e.what()), Exit::usage);
-  }
+  o.platforms = platforms_from_flags(flags.platforms, flags.cluster);
   for (const auto& s : flags.strategies) {
     auto eq = s.find('=');
     std::string key = "all", value = s;
@@ -84,7 +130,12 @@ PlanOptions to_plan_options(const PlanFlags& flags) {
 }
 
 std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains() {
-  Project project = load_project(globals().dir, globals().file);
+  return load_project_and_toolchains(globals().dir, globals().file);
+}
+
+std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains(const std::filesystem::path& dir,
+                                                                       const std::filesystem::path& file) {
+  Project project = load_project(dir, file);
   auto toolchains = load_toolchains(toolchain_dirs(project.dir));
   if (!project.toolchain.empty() &&
       std::none_of(toolchains.begin(), toolchains.end(), [&](const Toolchain& t) { return t.name == project.toolchain; })) {

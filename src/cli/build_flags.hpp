@@ -8,18 +8,28 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace xb::cli {
 
-/// --platform, --strategy, -j, --build-arg.
+/// --kube-context, --nodes, --arm-variant: where `--platform cluster` (and `xbuild cluster`)
+/// read the nodes.
+struct ClusterFlags {
+  std::string context;             ///< kubeconfig context, "" = the current one
+  std::filesystem::path nodes;     ///< a saved `kubectl get nodes -o json`, "" = ask the cluster
+  std::string arm_variant = "v7";  ///< the variant of arm nodes that have no variant label
+};
+
+/// --platform, --strategy, -j, --build-arg, and the cluster flags `--platform cluster` uses.
 struct PlanFlags {
-  std::vector<std::string> platforms;   ///< repeatable, comma lists allowed
+  std::vector<std::string> platforms;   ///< repeatable, comma lists allowed; "cluster" = the nodes'
   std::vector<std::string> strategies;  ///< "emulate" (all) or "linux/arm64=emulate"
   int jobs = 0;                         ///< -j
   std::vector<std::string> build_args;  ///< --build-arg KEY=VALUE, repeatable
+  ClusterFlags cluster;                 ///< for --platform cluster
 };
 
 /// The check every --platform option has (build, plan, matrix, bench, test, doctor, run, pull,
@@ -27,8 +37,17 @@ struct PlanFlags {
 /// error, never "all platforms".
 CLI::Validator platform_list_check();
 
-/// Adds --platform, --strategy, -j and --build-arg to `cmd`.
+/// Adds --platform, --strategy, -j, --build-arg and the cluster flags to `cmd`.
 void add_plan_flags(CLI::App& cmd, PlanFlags& flags);
+/// Adds --kube-context, --nodes and --arm-variant to `cmd`.
+void add_cluster_flags(CLI::App& cmd, ClusterFlags& flags);
+/// The --platform values as platforms, each once, in the order given. "cluster" (alone or
+/// in a comma list) stands for the platforms the cluster's nodes run, read through kubectl
+/// or --nodes (a note on stderr says which and how many nodes run each); mixed with others
+/// it is their union. Error(usage) naming --platform for an unknown or twice-named
+/// platform; the cluster's errors are kube::load_nodes' and kube::platforms_of's (exit 4
+/// unreachable, 3 a node of an unknown platform).
+std::vector<Platform> platforms_from_flags(const std::vector<std::string>& items, const ClusterFlags& cluster);
 /// Adds --build-arg KEY=VALUE (repeatable, as docker buildx) to `cmd`, for commands that
 /// take no other plan flags (run, bench).
 void add_build_arg_flag(CLI::App& cmd, std::vector<std::string>& build_args);
@@ -39,5 +58,8 @@ std::map<std::string, std::string> parse_build_args(const std::vector<std::strin
 PlanOptions to_plan_options(const PlanFlags& flags);
 /// Loads the project from -C and the toolchains it sees.
 std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains();
+/// Loads the project in `dir` (from `file`, "" = DIR/xbuild.toml) and the toolchains it sees.
+std::pair<Project, std::vector<Toolchain>> load_project_and_toolchains(const std::filesystem::path& dir,
+                                                                       const std::filesystem::path& file);
 
 }  // namespace xb::cli

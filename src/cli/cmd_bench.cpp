@@ -24,6 +24,7 @@ namespace {
 
 struct BenchCmd {
   std::vector<std::string> platforms;
+  ClusterFlags cluster;  ///< for --platform cluster
   std::string strategies = "native,cross,emulate";
   std::string json;
   std::string report_dir;
@@ -59,8 +60,9 @@ void write_reports(const emulate::BenchReport& report, const std::string& json, 
 void register_bench(CLI::App& app) {
   auto o = std::make_shared<BenchCmd>();
   auto* cmd = app.add_subcommand("bench", "Time clean builds per strategy (native, cross, emulate) and compare them");
-  cmd->add_option("--platform,--platforms", o->platforms, "Platforms to bench, e.g. linux/arm64,linux/riscv64 (default: xbuild.toml's)")
+  cmd->add_option("--platform,--platforms", o->platforms, "Platforms to bench, e.g. linux/arm64,linux/riscv64, or `cluster` for the Kubernetes cluster's (default: xbuild.toml's)")
       ->check(platform_list_check());
+  add_cluster_flags(*cmd, o->cluster);
   cmd->add_option("--strategies", o->strategies, "Strategies to compare, among native,cross,emulate")->capture_default_str();
   cmd->add_option("--json", o->json, "Write the results as JSON to FILE ('-' = stdout)");
   cmd->add_option("--report-dir", o->report_dir, "Write bench.md, bench.svg and bench.json into DIR");
@@ -74,12 +76,7 @@ void register_bench(CLI::App& app) {
       return;
     }
     auto [project, toolchains] = load_project_and_toolchains();
-    std::vector<Platform> platforms;
-    try {
-      platforms = parse_platforms(o->platforms);
-    } catch (const Error& e) {
-      throw Error(fmt::format("--platform: {}", e.what()), Exit::usage);
-    }
+    std::vector<Platform> platforms = platforms_from_flags(o->platforms, o->cluster);
     if (platforms.empty()) platforms = project.platforms;
     if (platforms.empty()) platforms = {host_platform()};
     std::vector<Strategy> strategies;

@@ -2,18 +2,14 @@
 // the chosen exporter (a local directory per platform, an OCI layout or archive, a push).
 
 #include "cli/build_flags.hpp"
+#include "cli/build_run.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
-#include "exec/cgroup.hpp"
 #include "cli/image_spec.hpp"
 #include "cli/registry_flags.hpp"
 #include "oci/export.hpp"
-#include "pipeline/build.hpp"
-#include "pipeline/verify.hpp"
-#include "registry/push.hpp"
 #include "registry/reference.hpp"
 #include "util/fd.hpp"
-#include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
 
@@ -49,125 +45,6 @@ struct BuildCmd {
   registry::PushOptions push_options;
 };
 
-/// Copies one regular file with plain reads and writes (std::filesystem::copy reports a full
-/// disk as EIO); throws Error(environment) with the errno of what failed.
-void copy_file_to(const fs::path& from, const fs::path& to, const fs::path& shown) {
-  auto bad = [&] {
-    fail(Exit::environment, "--output type=local: cannot copy {} to {}: {} (nothing was left behind)", from.string(), shown.string(),
-         std::strerror(errno));
-  };
-  struct stat st {};
-  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in || ::fstat(in.get(), &st) != 0) bad();
-  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
-  if (!out || ::fchmod(out.get(), st.st_mode & 07777) != 0) bad();  // the source's mode, whatever the umask
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    throw_if_interrupted("copying the outputs to " + shown.string());
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) bad();
-    if (n == 0) break;
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(out.get(), buf.data() + off, static_cast<std::size_t>(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) bad();
-      off += w;
-    }
-  }
-  if (::close(out.release()) != 0) bad();
-}
-
-/// Copies an output (a file, a symlink or a directory tree) to `to`.
-void copy_output(const fs::path& from, const fs::path& to, const fs::path& shown) {
-  std::error_code ec;
-  auto one = [&](const fs::path& src, const fs::path& dst) {
-    fs::file_status st = fs::symlink_status(src, ec);
-    if (fs::is_symlink(st)) fs::copy_symlink(src, dst, ec);
-    else if (fs::is_directory(st)) fs::create_directory(dst, src, ec);  // with src's attributes
-    else if (!ec) return copy_file_to(src, dst, shown);
-    if (ec)
-      fail(Exit::environment, "--output type=local: cannot copy {} to {}: {} (nothing was left behind)", src.string(), shown.string(),
-           ec.message());
-  };
-  one(from, to);
-  if (!fs::is_directory(fs::symlink_status(from, ec))) return;
-  for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it)
-    one(it->path(), to / it->path().lexically_relative(from));
-}
-
-/// Copies each platform's outputs to DEST/<os>_<arch>[_<variant>]/ as buildx's local exporter does.
-/// Every platform is staged beside its directory first and swapped in only once all copies
-/// succeeded, so a full disk or a signal leaves the previous outputs and no temps.
-void export_local(const Project& project, const std::vector<PlatformResult>& results, const fs::path& dest) {
-  std::error_code ec;
-  fs::create_directories(dest, ec);
-  if (ec) fail(Exit::environment, "--output type=local: cannot create {}: {}", dest.string(), ec.message());
-  std::vector<std::pair<TempDirectory, fs::path>> staged;  // (scratch holding "out", final dir)
-  for (const auto& r : results) {
-    fs::path dir = dest / r.platform.dir_name();
-    remove_stale_temps(dest, temp_prefix_beside(dir));
-    TempDirectory scratch = TempDirectory::beside(dir);  // removed with whatever a failed copy left
-    fs::path tmp = scratch.path() / "out";
-    fs::create_directories(tmp, ec);
-    for (const auto& o : project.outputs) {
-      throw_if_interrupted("copying the outputs to " + dest.string());
-      fs::create_directories((tmp / o).parent_path(), ec);
-      if (ec) fail(Exit::environment, "--output type=local: cannot create {}: {}", (dir / o).parent_path().string(), ec.message());
-      copy_output(r.out / o, tmp / o, dir / o);
-    }
-    staged.emplace_back(std::move(scratch), dir);
-  }
-  throw_if_interrupted("copying the outputs to " + dest.string());
-  for (auto& [scratch, dir] : staged) {
-    fs::path tmp = scratch.path() / "out";
-    // Swapped atomically when DIR exists (the old outputs go with the scratch dir), else renamed.
-    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0 &&
-        ::rename(tmp.c_str(), dir.c_str()) != 0)
-      fail(Exit::environment, "--output type=local: cannot move {} to {}: {}", tmp.string(), dir.string(), std::strerror(errno));
-  }
-}
-
-/// The nearest existing ancestor of `path` (itself if it exists).
-fs::path existing_ancestor(const fs::path& path) {
-  std::error_code ec;
-  fs::path dir = fs::absolute(path);
-  while (!fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
-  return dir;
-}
-
-/// Why a directory cannot be made in `dir`, or "" if it can: access(2) says yes to root even
-/// on a read-only mount, so only trying tells.
-std::string probe_failure(const fs::path& dir) {
-  try {
-    TempDirectory probe = TempDirectory::in(dir, ".xbuild-probe-");  // removed again at once
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
-
-/// Fails before building unless `dest` (a type=local directory) could be created or written.
-void check_local_dest(const fs::path& dest) {
-  std::error_code ec;
-  fs::path dir = existing_ancestor(dest);
-  if (!fs::is_directory(dir, ec))
-    fail(Exit::usage, "--output dest '{}': '{}' is not a directory; choose another dest", dest.string(), dir.string());
-  if (std::string why = probe_failure(dir); !why.empty())
-    fail(Exit::environment, "--output dest '{}' cannot be written ({}); choose another dest", dest.string(), why);
-}
-
-/// Fails before building unless the project's state dir (.xbuild: sources, build dirs,
-/// outputs, logs) can be written, wherever -o points: a read-only checkout cannot build.
-void check_state_dir(const Project& project) {
-  fs::path state = state_dir(project);
-  if (std::string why = probe_failure(existing_ancestor(state)); !why.empty())
-    fail(Exit::environment,
-         "{} cannot be written ({}): xbuild keeps every platform's build directory and outputs there, whatever "
-         "--output says; build a writable copy of the project",
-         state.string(), why);
-}
-
 /// Copies the finished archive at `from` to stdout (-o type=oci-archive,dest=-).
 void stream_to_stdout(const fs::path& from) {
   std::fflush(stdout);
@@ -186,20 +63,6 @@ void stream_to_stdout(const fs::path& from) {
       off += w;
     }
   }
-}
-
-/// `xbuild push` with the flags that matter for the registry and the same refs, for a push
-/// to retry after a build whose push failed. --creds is named, never repeated (a secret).
-std::string retry_push_command(const fs::path& layout, const std::string& tag, const std::vector<std::string>& refs,
-                               const registry::PushOptions& options) {
-  std::vector<std::string> argv = {"xbuild", "push"};
-  if (!options.ca_file.empty()) argv.insert(argv.end(), {"--ca-file", fs::absolute(options.ca_file).string()});
-  for (const auto& h : options.insecure_registries) argv.insert(argv.end(), {"--insecure-registry", h});
-  argv.push_back(fs::absolute(layout).string() + ":" + tag);
-  argv.insert(argv.end(), refs.begin(), refs.end());
-  std::string line = shell_display(argv);
-  if (!options.creds.empty()) line += "  (with the same --creds)";
-  return line;
 }
 
 }  // namespace
@@ -292,78 +155,24 @@ void register_build(CLI::App& app) {
     std::error_code ec;
     if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
-    check_state_dir(project);
-    if (local) check_local_dest(out.dest);
-    std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
-    if (targets.empty()) targets = {host_platform()};
     auto status = make_status(view, term, status_out);
-    if (!local && !project.image.base.empty() && project.image.base != "scratch")
-      project.image.base = in_phase(*status, Phase::cache, [&] {
-        return registry::resolve_base(project.image.base, targets, o->push_options.client_options());
-      });
-    if (!local) oci::check_export(image_spec_of(project), targets, eopts);
-    if (o->push) {  // a registry that is down or refuses the credentials fails now, not after the build
-      o->push_options.verbose = globals().verbose;
-      try {
-        registry::check_push_access(o->tags.empty() ? project.image.tags : o->tags, o->push_options);
-      } catch (const Error& e) {
-        if (e.code() != Exit::registry) throw;
-        throw Error(fmt::format("{}\n  (checked before building: nothing was built)", e.what()), Exit::registry);
-      }
-    }
+    BuildJob job;
+    job.plan = popts;
+    job.build = bopts;
+    job.exports = eopts;
+    job.shown_dest = shown_dest.string();
+    job.push = o->push;
+    job.refs = o->tags.empty() ? project.image.tags : o->tags;
+    job.push_options = o->push_options;
+    BuildRun run = build_and_export(project, toolchains, job, *status);
+    const auto& results = run.results;
+    const auto& failures = run.failures;
+    const auto& image = run.image;
+    const auto& pushed = run.pushed;
+    const std::string& push_error = run.push_error;
+    double wall = run.wall_seconds;
+    if (failures.empty() && to_stdout) stream_to_stdout(out.dest);
     fs::path dest = local ? out.dest : fs::path();
-
-    auto plans = make_plan(project, toolchains, popts);
-    if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
-    auto started = std::chrono::steady_clock::now();
-    auto results = run_builds(project, plans, bopts, *status);
-    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-
-    // A build that failed outranks a setup problem: exit 1 if any platform's build failed,
-    // else the code the failures share (3 for a missing toolchain or runner, 2 for bad input).
-    std::vector<std::string> failures;
-    std::optional<Exit> code;
-    for (const auto& r : results) {
-      if (r.ok || r.cancelled) continue;
-      failures.push_back(fmt::format("{}: {}", r.platform.str(), r.error));
-      code = !code || *code == r.exit ? r.exit : Exit::build_failed;
-    }
-    std::optional<oci::ExportResult> image;
-    std::vector<registry::PushResult> pushed;
-    std::string push_error;  ///< a failed push, reported after the build's results
-    if (failures.empty()) {
-      {
-        // The export runs in this process: a signal unwinds it (removing its temps) instead
-        // of killing xbuild halfway, and ends the run with exit 130.
-        InterruptScope interrupts;
-        if (local) {
-          export_local(project, results, dest);
-        } else {
-          std::vector<oci::PlatformImageInput> inputs;
-          for (const auto& r : results) inputs.push_back({r.platform, r.out});
-          for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
-          image = in_phase(*status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
-        }
-        throw_if_interrupted("finishing the export to " + shown_dest.string());
-      }
-      if (to_stdout) stream_to_stdout(out.dest);
-      if (!local) {
-        if (o->push) {
-          std::vector<std::string> refs = o->tags.empty() ? project.image.tags : o->tags;
-          o->push_options.verbose = globals().verbose;
-          // A registry failure does not undo the build: the results are printed first, then
-          // this error with the command that retries only the push.
-          try {
-            pushed = in_phase(*status, Phase::push, [&] { return registry::push_layout(out.dest, image->ref_names.front(), refs, o->push_options); });
-          } catch (const Error& e) {
-            if (e.code() != Exit::registry) throw;
-            push_error = fmt::format("{}\n  the build succeeded and the image is in {} (tag {}); to retry only the push, run:\n"
-                                     "  {}", e.what(), out.dest.string(), image->ref_names.front(),
-                                     retry_push_command(out.dest, image->ref_names.front(), refs, o->push_options));
-          }
-        }
-      }
-    }
 
     if (o->json) {
       boost::json::array arr;
@@ -412,7 +221,7 @@ void register_build(CLI::App& app) {
     if (!push_error.empty()) throw Error(push_error, Exit::registry);
     if (!failures.empty()) {
       throw Error(fmt::format("{} of {} platforms failed:\n  {}", failures.size(), results.size(), join(failures, "\n  ")),
-                  code.value_or(Exit::build_failed));
+                  run.code.value_or(Exit::build_failed));
     }
   });
 }

@@ -59,7 +59,12 @@ std::vector<CommandWords> all_commands(const CLI::App& app) {
   return out;
 }
 
-std::vector<std::string> platform_names() { return split(known_platforms(), ','); }
+/// What --platform takes: every known platform, and `cluster` (the Kubernetes nodes' platforms).
+std::vector<std::string> platform_names() {
+  auto names = split(known_platforms(), ',');
+  names.push_back("cluster");
+  return names;
+}
 
 const char* k_progress_values = "auto plain tty json quiet";
 

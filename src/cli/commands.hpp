@@ -37,6 +37,7 @@ void register_rootfs(CLI::App& app);
 void register_matrix(CLI::App& app);
 void register_runner_exec(CLI::App& app);
 void register_cluster(CLI::App& app);
+void register_resolve(CLI::App& app);
 /// `completion bash|zsh|fish`, written from `app`'s commands: register it last.
 void register_completion(CLI::App& app);
 

@@ -24,11 +24,15 @@ oci::ImageSpec image_spec_of(const Project& project) {
   return spec;
 }
 
+std::string image_name_of(const Project& project) {
+  return to_lower(project.name.empty() ? project.dir.filename().string() : project.name);
+}
+
 std::vector<std::string> resolve_tags(const std::vector<std::string>& tags, const Project& project, Pushing pushing) {
   const char* env = std::getenv("XBUILD_REPO");
   std::string repo = env ? std::string(trim(env)) : "";
   while (!repo.empty() && repo.back() == '/') repo.pop_back();
-  std::string name = to_lower(project.name.empty() ? project.dir.filename().string() : project.name);
+  std::string name = image_name_of(project);
   std::vector<std::string> out;
   for (const auto& t : tags) {
     if (t.empty() || t.front() != ':') {

@@ -22,6 +22,10 @@ oci::ImageSpec image_spec_of(const Project& project);
 /// Whether the image is pushed, which makes a name necessary.
 enum class Pushing { yes, no };
 
+/// The image name a project gets under a repository (XBUILD_REPO, `resolve -t REPO`): its
+/// `name`, else its directory's name, lowercased.
+std::string image_name_of(const Project& project);
+
 /// The -t values with the default repository of $XBUILD_REPO (as ko's KO_DOCKER_REPO): a
 /// `:TAG` becomes XBUILD_REPO/<name>:TAG, where <name> is the project's `name` (default: its
 /// directory's name), lowercased; with Pushing::yes and neither -t nor [image] tags,

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   cli::register_plan(app);
   cli::register_toolchains(app);
   cli::register_cluster(app);
+  cli::register_resolve(app);
   cli::register_matrix(app);
   // Further subcommands register here (one line each).
   cli::register_doctor(app);

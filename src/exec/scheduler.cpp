@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -78,6 +79,28 @@ extern "C" void on_signal(int sig) {
   }
 }
 
+// Runners may live at the same time (`xbuild resolve` builds its projects in parallel): the
+// first installs the handlers and the last restores what was there before, so the actions
+// come back in order whatever order the runners end in.
+std::mutex g_handlers_mutex;
+int g_runners = 0;
+SignalHandlers g_handlers;
+
+void acquire_handlers() {
+  std::lock_guard lock(g_handlers_mutex);
+  if (g_runners++ > 0) return;
+  g_signal = 0;
+  if (g_signal_pipe[0] < 0) ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK);
+  // As make and ninja do: a signal that was ignored when xbuild started (nohup) stays ignored,
+  // and the previous actions come back when the last runner goes.
+  g_handlers.install(on_signal);
+}
+
+void release_handlers() {
+  std::lock_guard lock(g_handlers_mutex);
+  if (--g_runners == 0) g_handlers.restore();
+}
+
 }  // namespace
 
 struct SubprocessRunner::Running {
@@ -94,11 +117,7 @@ struct SubprocessRunner::Running {
 };
 
 SubprocessRunner::SubprocessRunner(int slots, LineSink sink) : m_slots(std::max(1, slots)), m_sink(std::move(sink)) {
-  g_signal = 0;
-  if (g_signal_pipe[0] < 0) ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK);
-  // As make and ninja do: a signal that was ignored when xbuild started (nohup) stays ignored,
-  // and the previous actions come back when the runner goes.
-  m_handlers.install(on_signal);
+  acquire_handlers();
   if (const CgroupSupport& cg = cgroup_support(); cg.usable) {
     try {
       m_cgroup = Cgroup::create_unique(cg.parent, "xbuild");
@@ -119,7 +138,7 @@ SubprocessRunner::~SubprocessRunner() {
   m_running.clear();  // removes the job cgroups
   m_cgroup.reset();
   m_watchdog.reset();
-  m_handlers.restore();
+  release_handlers();
 }
 
 bool SubprocessRunner::can_run_more() const {

@@ -92,7 +92,6 @@ private:
   void kill_all(JobStatus status, const std::string& message);
   /// Sends `sig` to the job's group; SIGKILL also empties its cgroup.
   static void end_job(Running& r, int sig);
-  SignalHandlers m_handlers;                           ///< ours while the runner lives
   bool m_interrupt_handled = false;                    ///< the groups were killed once already
   int m_slots;
   LineSink m_sink;

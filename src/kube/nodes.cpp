@@ -1,6 +1,9 @@
 #include "kube/nodes.hpp"
 
+#include "util/strings.hpp"
+
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 namespace xb::kube {
 
@@ -60,6 +63,10 @@ Result<std::vector<Node>> parse_node_list(std::string_view text, std::string_vie
     std::string os, arch;
     if (auto it = n.labels.find("kubernetes.io/os"); it != n.labels.end()) os = it->second;
     if (auto it = n.labels.find("kubernetes.io/arch"); it != n.labels.end()) arch = it->second;
+    if (const json::object* spec = obj_at(item, "spec"))
+      if (const json::value* taints = spec->if_contains("taints"); taints != nullptr && taints->is_array())
+        for (const json::value& t : taints->get_array())
+          if (t.is_object()) n.taints.push_back({str_at(t.get_object(), "key"), str_at(t.get_object(), "value"), str_at(t.get_object(), "effect")});
     const json::object* status = obj_at(item, "status");
     const json::object* info = status != nullptr ? obj_at(*status, "nodeInfo") : nullptr;
     if (info != nullptr) {
@@ -89,6 +96,23 @@ std::optional<Platform> node_platform(const Node& node, std::string_view arm_var
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+std::map<Platform, std::vector<std::string>> platforms_of(const std::vector<Node>& nodes, std::string_view arm_variant) {
+  std::map<Platform, std::vector<std::string>> by_platform;
+  std::vector<std::string> unknown;
+  for (const auto& n : nodes) {
+    if (auto p = node_platform(n, arm_variant)) {
+      by_platform[*p].push_back(n.name);
+    } else {
+      unknown.push_back(fmt::format("{} ({}/{}{}{})", n.name, n.os, n.arch, n.variant.empty() ? "" : "/", n.variant));
+    }
+  }
+  if (!unknown.empty())
+    fail(Exit::environment, "xbuild has no platform for node{} {}; build for the others with an explicit --platform list",
+         unknown.size() == 1 ? "" : "s", join(unknown, ", "));
+  if (by_platform.empty()) fail(Exit::environment, "the cluster has no nodes");
+  return by_platform;
 }
 
 }  // namespace xb::kube

@@ -42,7 +42,9 @@ oci::OciPlatform local_platform(const ImageSet& set, const RawManifest& m, const
   return p;
 }
 
-ImageSet read_source(const std::string& text, ClientPool& pool) {
+}  // namespace
+
+ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what) {
   std::string s = text;
   bool layout = false;
   if (s.rfind("oci:", 0) == 0) {
@@ -61,8 +63,8 @@ ImageSet read_source(const std::string& text, ClientPool& pool) {
     return set;
   }
   if (!Reference::valid(s))
-    fail(Exit::usage, "merge source '{}' is neither an OCI layout (oci:DIR[:TAG]), an oci-archive (FILE.tar[:TAG]) nor a registry reference: {}",
-         redact_reference(text),
+    fail(Exit::usage, "{} '{}' is neither an OCI layout (oci:DIR[:TAG]), an oci-archive (FILE.tar[:TAG]) nor a registry reference: {}",
+         what, redact_reference(text),
          [&] {
            try {
              Reference::parse(s);
@@ -76,6 +78,8 @@ ImageSet read_source(const std::string& text, ClientPool& pool) {
   auto session = client.new_session();
   return read_remote_image(client, *session, ref);
 }
+
+namespace {
 
 /// The annotations a source carries for the whole image: an index's own, or for a lone
 /// manifest those of its annotations that a build also writes on the index.
@@ -105,7 +109,7 @@ ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool)
   std::map<std::string, std::string> dropped;      // key -> why
   bool first = true;
   for (const auto& text : sources) {
-    ImageSet set = read_source(text, pool);
+    ImageSet set = read_image_source(text, pool, "merge source");
     auto mine = image_annotations(set, text);
     if (first) {
       annotations = mine;

@@ -9,9 +9,16 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xb::registry {
+
+/// Reads one image: "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", an existing layout or
+/// archive path, or REGISTRY/REPO:TAG; a lone manifest's platform (top.desc.platform) comes
+/// from its config. Error(usage) naming `what` ("merge source") and the text when it is
+/// none of these; Error/RegistryError when the image cannot be read.
+ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what);
 
 /// Reads every source ("oci:DIR[:TAG]", an existing layout dir, or REGISTRY/REPO:TAG) and
 /// stitches their platform manifests into one OCI index. A platform that appears twice is

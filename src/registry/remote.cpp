@@ -239,6 +239,21 @@ RawManifest fetch_child_manifest(Client& client, HttpSession& session, const std
   return child;
 }
 
+namespace {
+
+// The manifests an index lists, as descriptors (platforms included).
+std::vector<oci::Descriptor> index_entries(const RawManifest& top, const Reference& ref) {
+  auto index = oci::parse_json_object(top.bytes, fmt::format("index of {}", ref.str()));
+  auto* children = index.if_contains("manifests");
+  if (!children || !children->is_array()) fail(Exit::registry, "the index of {} has no manifests", ref.str());
+  std::vector<oci::Descriptor> out;
+  int i = 0;
+  for (const auto& c : children->as_array()) out.push_back(remote_descriptor(c, fmt::format("{} index manifests[{}]", ref.str(), i++)));
+  return out;
+}
+
+}  // namespace
+
 ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref) {
   ImageSet set;
   set.top = fetch_manifest(client, session, ref.repository, ref.manifest_ref());
@@ -248,12 +263,7 @@ ImageSet read_remote_image(Client& client, HttpSession& session, const Reference
       set.add_blob(b, remote);
   };
   if (set.is_index()) {
-    auto index = oci::parse_json_object(set.top.bytes, fmt::format("index of {}", ref.str()));
-    auto* children = index.if_contains("manifests");
-    if (!children || !children->is_array()) fail(Exit::registry, "the index of {} has no manifests", ref.str());
-    int i = 0;
-    for (const auto& c : children->as_array()) {
-      auto desc = remote_descriptor(c, fmt::format("{} index manifests[{}]", ref.str(), i++));
+    for (const auto& desc : index_entries(set.top, ref)) {
       if (oci::media::is_index(desc.media_type)) fail(Exit::registry, "{}: a nested index is not supported", ref.str());
       RawManifest child = fetch_child_manifest(client, session, ref.repository, desc);
       add_blobs(child);
@@ -264,6 +274,21 @@ ImageSet read_remote_image(Client& client, HttpSession& session, const Reference
     add_blobs(set.top);
   }
   return set;
+}
+
+RemoteImageInfo remote_image_info(Client& client, HttpSession& session, const Reference& ref) {
+  RawManifest top = fetch_manifest(client, session, ref.repository, ref.manifest_ref());
+  RemoteImageInfo info;
+  info.digest = top.desc.digest.str();
+  if (!oci::media::is_index(top.desc.media_type)) {
+    info.platforms.push_back(manifest_platform(client, session, ref.repository, top));
+    return info;
+  }
+  for (const auto& desc : index_entries(top, ref)) {
+    if (!desc.platform || desc.platform->os == "unknown" || desc.platform->architecture == "unknown") continue;
+    info.platforms.push_back(*desc.platform);
+  }
+  return info;
 }
 
 PulledImage pull_to_layout(const std::string& ref_text, const std::vector<Platform>& platforms, const PullOptions& options) {

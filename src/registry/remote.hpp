@@ -47,6 +47,16 @@ RawManifest fetch_child_manifest(Client& client, HttpSession& session, const std
 oci::OciPlatform manifest_platform(Client& client, HttpSession& session, const std::string& repository,
                                    const RawManifest& manifest);
 
+/// What a reference names, without its blobs: the digest of its index (or manifest) and
+/// the platforms it serves.
+struct RemoteImageInfo {
+  std::string digest;                        ///< "sha256:..." of the top manifest's bytes
+  std::vector<oci::OciPlatform> platforms;   ///< an index's entries (attestations left out), or the config's
+};
+/// Fetches only the top manifest of `ref` (and, for a single manifest, its config): for
+/// `resolve --pin` and the platforms of an image. Throws RegistryError / Error(registry).
+RemoteImageInfo remote_image_info(Client& client, HttpSession& session, const Reference& ref);
+
 /// How to pull.
 struct PullOptions {
   std::string creds;

@@ -199,6 +199,8 @@ def test_bash_completion_offers_commands_options_and_platforms(xbuild):
     assert bash_complete(xbuild, "xbuild -C some/dir build --keep") == ["--keep-going"]
     assert bash_complete(xbuild, "xbuild build --platform linux/arm") == ["linux/arm64", "linux/arm/v7", "linux/arm/v6"]
     assert bash_complete(xbuild, "xbuild build --progress j") == ["json"]
+    assert bash_complete(xbuild, "xbuild build --platform clu") == ["cluster"]
+    assert bash_complete(xbuild, "xbuild cluster ch") == ["check"]
     assert bash_complete(xbuild, "xbuild matrix --runner") == ["--runner-labels"]
     assert "create" in bash_complete(xbuild, "xbuild rootfs c")
     assert "--creds" not in bash_complete(xbuild, "xbuild plan --")  # only the command's own options

@@ -95,3 +95,87 @@ def test_bad_nodes_file_is_named_exit_2(xbuild, tmp_path, content, words):
 def test_missing_nodes_file(xbuild, tmp_path):
     p = run([xbuild, "cluster", "platforms", "--nodes", tmp_path / "nope.json"], check=False)
     assert p.returncode == 2 and "nope.json" in p.stderr, p.stderr
+
+
+# --- --platform cluster on build, plan, matrix, test, bench ------------------------------
+def nodes_file(tmp_path, nodes, name="nodes.json"):
+    f = tmp_path / name
+    f.write_text(json.dumps(node_list(nodes)))
+    return f
+
+
+ARM64_ONLY = [node("a1", "arm64"), node("a2", "arm64"), node("a3", "arm64")]
+
+
+def test_build_platform_cluster_builds_exactly_the_nodes_platforms(xbuild, api, tmp_path, project_copy):
+    proj = project_copy("c-make")
+    env = kube_env(tmp_path, api.kubeconfig(tmp_path / "kubeconfig"))
+    out = tmp_path / "oci"
+    p = run([xbuild, "-C", proj, "build", "--platform", "cluster", "-o", f"type=oci,dest={out}", "--json"], env=env)
+    built = sorted(r["platform"] for r in json.loads(p.stdout)["platforms"])
+    assert built == ["linux/amd64", "linux/arm/v7", "linux/arm64"], p.stdout
+    assert "/api/v1/nodes" in api.paths
+    assert "cluster runs linux/amd64 (1 node), linux/arm/v7 (1 node), linux/arm64 (2 nodes): building 3 platforms" in p.stderr
+    index = json.loads((out / "index.json").read_text())
+    top = json.loads((out / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    assert sorted("/".join(filter(None, [m["platform"]["os"], m["platform"]["architecture"], m["platform"].get("variant")]))
+                  for m in top["manifests"]) == built
+
+
+def test_single_architecture_cluster_builds_one_platform_and_says_so(xbuild, tmp_path, project_copy):
+    proj = project_copy("c-make")
+    f = nodes_file(tmp_path, ARM64_ONLY)
+    p = run([xbuild, "-C", proj, "build", "--platform", "cluster", "--nodes", f, "--json"])
+    assert [r["platform"] for r in json.loads(p.stdout)["platforms"]] == ["linux/arm64"]
+    assert "cluster runs only linux/arm64 (3 nodes): building one platform" in p.stderr, p.stderr
+    out = run(["file", proj / ".xbuild" / "out" / "linux_arm64" / "hello"]).stdout
+    assert "ARM aarch64" in out, out
+
+
+def test_plan_platform_cluster_mixed_with_others_is_the_union(xbuild, tmp_path, project_copy):
+    proj = project_copy("c-make")
+    f = nodes_file(tmp_path, ARM64_ONLY)
+
+    def planned(value, *extra):
+        p = run([xbuild, "-C", proj, "plan", "--json", "--platform", value, "--nodes", f, *extra])
+        return [e["platform"] for e in json.loads(p.stdout)["platforms"]], p.stderr
+
+    got, err = planned("Cluster,linux/riscv64")
+    assert got == ["linux/arm64", "linux/riscv64"]
+    assert "cluster runs only linux/arm64 (3 nodes): building 2 platforms" in err, err
+    assert planned("linux/arm64,cluster")[0] == ["linux/arm64"]  # named twice, built once
+    mixed = nodes_file(tmp_path, MIXED, "mixed.json")
+    p = run([xbuild, "-C", proj, "plan", "--json", "--platform", "linux/riscv64", "--platform", "cluster",
+             "--nodes", mixed, "--arm-variant", "v6"])
+    assert [e["platform"] for e in json.loads(p.stdout)["platforms"]] == [
+        "linux/riscv64", "linux/amd64", "linux/arm/v6", "linux/arm64"]
+    p = run([xbuild, "-C", proj, "plan", "--platform", "cluster,linux/arm64,linux/arm64", "--nodes", f], check=False)
+    assert p.returncode == 2 and "--platform" in p.stderr and "twice" in p.stderr, p.stderr
+
+
+def test_matrix_test_and_bench_take_platform_cluster(xbuild, tmp_path, project_copy):
+    need("qemu-aarch64-static")
+    proj = project_copy("c-make")
+    f = nodes_file(tmp_path, ARM64_ONLY)
+    m = json.loads(run([xbuild, "-C", proj, "matrix", "--platform", "cluster", "--nodes", f]).stdout)
+    assert [e["platform"] for e in m["include"]] == ["linux/arm64"], m
+    t = run([xbuild, "-C", proj, "test", "--build", "--json", "--platform", "cluster", "--nodes", f])
+    assert [(r["platform"], r["ok"]) for r in json.loads(t.stdout)["platforms"]] == [("linux/arm64", True)], t.stdout
+    b = run([xbuild, "-C", proj, "bench", "--platform", "cluster", "--nodes", f, "--strategies", "cross",
+             "--json", tmp_path / "bench.json"])
+    rows = json.loads((tmp_path / "bench.json").read_text())
+    assert {r["platform"] for r in rows["results"]} == {"linux/arm64"}, rows
+    assert "building one platform" in b.stderr
+
+
+def test_platform_cluster_errors_are_those_of_cluster_platforms(xbuild, api, tmp_path, project_copy):
+    proj = project_copy("c-make")
+    kc = api.kubeconfig(tmp_path / "kubeconfig", port=1)
+    p = run([xbuild, "-C", proj, "build", "--platform", "cluster"], env=kube_env(tmp_path, kc), check=False)
+    assert p.returncode == 4 and "context 'mixed-test'" in p.stderr and "refused" in p.stderr, p.stderr
+    assert not (proj / ".xbuild" / "out").exists()  # nothing was built for a guess
+    f = nodes_file(tmp_path, [node("a", "amd64"), node("sparc-box", "sparc64")])
+    p = run([xbuild, "-C", proj, "plan", "--platform", "cluster", "--nodes", f], check=False)
+    assert p.returncode == 3 and "sparc-box (linux/sparc64)" in p.stderr and p.stdout == "", p.stderr
+    p = run([xbuild, "-C", proj, "plan", "--platform", "cluster", "--nodes", tmp_path / "nope.json"], check=False)
+    assert p.returncode == 2 and "nope.json" in p.stderr, p.stderr

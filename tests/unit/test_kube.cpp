@@ -24,9 +24,9 @@ TEST_CASE("kube: a node list takes os/arch from the labels, else from status.nod
 }
 
 TEST_CASE("kube: a node xbuild has no platform for gives nullopt, not a guess") {
-  kube::Node n{"w", "windows", "amd64", "", {}};
+  kube::Node n{"w", "windows", "amd64", "", {}, {}};
   CHECK_FALSE(kube::node_platform(n).has_value());
-  kube::Node s{"s", "linux", "sparc64", "", {}};
+  kube::Node s{"s", "linux", "sparc64", "", {}, {}};
   CHECK_FALSE(kube::node_platform(s).has_value());
 }
 
@@ -39,4 +39,21 @@ TEST_CASE("kube: hostile or wrong node lists are errors that name the source") {
     CHECK(r.error().find("saved.json") != std::string::npos);
   }
   CHECK_FALSE(kube::parse_node_list(std::string(kube::max_node_list_bytes + 1, ' '), "big.json").ok());
+}
+
+TEST_CASE("kube: platforms_of groups the nodes by platform and names every node it has no platform for") {
+  std::vector<kube::Node> nodes{{"a1", "linux", "arm64", "", {}, {}}, {"x", "linux", "amd64", "", {}, {}}, {"a2", "linux", "arm64", "", {}, {}}};
+  auto by = kube::platforms_of(nodes);
+  REQUIRE(by.size() == 2);
+  CHECK(by.at(Platform::parse("linux/arm64")) == std::vector<std::string>{"a1", "a2"});
+  nodes.push_back({"sparc-box", "linux", "sparc64", "", {}, {}});
+  nodes.push_back({"win", "windows", "amd64", "", {}, {}});
+  try {
+    kube::platforms_of(nodes);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::environment);
+    CHECK(std::string(e.what()).find("sparc-box (linux/sparc64), win (windows/amd64)") != std::string::npos);
+  }
+  CHECK_THROWS_AS(kube::platforms_of({}), Error);
 }

@@ -1,0 +1,50 @@
+#pragma once
+// The build+export+push path of `xbuild build`, as one function so `xbuild resolve` builds
+// its xbuild:// projects exactly as `build --push` does: the checks that can fail in a second
+// (base, export, push access) first, then every platform in parallel, the export (a local
+// copy or an OCI layout) and the push. Flag parsing and reporting stay with the commands.
+
+#include "config/project.hpp"
+#include "config/toolchain.hpp"
+#include "oci/export.hpp"
+#include "pipeline/build.hpp"
+#include "pipeline/status.hpp"
+#include "plan/plan.hpp"
+#include "registry/push.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xb::cli {
+
+/// What to build and where the result goes.
+struct BuildJob {
+  PlanOptions plan;                     ///< platforms (empty: the project's, else the host), strategies, args
+  BuildOptions build;                   ///< slots, keep-going, clean, timeout
+  oci::ExportOptions exports;           ///< type, dest, tags, compression (type=local: dest is the directory)
+  std::string shown_dest;               ///< dest as messages name it ("- (stdout)")
+  bool push = false;                    ///< push the image to `refs` after the export
+  std::vector<std::string> refs;        ///< where to push
+  registry::PushOptions push_options;
+};
+
+/// What happened.
+struct BuildRun {
+  std::vector<PlatformResult> results;
+  std::vector<std::string> failures;        ///< "platform: why", one per failed platform
+  std::optional<Exit> code;                 ///< the exit code the failures share
+  std::optional<oci::ExportResult> image;   ///< the exported image (not for type=local)
+  std::vector<registry::PushResult> pushed;
+  std::string push_error;                   ///< a failed push with the command that retries it
+  double wall_seconds = 0;
+  bool ok() const { return failures.empty() && push_error.empty(); }
+};
+
+/// Checks, builds, exports and pushes as `xbuild build` does, reporting to `status`.
+/// Throws Error for a check that fails before building (nothing built) and for export
+/// errors; build failures and a failed push are in the result, for the caller to report.
+BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolchains, BuildJob& job, Status& status);
+
+}  // namespace xb::cli
