@@ -37,6 +37,27 @@ MIXED = [node("cp-1", "amd64"), node("worker-a1", "arm64"), node("worker-a2", "a
          node("edge-1", "arm", labels_arch=False)]
 
 
+def _resources(group_version, *kinds):
+    """An APIResourceList for kinds given as (plural, Kind, namespaced)."""
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": [
+        {"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+         "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]} for plural, kind, namespaced in kinds]}
+
+
+# Discovery of the workload groups, so `kubectl create --dry-run=client -f` can map the kinds
+# of a manifest (xbuild resolve's output) to resources. /api and /api/v1 are answered above.
+WORKLOAD_DISCOVERY = {
+    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+        {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+         "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}} for g in ("apps", "batch")]},
+    "/apis/apps/v1": _resources("apps/v1", ("deployments", "Deployment", True), ("statefulsets", "StatefulSet", True),
+                                ("daemonsets", "DaemonSet", True), ("replicasets", "ReplicaSet", True)),
+    "/apis/batch/v1": _resources("batch/v1", ("jobs", "Job", True), ("cronjobs", "CronJob", True)),
+}
+CORE_RESOURCES = [("pods", "Pod", True), ("services", "Service", True), ("configmaps", "ConfigMap", True),
+                  ("replicationcontrollers", "ReplicationController", True)]
+
+
 class KubeApi:
     def __init__(self, nodes, tls_dir, token="t0ken-for-tests"):
         self.nodes, self.token, self.paths = nodes, token, []
@@ -65,12 +86,13 @@ class KubeApi:
                 if path == "/api":
                     return self.send(200, {"kind": "APIVersions", "versions": ["v1"],
                                            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
-                if path == "/apis":
-                    return self.send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+                if path in WORKLOAD_DISCOVERY:
+                    return self.send(200, WORKLOAD_DISCOVERY[path])
                 if path == "/api/v1":
                     return self.send(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
                         {"name": "nodes", "singularName": "node", "namespaced": False, "kind": "Node",
-                         "verbs": ["get", "list", "watch"], "shortNames": ["no"]}]})
+                         "verbs": ["get", "list", "watch"], "shortNames": ["no"]}]
+                        + _resources("v1", *CORE_RESOURCES)["resources"]})
                 if path == "/api/v1/nodes":
                     return self.send(200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
                                            "items": api.nodes})

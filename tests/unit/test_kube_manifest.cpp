@@ -1,3 +1,4 @@
+#include "kube/affinity.hpp"
 #include "kube/manifest.hpp"
 #include "kube/yaml.hpp"
 
@@ -299,4 +300,74 @@ TEST_CASE("kube manifest: pod templates point into the tree, so edits reach emit
   CHECK(out.find("busybox") == std::string::npos);
   CHECK(out.find("xbuild://./app") != std::string::npos);  // the initContainer was not edited
   CHECK(out.find("kind: Service") != std::string::npos);   // other objects are kept
+}
+
+namespace {
+
+kube::ManifestFile one_file(const std::string& text) {
+  auto docs = kube::yaml::parse(text, "a.yaml");
+  REQUIRE(docs.ok());
+  return kube::ManifestFile{"a.yaml", docs.take()};
+}
+
+std::vector<kube::NodeSelectorTerm> terms_after(kube::ManifestFile& f, const std::vector<kube::NodePlatform>& ps) {
+  auto t = kube::pod_templates(f);
+  REQUIRE(t.ok());
+  auto r = kube::require_platforms(t.value().at(0), ps);
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error()));
+  auto w = kube::read_workload(t.value().at(0));
+  REQUIRE(w.ok());
+  return w.value().required_terms;
+}
+
+}  // namespace
+
+TEST_CASE("kube affinity: one term per platform, merged with the pod's own, a fixed point") {
+  auto f = one_file(R"(kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers: [{name: a, image: i}]
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+            - matchExpressions: [{key: disk, operator: In, values: [ssd]}]
+            - matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [amd64, riscv64]}]
+)");
+  std::vector<kube::NodePlatform> ps = {{"linux", "amd64"}, {"linux", "arm64"}};
+  auto t = terms_after(f, ps);
+  // ssd x {amd64, arm64}, and the arch term narrowed to amd64 (arm64 is ruled out by it).
+  REQUIRE(t.size() == 3);
+  CHECK(t[0].match_expressions.size() == 3);
+  CHECK(t[0].match_expressions[0].key == "disk");
+  CHECK(t[0].match_expressions[2].values == std::vector<std::string>{"amd64"});
+  CHECK(t[1].match_expressions[2].values == std::vector<std::string>{"arm64"});
+  CHECK(t[2].match_expressions.size() == 2);
+  CHECK(t[2].match_expressions[0].key == "kubernetes.io/os");
+  CHECK(t[2].match_expressions[1].values == std::vector<std::string>{"amd64"});
+  std::string once = kube::yaml::emit(f.documents);
+  terms_after(f, ps);
+  CHECK(kube::yaml::emit(f.documents) == once);
+}
+
+TEST_CASE("kube affinity: the nodeSelector rules platforms out; none left is an error naming the workload") {
+  auto f = one_file("kind: Pod\nmetadata: {name: p}\nspec:\n  nodeSelector: {kubernetes.io/arch: arm64}\n  containers: [{name: a, image: i}]\n");
+  auto t = terms_after(f, {{"linux", "amd64"}, {"linux", "arm64"}});
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].match_expressions[1].values == std::vector<std::string>{"arm64"});
+
+  auto g = one_file("kind: Pod\nmetadata: {name: p}\nspec:\n  nodeSelector: {kubernetes.io/arch: arm64}\n  containers: [{name: a, image: i}]\n");
+  auto tmpl = kube::pod_templates(g);
+  REQUIRE(tmpl.ok());
+  auto r = kube::require_platforms(tmpl.value()[0], {{"linux", "amd64"}});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().rfind("a.yaml:1: Pod p:", 0) == 0);
+  CHECK(r.error().find("linux/amd64") != std::string::npos);
+
+  auto h = one_file("kind: Pod\nmetadata: {name: p}\nspec:\n  affinity: 3\n  containers: [{name: a, image: i}]\n");
+  auto ht = kube::pod_templates(h);
+  REQUIRE(ht.ok());
+  CHECK(kube::require_platforms(ht.value()[0], {{"linux", "amd64"}}).error().find("affinity is not a map") != std::string::npos);
 }
