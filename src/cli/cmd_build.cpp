@@ -13,6 +13,7 @@
 #include "registry/push.hpp"
 #include "registry/reference.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
@@ -24,6 +25,7 @@
 #include <unistd.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,6 +48,7 @@ struct BuildCmd {
   int timeout = 0;
   std::string compression;
   std::string rootfs;
+  std::string image_refs;  ///< --image-refs FILE
   registry::PushOptions push_options;
 };
 
@@ -147,14 +150,54 @@ std::string probe_failure(const fs::path& dir) {
   return {};
 }
 
-/// Fails before building unless `dest` (a type=local directory) could be created or written.
-void check_local_dest(const fs::path& dest) {
+/// Fails before building unless `path` could be created or written: `what` names the flag
+/// and `noun` what to choose instead ("dest", "path").
+void check_writable(const fs::path& path, std::string_view what, std::string_view noun) {
   std::error_code ec;
-  fs::path dir = existing_ancestor(dest);
+  fs::path dir = existing_ancestor(path);
   if (!fs::is_directory(dir, ec))
-    fail(Exit::usage, "--output dest '{}': '{}' is not a directory; choose another dest", dest.string(), dir.string());
+    fail(Exit::usage, "{} '{}': '{}' is not a directory; choose another {}", what, path.string(), dir.string(), noun);
   if (std::string why = probe_failure(dir); !why.empty())
-    fail(Exit::environment, "--output dest '{}' cannot be written ({}); choose another dest", dest.string(), why);
+    fail(Exit::environment, "{} '{}' cannot be written ({}); choose another {}", what, path.string(), why, noun);
+}
+
+/// The one platform a docker archive holds: the only one asked for, else the host's when it
+/// is among them (`note` then says so), else Error(usage) asking for --platform. `from`
+/// says where the list came from (--platform, or the project file).
+Platform docker_platform(const std::vector<Platform>& targets, const std::string& from, std::string& note) {
+  if (targets.size() == 1) return targets.front();
+  Platform host = host_platform();
+  std::vector<std::string> names;
+  for (const auto& t : targets) names.push_back(t.str());
+  if (std::find(targets.begin(), targets.end(), host) != targets.end()) {
+    note = fmt::format("xbuild: --output type=docker holds one platform: building {} (the host's) of {}; pass --platform to "
+                       "choose another\n", host.str(), join(names, ", "));
+    return host;
+  }
+  fail(Exit::usage, "--output type=docker holds one platform, and {} names {} ({}), none of them the host's ({}); pass --platform "
+                    "with one, e.g. --platform {}", from, targets.size(), join(names, ", "), host.str(), names.front());
+}
+
+/// --image-refs FILE, checked before building: it lists registry references (--push) or an
+/// OCI layout's, and its directory must take a new file.
+void check_image_refs(const fs::path& file, bool push, oci::OutputType type) {
+  if (file == "-") fail(Exit::usage, "--image-refs -: name a file (with --push the references are printed on stdout too)");
+  if (!push && type != oci::OutputType::oci)
+    fail(Exit::usage, "--image-refs lists the image's references: it needs --push, or an OCI layout output (-o type=oci,dest=DIR, "
+                      "or no -o); an -o type={} has none", oci::to_string(type));
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) fail(Exit::usage, "--image-refs '{}' is a directory; name a file", file.string());
+  check_writable(file, "--image-refs", "path");
+}
+
+/// The lines of --image-refs: each pushed reference (REPO@sha256:..., as ko writes them), once;
+/// without a push, the layout's (oci:DIR@sha256:..., as [image] base reads it).
+std::string image_refs_text(const std::vector<registry::PushResult>& pushed, const fs::path& layout, const std::string& digest) {
+  std::vector<std::string> lines;
+  for (const auto& p : pushed)
+    if (std::find(lines.begin(), lines.end(), p.reference) == lines.end()) lines.push_back(p.reference);
+  if (pushed.empty()) lines.push_back("oci:" + fs::absolute(layout).lexically_normal().string() + "@" + digest);
+  return join(lines, "\n") + "\n";
 }
 
 /// Fails before building unless the project's state dir (.xbuild: sources, build dirs,
@@ -211,9 +254,13 @@ void register_build(CLI::App& app) {
   cmd->add_option("-t,--tag", o->tags, "Image name and tag (repeatable), e.g. registry.example.com/team/app:1.0")
       ->allow_extra_args(false);
   cmd->add_option("-o,--output", o->output,
-                  "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar|- | type=local,dest=DIR | type=registry | "
+                  "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar|- | type=docker,dest=FILE.tar|- (one platform) | "
+                  "type=local,dest=DIR | type=registry | "
                   "type=image[,push=true]; compression=gzip|zstd|none (default: type=oci,dest=<project>/.xbuild/oci)");
   cmd->add_flag("--push", o->push, "Push the image to the registry named by -t");
+  cmd->add_option("--image-refs", o->image_refs,
+                  "After a successful build (and push), write the image's references with digests to FILE, one per line: "
+                  "REPO@sha256:... per pushed repository (as ko), else oci:LAYOUT@sha256:...");
   cmd->add_option("--compression", o->compression, "Layer compression: gzip (default), zstd or none");
   cmd->add_option("--rootfs", o->rootfs,
                   "Root filesystem for emulated builds: DIR, TARBALL, oci:LAYOUT[:TAG] or docker://REF ({arch} expands); "
@@ -278,7 +325,7 @@ void register_build(CLI::App& app) {
     if (o->no_image_checks) eopts.checks = oci::ImageChecks::skip;
     if (o->push && o->tags.empty() && project.image.tags.empty())
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {}, or XBUILD_REPO set)", project.file.string());
-    if (o->push && out.type == oci::OutputType::oci_archive)
+    if (o->push && (out.type == oci::OutputType::oci_archive || out.type == oci::OutputType::docker))
       fail(Exit::usage, "--push pushes from an OCI layout: use --output type=oci,dest=DIR (or none) with --push");
     for (const auto& t : o->tags) {
       try {
@@ -293,9 +340,16 @@ void register_build(CLI::App& app) {
     if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     check_state_dir(project);
-    if (local) check_local_dest(out.dest);
+    if (local) check_writable(out.dest, "--output dest", "dest");
+    if (!o->image_refs.empty()) check_image_refs(o->image_refs, o->push, out.type);
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
+    std::string docker_note;  // printed once every check passed
+    if (out.type == oci::OutputType::docker) {
+      targets = {docker_platform(targets, popts.platforms.empty() ? "platforms in " + project.file.string() : std::string("--platform"),
+                                 docker_note)};
+      popts.platforms = targets;
+    }
     auto status = make_status(view, term, status_out);
     if (!local && !project.image.base.empty() && project.image.base != "scratch")
       project.image.base = in_phase(*status, Phase::cache, [&] {
@@ -312,6 +366,10 @@ void register_build(CLI::App& app) {
       }
     }
     fs::path dest = local ? out.dest : fs::path();
+    std::fputs(docker_note.c_str(), stderr);
+    // From here on this run replaces --image-refs: an earlier FILE goes, so a failed build or
+    // push never leaves references a script could take for this run's.
+    if (!o->image_refs.empty()) fs::remove(o->image_refs, ec);
 
     auto plans = make_plan(project, toolchains, popts);
     if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
@@ -362,6 +420,8 @@ void register_build(CLI::App& app) {
                                      retry_push_command(out.dest, image->ref_names.front(), refs, o->push_options));
           }
         }
+        if (!o->image_refs.empty() && push_error.empty())
+          write_file_atomic(o->image_refs, image_refs_text(pushed, out.dest, image->index_digest));
       }
     }
 
