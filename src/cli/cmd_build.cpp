@@ -150,11 +150,14 @@ std::string probe_failure(const fs::path& dir) {
   return {};
 }
 
+/// What check_writable checks: a directory to create or write into, or a file to create or replace.
+enum class Target { directory, file };
+
 /// Fails before building unless `path` could be created or written: `what` names the flag
 /// and `noun` what to choose instead ("dest", "path").
-void check_writable(const fs::path& path, std::string_view what, std::string_view noun) {
+void check_writable(const fs::path& path, Target target, std::string_view what, std::string_view noun) {
   std::error_code ec;
-  fs::path dir = existing_ancestor(path);
+  fs::path dir = existing_ancestor(target == Target::file ? fs::absolute(path).parent_path() : path);
   if (!fs::is_directory(dir, ec))
     fail(Exit::usage, "{} '{}': '{}' is not a directory; choose another {}", what, path.string(), dir.string(), noun);
   if (std::string why = probe_failure(dir); !why.empty())
@@ -187,8 +190,30 @@ void check_image_refs(const fs::path& file, bool push, oci::OutputType type) {
                       "or no -o); an -o type={} has none", oci::to_string(type));
   std::error_code ec;
   if (fs::is_directory(file, ec)) fail(Exit::usage, "--image-refs '{}' is a directory; name a file", file.string());
-  check_writable(file, "--image-refs", "path");
+  check_writable(file, Target::file, "--image-refs", "path");
 }
+
+/// Removes an earlier --image-refs FILE (a file or symlink, never a directory) when the run
+/// ends without writing a new one: after `build --image-refs FILE`, FILE exists exactly when
+/// the build (and push) succeeded, so a script never takes old references for this run's.
+class ImageRefsGuard {
+public:
+  explicit ImageRefsGuard(fs::path path) : m_path(std::move(path)) {}
+  ImageRefsGuard(const ImageRefsGuard&) = delete;
+  ImageRefsGuard& operator=(const ImageRefsGuard&) = delete;
+  ~ImageRefsGuard() {
+    if (m_path.empty() || m_path == "-" || m_written) return;
+    std::error_code ec;
+    fs::file_status st = fs::symlink_status(m_path, ec);
+    if (fs::is_regular_file(st) || fs::is_symlink(st)) fs::remove(m_path, ec);
+  }
+  /// The new FILE is in place: keep it.
+  void written() { m_written = true; }
+
+private:
+  fs::path m_path;
+  bool m_written = false;
+};
 
 /// The lines of --image-refs: each pushed reference (REPO@sha256:..., as ko writes them), once;
 /// without a push, the layout's (oci:DIR@sha256:..., as [image] base reads it).
@@ -273,6 +298,7 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout");
   cmd->add_flag("--no-image-checks", o->no_image_checks, "Developer: skip runtime libraries and the image lint (to measure them)")->group("");
   cmd->callback([o] {
+    ImageRefsGuard refs_guard(o->image_refs);
     // Not a structured binding: lambdas below use `project`, which clang 14 cannot capture.
     auto loaded = load_project_and_toolchains();
     Project& project = loaded.first;
@@ -340,7 +366,7 @@ void register_build(CLI::App& app) {
     if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     check_state_dir(project);
-    if (local) check_writable(out.dest, "--output dest", "dest");
+    if (local) check_writable(out.dest, Target::directory, "--output dest", "dest");
     if (!o->image_refs.empty()) check_image_refs(o->image_refs, o->push, out.type);
     std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
     if (targets.empty()) targets = {host_platform()};
@@ -367,9 +393,6 @@ void register_build(CLI::App& app) {
     }
     fs::path dest = local ? out.dest : fs::path();
     std::fputs(docker_note.c_str(), stderr);
-    // From here on this run replaces --image-refs: an earlier FILE goes, so a failed build or
-    // push never leaves references a script could take for this run's.
-    if (!o->image_refs.empty()) fs::remove(o->image_refs, ec);
 
     auto plans = make_plan(project, toolchains, popts);
     if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
@@ -420,8 +443,11 @@ void register_build(CLI::App& app) {
                                      retry_push_command(out.dest, image->ref_names.front(), refs, o->push_options));
           }
         }
-        if (!o->image_refs.empty() && push_error.empty())
+        if (!o->image_refs.empty() && push_error.empty()) {
+          fs::create_directories(fs::absolute(o->image_refs).parent_path(), ec);  // checked creatable before building
           write_file_atomic(o->image_refs, image_refs_text(pushed, out.dest, image->index_digest));
+          refs_guard.written();
+        }
       }
     }
 
