@@ -11,12 +11,11 @@ import json
 import os
 import subprocess
 import tarfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import need, run
+from conftest import need, read_only, run
 
 HOST = "linux/amd64"  # the machine the tests run on (x86_64)
 TOML_PLATFORMS = "linux/amd64, linux/arm64, linux/arm/v7, linux/riscv64"  # c-make's xbuild.toml
@@ -131,17 +130,6 @@ def test_dest_dash_streams_the_archive_alone_on_stdout(xbuild, project_copy, tmp
 
 
 # --- what cannot be one docker image: usage errors before building -------------------------------
-@contextmanager
-def read_only(dir: Path):
-    """`dir` as a read-only bind mount of itself (root ignores modes, so chmod would not do)."""
-    dir.mkdir(parents=True, exist_ok=True)
-    run(["mount", "--bind", "-o", "ro", dir, dir])
-    try:
-        yield dir
-    finally:
-        run(["umount", dir])
-
-
 @pytest.mark.parametrize("args,says", [
     (["--platform", "linux/arm64,linux/riscv64"], ["--platform names 2 (linux/arm64, linux/riscv64)",
                                                    f"none of them the host's ({HOST})", "pass --platform with one"]),
@@ -165,24 +153,25 @@ def test_bad_combinations_are_usage_errors_before_building(xbuild, project_copy,
     assert built_platforms(proj) == [] and not (tmp_path / "x.tar").exists()
 
 
-def test_platforms_in_the_project_without_the_host_need_platform(xbuild, project_copy, tmp_path):
+@pytest.mark.parametrize("edit,says", [
+    (('"linux/amd64", ', ""), ["platforms in {toml} names 3", "pass --platform with one, e.g. --platform linux/arm64"]),
+    (("[image]\n", '[image]\ncompression = "zstd"\n'), ['[image] compression = "zstd" in {toml}']),
+])
+def test_what_the_project_file_says_is_named(xbuild, project_copy, tmp_path, edit, says):
     proj = project_copy("c-make")
     toml = proj / "xbuild.toml"
-    toml.write_text(toml.read_text().replace('"linux/amd64", ', ""))
+    toml.write_text(toml.read_text().replace(*edit))
     p = build(xbuild, proj, "-o", f"type=docker,dest={tmp_path / 'x.tar'}", check=False)
     assert p.returncode == 2, p.stderr
-    assert f"platforms in {toml} names 3" in p.stderr and "pass --platform with one, e.g. --platform linux/arm64" in p.stderr
+    for s in says:
+        assert s.format(toml=toml) in p.stderr, p.stderr
     assert built_platforms(proj) == []
 
 
-def test_zstd_in_the_project_file_is_named(xbuild, project_copy, tmp_path):
+def test_compression_gzip_on_the_command_line_overrides_zstd_in_the_project(xbuild, project_copy, tmp_path):
     proj = project_copy("c-make")
     toml = proj / "xbuild.toml"
     toml.write_text(toml.read_text().replace("[image]\n", '[image]\ncompression = "zstd"\n'))
-    p = build(xbuild, proj, "-o", f"type=docker,dest={tmp_path / 'x.tar'}", check=False)
-    assert p.returncode == 2, p.stderr
-    assert f'[image] compression = "zstd" in {toml}' in p.stderr, p.stderr
-    # ... and compression=gzip on the command line overrides it.
     build(xbuild, proj, "-o", f"type=docker,dest={tmp_path / 'x.tar'},compression=gzip")
     check_docker_archive(tmp_path / "x.tar", ["hello-c:latest"], "amd64")
 

@@ -6,12 +6,11 @@ A failed build or push leaves no FILE (an earlier one is removed, so a script ne
 old references for new ones); a FILE that cannot be written fails before building."""
 import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import read_only, run
 from registry_fixtures import *  # noqa: F401,F403 (fixtures)
 from registry_fixtures import Fault, index_digest, sha, skopeo_raw
 
@@ -25,17 +24,6 @@ def build(xbuild, proj, *args, check=True, **kw):
 
 def nothing_built(proj: Path):
     assert not (proj / ".xbuild" / "out").exists(), "the build ran before --image-refs was checked"
-
-
-@contextmanager
-def read_only(dir: Path):
-    """`dir` as a read-only bind mount of itself (root ignores modes, so chmod would not do)."""
-    dir.mkdir(parents=True, exist_ok=True)
-    run(["mount", "--bind", "-o", "ro", dir, dir])
-    try:
-        yield dir
-    finally:
-        run(["umount", dir])
 
 
 def test_pushed_refs_carry_the_registrys_digest(xbuild, project_copy, registry_open, clean_env, tmp_path):
