@@ -80,6 +80,10 @@ def test_default_is_the_hosts_platform_and_it_loads_and_runs(xbuild, project_cop
     info = json.loads(run([need("skopeo"), "inspect", f"docker-archive:{archive}:hello:1.0"]).stdout)
     assert (info["Os"], info["Architecture"]) == ("linux", "amd64")
     assert info["Labels"]["org.opencontainers.image.title"] == "hello-c"
+    # It is an oci-archive too (buildx's docker tarballs are): the same config through both doors.
+    oci_config = json.loads(run(["skopeo", "inspect", "--config", f"oci-archive:{archive}:1.0"]).stdout)
+    docker_config = json.loads(run(["skopeo", "inspect", "--config", f"docker-archive:{archive}:hello:1.0"]).stdout)
+    assert oci_config["rootfs"] == docker_config["rootfs"] and oci_config["architecture"] == "amd64"
     rootfs = unpack(archive, tmp_path, ":hello:1.0")
     out = run(["chroot", rootfs, "/usr/local/bin/hello"]).stdout
     assert "built for x86_64, running on x86_64" in out, out
