@@ -126,16 +126,6 @@ std::string probe_failure(const fs::path& dir) {
   return {};
 }
 
-/// Fails before building unless `dest` (a type=local directory) could be created or written.
-void check_local_dest(const fs::path& dest) {
-  std::error_code ec;
-  fs::path dir = existing_ancestor(dest);
-  if (!fs::is_directory(dir, ec))
-    fail(Exit::usage, "--output dest '{}': '{}' is not a directory; choose another dest", dest.string(), dir.string());
-  if (std::string why = probe_failure(dir); !why.empty())
-    fail(Exit::environment, "--output dest '{}' cannot be written ({}); choose another dest", dest.string(), why);
-}
-
 /// Fails before building unless the project's state dir (.xbuild: sources, build dirs,
 /// outputs, logs) can be written, wherever -o points: a read-only checkout cannot build.
 void check_state_dir(const Project& project) {
@@ -163,11 +153,20 @@ std::string retry_push_command(const fs::path& layout, const std::string& tag, c
 
 }  // namespace
 
+void check_writable(const fs::path& path, WriteTarget target, std::string_view what, std::string_view noun) {
+  std::error_code ec;
+  fs::path dir = existing_ancestor(target == WriteTarget::file ? fs::absolute(path).parent_path() : path);
+  if (!fs::is_directory(dir, ec))
+    fail(Exit::usage, "{} '{}': '{}' is not a directory; choose another {}", what, path.string(), dir.string(), noun);
+  if (std::string why = probe_failure(dir); !why.empty())
+    fail(Exit::environment, "{} '{}' cannot be written ({}); choose another {}", what, path.string(), why, noun);
+}
+
 BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolchains, BuildJob& job, Status& status) {
   oci::ExportOptions& eopts = job.exports;
   bool local = eopts.type == oci::OutputType::local;
   check_state_dir(project);
-  if (local) check_local_dest(eopts.dest);
+  if (local) check_writable(eopts.dest, WriteTarget::directory, "--output dest", "dest");
   std::vector<Platform> targets = job.plan.platforms.empty() ? project.platforms : job.plan.platforms;
   if (targets.empty()) targets = {host_platform()};
   if (!local && !project.image.base.empty() && project.image.base != "scratch")

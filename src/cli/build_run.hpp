@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xb::cli {
@@ -41,6 +42,13 @@ struct BuildRun {
   double wall_seconds = 0;
   bool ok() const { return failures.empty() && push_error.empty(); }
 };
+
+/// What check_writable checks: a directory to create or write into, or a file to create or replace.
+enum class WriteTarget { directory, file };
+
+/// Fails before building unless `path` could be created or written: `what` names the flag
+/// and `noun` what to choose instead ("dest", "path").
+void check_writable(const std::filesystem::path& path, WriteTarget target, std::string_view what, std::string_view noun);
 
 /// Checks, builds, exports and pushes as `xbuild build` does, reporting to `status`.
 /// Throws Error for a check that fails before building (nothing built) and for export

@@ -10,6 +10,7 @@
 #include "oci/export.hpp"
 #include "registry/reference.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -42,6 +44,7 @@ struct BuildCmd {
   int timeout = 0;
   std::string compression;
   std::string rootfs;
+  std::string image_refs;  ///< --image-refs FILE
   registry::PushOptions push_options;
 };
 
@@ -65,6 +68,67 @@ void stream_to_stdout(const fs::path& from) {
   }
 }
 
+/// The one platform a docker archive holds: the only one asked for, else the host's when it
+/// is among them (`note` then says so), else Error(usage) asking for --platform. `from`
+/// says where the list came from (--platform, or the project file).
+Platform docker_platform(const std::vector<Platform>& targets, const std::string& from, std::string& note) {
+  if (targets.size() == 1) return targets.front();
+  Platform host = host_platform();
+  std::vector<std::string> names;
+  for (const auto& t : targets) names.push_back(t.str());
+  if (std::find(targets.begin(), targets.end(), host) != targets.end()) {
+    note = fmt::format("xbuild: --output type=docker holds one platform: building {} (the host's) of {}; pass --platform to "
+                       "choose another\n", host.str(), join(names, ", "));
+    return host;
+  }
+  fail(Exit::usage, "--output type=docker holds one platform, and {} names {} ({}), none of them the host's ({}); pass --platform "
+                    "with one, e.g. --platform {}", from, targets.size(), join(names, ", "), host.str(), names.front());
+}
+
+/// --image-refs FILE, checked before building: it lists registry references (--push) or an
+/// OCI layout's, and its directory must take a new file.
+void check_image_refs(const fs::path& file, bool push, oci::OutputType type) {
+  if (file == "-") fail(Exit::usage, "--image-refs -: name a file (with --push the references are printed on stdout too)");
+  if (!push && type != oci::OutputType::oci)
+    fail(Exit::usage, "--image-refs lists the image's references: it needs --push, or an OCI layout output (-o type=oci,dest=DIR, "
+                      "or no -o); an -o type={} has none", oci::to_string(type));
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) fail(Exit::usage, "--image-refs '{}' is a directory; name a file", file.string());
+  check_writable(file, WriteTarget::file, "--image-refs", "path");
+}
+
+/// Removes an earlier --image-refs FILE (a file or symlink, never a directory) when the run
+/// ends without writing a new one: after `build --image-refs FILE`, FILE exists exactly when
+/// the build (and push) succeeded, so a script never takes old references for this run's.
+class ImageRefsGuard {
+public:
+  explicit ImageRefsGuard(fs::path path) : m_path(std::move(path)) {}
+  ImageRefsGuard(const ImageRefsGuard&) = delete;
+  ImageRefsGuard& operator=(const ImageRefsGuard&) = delete;
+  ~ImageRefsGuard() {
+    if (m_path.empty() || m_path == "-" || m_written) return;
+    std::error_code ec;
+    fs::file_status st = fs::symlink_status(m_path, ec);
+    if (fs::is_regular_file(st) || fs::is_symlink(st)) fs::remove(m_path, ec);
+  }
+  /// The new FILE is in place: keep it.
+  void written() { m_written = true; }
+
+private:
+  fs::path m_path;
+  bool m_written = false;
+};
+
+/// The lines of --image-refs: each pushed reference (REPO@sha256:..., as ko writes them), once;
+/// without a push, the layout's (oci:DIR@sha256:..., as [image] base reads it).
+std::string image_refs_text(const std::vector<registry::PushResult>& pushed, const fs::path& layout, const std::string& digest) {
+  std::vector<std::string> lines;
+  for (const auto& p : pushed)
+    if (std::find(lines.begin(), lines.end(), p.reference) == lines.end()) lines.push_back(p.reference);
+  if (pushed.empty()) lines.push_back("oci:" + fs::absolute(layout).lexically_normal().string() + "@" + digest);
+  return join(lines, "\n") + "\n";
+}
+
 }  // namespace
 
 void register_build(CLI::App& app) {
@@ -74,9 +138,13 @@ void register_build(CLI::App& app) {
   cmd->add_option("-t,--tag", o->tags, "Image name and tag (repeatable), e.g. registry.example.com/team/app:1.0")
       ->allow_extra_args(false);
   cmd->add_option("-o,--output", o->output,
-                  "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar|- | type=local,dest=DIR | type=registry | "
+                  "type=oci,dest=DIR | type=oci-archive,dest=FILE.tar|- | type=docker,dest=FILE.tar|- (one platform) | "
+                  "type=local,dest=DIR | type=registry | "
                   "type=image[,push=true]; compression=gzip|zstd|none (default: type=oci,dest=<project>/.xbuild/oci)");
   cmd->add_flag("--push", o->push, "Push the image to the registry named by -t");
+  cmd->add_option("--image-refs", o->image_refs,
+                  "After a successful build (and push), write the image's references with digests to FILE, one per line: "
+                  "REPO@sha256:... per pushed repository (as ko), else oci:LAYOUT@sha256:...");
   cmd->add_option("--compression", o->compression, "Layer compression: gzip (default), zstd or none");
   cmd->add_option("--rootfs", o->rootfs,
                   "Root filesystem for emulated builds: DIR, TARBALL, oci:LAYOUT[:TAG] or docker://REF ({arch} expands); "
@@ -89,6 +157,7 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout");
   cmd->add_flag("--no-image-checks", o->no_image_checks, "Developer: skip runtime libraries and the image lint (to measure them)")->group("");
   cmd->callback([o] {
+    ImageRefsGuard refs_guard(o->image_refs);
     // Not a structured binding: lambdas below use `project`, which clang 14 cannot capture.
     auto loaded = load_project_and_toolchains();
     Project& project = loaded.first;
@@ -141,7 +210,7 @@ void register_build(CLI::App& app) {
     if (o->no_image_checks) eopts.checks = oci::ImageChecks::skip;
     if (o->push && o->tags.empty() && project.image.tags.empty())
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {}, or XBUILD_REPO set)", project.file.string());
-    if (o->push && out.type == oci::OutputType::oci_archive)
+    if (o->push && (out.type == oci::OutputType::oci_archive || out.type == oci::OutputType::docker))
       fail(Exit::usage, "--push pushes from an OCI layout: use --output type=oci,dest=DIR (or none) with --push");
     for (const auto& t : o->tags) {
       try {
@@ -155,6 +224,15 @@ void register_build(CLI::App& app) {
     std::error_code ec;
     if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
+    if (!o->image_refs.empty()) check_image_refs(o->image_refs, o->push, out.type);
+    std::string docker_note;
+    if (out.type == oci::OutputType::docker) {
+      std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
+      if (targets.empty()) targets = {host_platform()};
+      popts.platforms = {docker_platform(targets, popts.platforms.empty() ? "platforms in " + project.file.string() : std::string("--platform"),
+                                         docker_note)};
+    }
+    std::fputs(docker_note.c_str(), stderr);
     auto status = make_status(view, term, status_out);
     BuildJob job;
     job.plan = popts;
@@ -172,6 +250,11 @@ void register_build(CLI::App& app) {
     const std::string& push_error = run.push_error;
     double wall = run.wall_seconds;
     if (failures.empty() && to_stdout) stream_to_stdout(out.dest);
+    if (!o->image_refs.empty() && image && failures.empty() && push_error.empty()) {
+      fs::create_directories(fs::absolute(o->image_refs).parent_path(), ec);  // checked creatable before building
+      write_file_atomic(o->image_refs, image_refs_text(pushed, out.dest, image->index_digest));
+      refs_guard.written();
+    }
     fs::path dest = local ? out.dest : fs::path();
 
     if (o->json) {

@@ -54,7 +54,7 @@ BuildOutput parse_build_output(std::string_view text) {
   BuildOutput out;
   if (text.find('=') == std::string_view::npos) {  // a bare path, as buildx's `-o DIR`
     if (text == "-")
-      fail(Exit::usage, "--output -: stdout takes an archive only; use --output type=oci-archive,dest=-");
+      fail(Exit::usage, "--output -: stdout takes an archive only; use --output type=oci-archive,dest=- (or type=docker,dest=-)");
     out.spec.type = oci::OutputType::local;
     out.spec.dest = std::string(text);
     if (out.spec.dest.empty()) fail(Exit::usage, "--output is empty; expected type=oci|oci-archive|local,dest=PATH");
@@ -74,12 +74,13 @@ BuildOutput parse_build_output(std::string_view text) {
       fail(Exit::usage, "--output {}: unknown attribute '{}'; expected type=, dest=, compression= (or push= with type=image)",
            text, k);
   }
-  if (type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|local|registry|image", text);
+  if (type.empty()) fail(Exit::usage, "--output {}: missing type=oci|oci-archive|docker|local|registry|image", text);
   if (type == "oci") out.spec.type = oci::OutputType::oci;
   else if (type == "oci-archive") out.spec.type = oci::OutputType::oci_archive;
+  else if (type == "docker") out.spec.type = oci::OutputType::docker;
   else if (type == "local") out.spec.type = oci::OutputType::local;
   else if (type == "registry" || type == "image") out.spec.type = oci::OutputType::oci;  // the default layout, pushed from
-  else fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive, local, registry or image", text, type);
+  else fail(Exit::usage, "--output {}: unknown type '{}'; expected oci, oci-archive, docker, local, registry or image", text, type);
 
   bool image_store = type == "registry" || type == "image";
   if (image_store) {
@@ -100,9 +101,9 @@ BuildOutput parse_build_output(std::string_view text) {
   if (!push.empty()) fail(Exit::usage, "--output {}: push= belongs to type=image; with type={} use --push", text, type);
   if (!has_dest || dest.empty()) fail(Exit::usage, "--output {}: missing dest=PATH", text);
   if (dest == "-") {
-    if (out.spec.type != oci::OutputType::oci_archive)
-      fail(Exit::usage, "--output {}: dest=- (stdout) takes an archive only; a type={} dest is a directory: use type=oci-archive,dest=-",
-           text, type);
+    if (out.spec.type != oci::OutputType::oci_archive && out.spec.type != oci::OutputType::docker)
+      fail(Exit::usage, "--output {}: dest=- (stdout) takes an archive only; a type={} dest is a directory: use type=oci-archive,dest=- "
+                        "(or type=docker,dest=-)", text, type);
     out.sink = OutputSink::stdout_stream;
   }
   out.spec.dest = dest;

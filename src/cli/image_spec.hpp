@@ -32,20 +32,21 @@ std::string image_name_of(const Project& project);
 /// XBUILD_REPO/<name>:latest. Error(usage) for a `:TAG` without XBUILD_REPO.
 std::vector<std::string> resolve_tags(const std::vector<std::string>& tags, const Project& project, Pushing pushing);
 
-/// Where a build's -o sends the result (stdout: only an oci-archive, the caller streams it).
+/// Where a build's -o sends the result (stdout: only an oci-archive or docker archive, the
+/// caller streams it).
 enum class OutputSink { path, stdout_stream };
 
 /// A parsed `build -o` value.
 struct BuildOutput {
   oci::OutputSpec spec;                         ///< type and dest; dest empty: the default layout
-  OutputSink sink = OutputSink::path;           ///< stdout_stream for type=oci-archive,dest=-
+  OutputSink sink = OutputSink::path;           ///< stdout_stream for type=oci-archive|docker,dest=-
   Pushing push = Pushing::no;                   ///< yes (type=registry, type=image,push=true): as --push
   std::optional<oci::Compression> compression;  ///< compression=gzip|zstd|none
 };
 
-/// Parses "type=oci|oci-archive|local,dest=PATH", "type=registry", "type=image[,push=true]",
-/// each with an optional compression=, or a bare path (type=local). dest=- is stdout and
-/// only for oci-archive. Throws Error (Exit::usage) naming --output and the bad attribute.
+/// Parses "type=oci|oci-archive|docker|local,dest=PATH", "type=registry",
+/// "type=image[,push=true]", each with an optional compression=, or a bare path
+/// (type=local). dest=- is stdout and only for the archives (oci-archive, docker). Throws Error (Exit::usage) naming --output and the bad attribute.
 BuildOutput parse_build_output(std::string_view text);
 
 }  // namespace xb::cli

@@ -1,7 +1,9 @@
 // export_images in the order the data flows: check everything cheap first (tags,
 // compression, base, destination), then per platform layer -> config -> manifest, then the
 // index, then index.json by rename. An oci-archive is that same layout assembled in a
-// hidden directory beside the archive and packed with the layer writer's deterministic tar.
+// hidden directory beside the archive and packed with the layer writer's deterministic tar;
+// a docker archive is the same with manifest.json added before packing (docker load reads
+// that, and its layer paths name the blobs, as buildx's docker exporter lays them out).
 // Every write goes to temps that remove themselves, so a failure (a full disk) or a signal
 // (an InterruptScope the caller holds) unwinds to an Error that names the destination.
 
@@ -15,6 +17,7 @@
 #include "oci/media_types.hpp"
 #include "oci/provenance.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
@@ -67,6 +70,7 @@ std::string_view to_string(OutputType type) {
   switch (type) {
     case OutputType::oci: return "oci";
     case OutputType::oci_archive: return "oci-archive";
+    case OutputType::docker: return "docker";
     case OutputType::local: return "local";
   }
   return "oci";
@@ -85,6 +89,10 @@ Prepared prepare(const ImageSpec& project, const ExportOptions& o) {
   Prepared p;
   if (o.type == OutputType::local) fail(Exit::usage, "--output type=local holds files, not an image: nothing to export");
   p.compression = o.compression.value_or(project.image.compression);
+  if (o.type == OutputType::docker && p.compression == Compression::zstd)
+    fail(Exit::usage, "--output type=docker: docker load reads gzip or uncompressed layers, not zstd ({}); use compression=gzip, "
+                      "or type=oci / type=oci-archive for zstd layers",
+         o.compression ? std::string("compression=zstd was given") : "[image] compression = \"zstd\" in " + project.file.string());
   std::vector<std::string> names = !o.tags.empty() ? o.tags : project.image.tags;
   if (names.empty()) names.push_back((project.name.empty() ? std::string("image") : project.name) + ":latest");
   std::set<std::string> seen;
@@ -166,20 +174,55 @@ void check_dest(const ExportOptions& o) {
     }
     check_creatable(o.dest, "--output dest");
   } else {
-    if (fs::is_directory(o.dest)) fail(Exit::usage, "--output type=oci-archive,dest={}: dest is a directory; name a .tar file", o.dest.string());
+    if (fs::is_directory(o.dest))
+      fail(Exit::usage, "--output type={},dest={}: dest is a directory; name a .tar file", to_string(o.type), o.dest.string());
     check_creatable(o.dest, "--output dest");
   }
+}
+
+/// A docker archive holds one platform, and docker load reads no zstd layer (a base's either).
+void check_docker(const std::vector<Platform>& platforms, const ExportOptions& o) {
+  if (o.type != OutputType::docker || platforms.size() == 1) return;
+  std::vector<std::string> names;
+  for (const auto& p : platforms) names.push_back(p.str());
+  fail(Exit::usage, "--output type=docker holds one platform, not {} ({}); pass --platform with one of them", platforms.size(),
+       join(names, ", "));
+}
+
+void check_docker_base(const BaseImage& base, BaseResolver& resolver, const ExportOptions& o) {
+  if (o.type != OutputType::docker) return;
+  for (const auto& l : base.layers)
+    if (l.media_type == media::k_layer_zstd)
+      fail(Exit::usage, "--output type=docker: the base {} has zstd layers, which docker load cannot read; use a gzip base, "
+                        "or type=oci / type=oci-archive", resolver.source().describe());
+}
+
+/// manifest.json of a docker archive: the one image, its config and layers as blob paths.
+std::string docker_manifest(const Descriptor& config, const std::vector<Descriptor>& layers,
+                            const std::vector<std::pair<std::string, std::string>>& tags) {
+  json::array repo_tags, paths;
+  for (const auto& [name, ref] : tags) {
+    // docker wants NAME:TAG; a name without a tag is :latest (ref_name_of said so).
+    auto slash = name.rfind('/');
+    auto colon = name.rfind(':');
+    bool tagged = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+    repo_tags.push_back(json::string(tagged ? name : name + ":" + ref));
+  }
+  for (const auto& l : layers) paths.push_back(json::string(l.digest.blob_path().string()));
+  json::object image{{"Config", config.digest.blob_path().string()}, {"RepoTags", repo_tags}, {"Layers", paths}};
+  return json::serialize(json::array{image});
 }
 
 }  // namespace
 
 void check_export(const ImageSpec& project, const std::vector<Platform>& platforms, const ExportOptions& options) {
   Prepared p = prepare(project, options);
+  check_docker(platforms, options);
   layer_files(project, project.dir);  // checks the in-image paths (the sources do not exist yet)
   check_dest(options);
   if (!p.base.scratch) {
     BaseResolver base(p.base);
-    for (const auto& pl : platforms) base.for_platform(pl);
+    for (const auto& pl : platforms) check_docker_base(base.for_platform(pl), base, options);
   }
 }
 
@@ -189,13 +232,17 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
   std::set<Platform> seen;
   for (const auto& in : inputs)
     if (!seen.insert(in.platform).second) fail(Exit::usage, "platform {} is given twice", in.platform.str());
+  check_docker({seen.begin(), seen.end()}, options);
   check_dest(options);
 
   std::optional<BaseResolver> base;
   if (!prep.base.scratch) base.emplace(prep.base);
   std::vector<BaseImage> bases;
   if (base)
-    for (const auto& in : inputs) bases.push_back(base->for_platform(in.platform));  // all missing platforms fail before writing
+    for (const auto& in : inputs) {  // all missing platforms fail before writing
+      bases.push_back(base->for_platform(in.platform));
+      check_docker_base(bases.back(), *base, options);
+    }
   // Every input's files are checked before the first byte is written.
   std::vector<std::vector<LayerFile>> files;
   for (const auto& in : inputs) {
@@ -227,7 +274,8 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
   return writing_to(options.dest, [&]() -> ExportResult {
     TempDirectory archive_layout;  // an oci-archive's layout, assembled beside it and removed after packing
     fs::path layout_dest = options.dest;
-    if (options.type == OutputType::oci_archive) {
+    bool archive = options.type == OutputType::oci_archive || options.type == OutputType::docker;
+    if (archive) {
       fs::path abs = fs::absolute(options.dest);
       std::error_code ec;
       fs::create_directories(abs.parent_path(), ec);
@@ -250,6 +298,7 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
 
     ExportResult result;
     std::vector<Descriptor> manifests;
+    std::string docker_json;  // manifest.json of a docker archive (its one platform)
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const auto& in = inputs[i];
       throw_if_interrupted("exporting the image to " + options.dest.string());
@@ -298,6 +347,7 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
 
       Descriptor config = writer.put_bytes(media::k_config, make_config(in.platform, created, rc, diff_ids, history));
       Descriptor manifest = writer.put_bytes(media::k_manifest, make_manifest(config, layers, annotations));
+      if (options.type == OutputType::docker) docker_json = docker_manifest(config, layers, prep.tags);
       manifest.platform = OciPlatform::from(in.platform);
       manifests.push_back(manifest);
       result.manifests.emplace_back(in.platform, manifest.digest.str());
@@ -318,7 +368,8 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
     throw_if_interrupted("exporting the image to " + options.dest.string());
     writer.commit(entries);
 
-    if (options.type == OutputType::oci_archive) {
+    if (options.type == OutputType::docker) write_file_atomic(layout_dest / "manifest.json", docker_json);
+    if (archive) {
       TempFile tmp = TempFile::beside(fs::absolute(options.dest));
       write_layer({{layout_dest, "/"}}, Compression::none, prep.epoch, tmp.path(), 1);
       tmp.commit(options.dest);

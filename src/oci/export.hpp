@@ -1,9 +1,10 @@
 #pragma once
 // The OCI exporter: what `xbuild build` calls once every platform has built. It turns
 // each platform's collected outputs into a layer, an image config and a manifest, ties
-// them together in one index, and writes an OCI image layout directory or an oci-archive
-// tar. The default layout, when no --output is given, is <project>/.xbuild/oci (the caller
-// passes it). See layer.hpp for the determinism rules and layout.hpp for atomicity.
+// them together in one index, and writes an OCI image layout directory, an oci-archive
+// tar, or a docker-archive tar (`docker load`, one platform). The default layout, when no
+// --output is given, is <project>/.xbuild/oci (the caller passes it). See layer.hpp for
+// the determinism rules and layout.hpp for atomicity.
 
 #include "oci/compress.hpp"
 #include "oci/image_spec.hpp"
@@ -26,9 +27,12 @@ struct PlatformImageInput {
   std::filesystem::path out_dir;  ///< holds that platform's outputs (ImageSpec::outputs are relative to it)
 };
 
-/// Where a build's outputs go: an OCI layout directory, an oci-archive tar, or plain files
-/// in a directory (`local`, which export_images does not write).
-enum class OutputType { oci, oci_archive, local };
+/// Where a build's outputs go: an OCI layout directory, an oci-archive tar, a docker-archive
+/// tar (`docker load`; one platform), or plain files in a directory (`local`, which
+/// export_images does not write). The docker tar is the oci-archive of that one platform
+/// plus manifest.json (Config, RepoTags, Layers naming the blobs), as buildx's docker
+/// exporter writes it, so docker, skopeo's docker-archive: and oci-archive: all read it.
+enum class OutputType { oci, oci_archive, docker, local };
 
 /// Whether export resolves runtime libraries and lints the image (skip: for measuring them).
 enum class ImageChecks { run, skip };
@@ -36,7 +40,7 @@ enum class ImageChecks { run, skip };
 /// How to export.
 struct ExportOptions {
   OutputType type = OutputType::oci;
-  std::filesystem::path dest;                  ///< layout dir, or archive file for oci_archive
+  std::filesystem::path dest;                  ///< layout dir, or archive file for oci_archive and docker
   std::vector<std::string> tags;               ///< -t values; empty: spec.image.tags, then "<name>:latest"
   std::optional<Compression> compression;      ///< --compression; nullopt = spec.image.compression
   std::optional<long long> source_date_epoch;  ///< nullopt = $SOURCE_DATE_EPOCH, else 0
@@ -56,7 +60,9 @@ struct ExportResult {
 /// Writes the image for `inputs` (in that order in the index). Throws Error naming the file,
 /// flag or base on bad input, Error(environment) naming the destination when a write fails
 /// (a full disk), Error(interrupted) when an InterruptScope caught a signal; nothing is left
-/// half-written and no temp stays (the previous layout stays valid).
+/// half-written and no temp stays (the previous layout stays valid). OutputType::docker takes
+/// exactly one input, and refuses zstd layers (Error(usage)): docker load reads gzip or
+/// uncompressed ones.
 ExportResult export_images(const ImageSpec& spec, const std::vector<PlatformImageInput>& inputs, const ExportOptions& options);
 
 /// Checks everything that can be checked before building: compression, tags, the base
@@ -64,7 +70,7 @@ ExportResult export_images(const ImageSpec& spec, const std::vector<PlatformImag
 /// Throws the same Errors export_images would, so bad flags fail in a second.
 void check_export(const ImageSpec& spec, const std::vector<Platform>& platforms, const ExportOptions& options);
 
-/// "oci", "oci-archive" or "local", as --output spells it.
+/// "oci", "oci-archive", "docker" or "local", as --output spells it.
 std::string_view to_string(OutputType type);
 
 /// Where an image or a local copy goes (cli/image_spec parses `build -o` into it).

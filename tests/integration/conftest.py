@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,17 @@ def run(args, check=True, **kw):
     if check and p.returncode != 0:
         raise AssertionError(f"{args} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
+
+
+@contextmanager
+def read_only(dir: Path):
+    """`dir` as a read-only bind mount of itself (root ignores modes, so chmod would not do)."""
+    dir.mkdir(parents=True, exist_ok=True)
+    run(["mount", "--bind", "-o", "ro", dir, dir])
+    try:
+        yield dir
+    finally:
+        run(["umount", dir])
 
 
 @pytest.fixture

@@ -312,7 +312,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(xbuild, project_copy, c_imag
     assert r.returncode == 3 and "/proc/xbuild-test/layout" in r.stderr and "cannot be written" in r.stderr
     r = build(xbuild, fresh, "--platform", "linux/arm64", "--output", f"type=oci,dest={afile}", check=False)
     assert r.returncode == 2 and "not a directory" in r.stderr
-    r = build(xbuild, fresh, "--platform", "linux/arm64", "--output", "type=docker,dest=x", check=False)
+    r = build(xbuild, fresh, "--platform", "linux/arm64", "--output", "type=tarball,dest=x", check=False)
     assert r.returncode == 2 and "--output" in r.stderr
     r = build(xbuild, fresh, "--platform", "linux/arm64", "-t", "hello@sha256:" + "a" * 64, check=False)
     assert r.returncode == 2 and "-t" in r.stderr

@@ -7,12 +7,11 @@ import json
 import os
 import subprocess
 import tarfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import need, run
+from conftest import need, read_only, run
 from emu_helpers import env_with
 from registry_fixtures import *  # noqa: F401,F403 (fixtures)
 from registry_fixtures import skopeo_raw
@@ -22,17 +21,6 @@ HOST = "linux/amd64"
 
 def build(xbuild, proj, *args, check=True, **kw):
     return run([xbuild, "-C", proj, "build", "--platform", HOST, *args], check=check, **kw)
-
-
-@contextmanager
-def read_only(dir: Path):
-    """`dir` as a read-only bind mount of itself (root ignores modes, so chmod would not do)."""
-    dir.mkdir(parents=True, exist_ok=True)
-    run(["mount", "--bind", "-o", "ro", dir, dir])
-    try:
-        yield dir
-    finally:
-        run(["umount", dir])
 
 
 def nothing_built(proj: Path):

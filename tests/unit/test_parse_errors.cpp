@@ -97,11 +97,13 @@ TEST_CASE("build -o: types, dest, and a usage error naming --output for each bad
   CHECK(parse_build_output("type=local,dest=d").spec.type == xb::oci::OutputType::local);
   CHECK(parse_build_output("some/dir").spec.type == xb::oci::OutputType::local);
   CHECK(parse_build_output("type=oci-archive,dest=-").sink == OutputSink::stdout_stream);
+  CHECK(parse_build_output("type=docker,dest=img.tar").spec.type == xb::oci::OutputType::docker);
+  CHECK(parse_build_output("type=docker,dest=-").sink == OutputSink::stdout_stream);
   CHECK(parse_build_output("type=registry").push == Pushing::yes);
   CHECK(parse_build_output("type=image,push=true").push == Pushing::yes);
   CHECK(parse_build_output("type=image").push == Pushing::no);
   CHECK(parse_build_output("type=oci,dest=d,compression=zstd").compression == xb::oci::Compression::zstd);
-  for (const char* bad : {"type=docker,dest=x", "type=oci", "type=oci,dest=x,foo=bar", "dest=x", "type=oci,dest", "-",
+  for (const char* bad : {"type=dockre,dest=x", "type=docker", "type=oci", "type=oci,dest=x,foo=bar", "dest=x", "type=oci,dest", "-",
                           "type=oci,dest=-", "type=registry,dest=x", "type=oci,dest=x,push=true", "type=local,dest=d,compression=zstd"}) {
     CAPTURE(bad);
     try {
