@@ -35,10 +35,12 @@ struct BenchCmd {
 
 /// Prints the table and ratios, and writes --json and the --report-dir files.
 void write_reports(const emulate::BenchReport& report, const std::string& json, const std::string& report_dir) {
-  fmt::print("{}", emulate::bench_table(report));
+  // stdout carries exactly one format: with --json - the human table goes to stderr.
+  std::FILE* human = json == "-" ? stderr : stdout;
+  fmt::print(human, "{}", emulate::bench_table(report));
   for (const auto& p : report.platforms())
     if (auto q = report.ratio(p))
-      fmt::print("{}: emulation is {:.1f}x slower than cross-compiling (wall; {:.1f}x in CPU time)\n", p, *q,
+      fmt::print(human, "{}: emulation is {:.1f}x slower than cross-compiling (wall; {:.1f}x in CPU time)\n", p, *q,
                  report.cpu_ratio(p).value_or(0));
   std::fflush(stdout);
   if (!json.empty()) {

@@ -5,6 +5,7 @@
 // on a directory (scripts/bench_layer.py measures it against tar | gzip).
 
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "cli/registry_flags.hpp"
 #include "oci/archive_source.hpp"
 #include "oci/inspect.hpp"
@@ -60,10 +61,21 @@ void register_pack_layer(CLI::App& app) {
 }
 
 /// `--lint`: every problem of every image, then exit 1 when there were any.
-void lint_and_report(oci::BlobSource& src, const std::vector<oci::Descriptor>& tops, const std::string& where) {
+/// With --json, stdout carries only {"target","ok","problems"} (valid UTF-8) and the human text goes to stderr.
+void lint_and_report(oci::BlobSource& src, const std::vector<oci::Descriptor>& tops, const std::string& where,
+                     bool json) {
   std::vector<std::string> problems;
   for (const auto& t : tops)
     for (auto& p : oci::lint_image(src, t)) problems.push_back(std::move(p));
+  if (json) {
+    boost::json::array list;
+    for (const auto& p : problems) list.emplace_back(to_valid_utf8(p));
+    fmt::print("{}\n", boost::json::serialize(boost::json::object{
+                           {"target", to_valid_utf8(where)}, {"ok", problems.empty()}, {"problems", std::move(list)}}));
+    std::fflush(stdout);
+    if (problems.empty()) fmt::print(stderr, "{}: lint ok\n", where);
+    if (problems.empty()) return;
+  }
   if (!problems.empty()) fail(Exit::build_failed, "{}: the image would not run:\n  {}", where, join(problems, "\n  "));
   fmt::print("{}: lint ok\n", where);
 }
@@ -88,7 +100,7 @@ void register_inspect(CLI::App& app) {
     if (registry::is_registry_target(o->target)) {  // REGISTRY/REPO:TAG (registry engineer's branch)
       o->registry.verbose = globals().verbose;
       registry::RegistrySource src(registry::Reference::parse(o->target), o->registry);
-      if (o->lint) return lint_and_report(src, {src.top()}, o->target);
+      if (o->lint) return lint_and_report(src, {src.top()}, o->target, o->json);
       std::vector<oci::ImageSummary> images{oci::summarize(src, src.top())};
       if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(o->target, images)));
       else fmt::print("{}", oci::format_text(o->target, images));
@@ -121,7 +133,7 @@ void register_inspect(CLI::App& app) {
     if (o->lint) {
       std::vector<oci::Descriptor> tops;
       for (const auto& i : images) tops.push_back(i.top);
-      return lint_and_report(src, tops, dir.string());
+      return lint_and_report(src, tops, dir.string(), o->json);
     }
     if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(dir.string(), images)));
     else fmt::print("{}", oci::format_text(dir.string(), images));

@@ -390,3 +390,15 @@ def test_lint_reads_an_image_from_a_registry(xbuild, tmp_path, registry_open, cl
     r = run([xbuild, "inspect", "--lint", ref], check=False, env=clean_env)
     assert r.returncode == 1, r.stdout
     assert "linux/amd64: /bin/prog needs the loader /lib64/ld-linux-x86-64.so.2 (PT_INTERP), which is not in the image" in r.stderr, r.stderr
+
+
+def test_lint_json_prints_only_json_on_stdout(xbuild, tmp_path):
+    prog = compile_for("linux/amd64", tmp_path, HELLO_M, "-lm").read_bytes()
+    files = {"/bin/prog": prog, **amd64_runtime()}
+    del files["/lib64/ld-linux-x86-64.so.2"]
+    layout = hand_layout(tmp_path / "oci", files, ["/bin/prog"])
+    p = run([xbuild, "inspect", "--lint", "--json", layout], check=False)
+    assert p.returncode == 1, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["ok"] is False and any("PT_INTERP" in x for x in doc["problems"]), doc
+    assert "would not run" in p.stderr
