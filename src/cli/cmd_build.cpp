@@ -178,11 +178,13 @@ void register_build(CLI::App& app) {
       fail(Exit::usage, "--output {}: refusing to write an archive to a terminal; redirect stdout to a file or a pipe", o->output);
     if (parsed.push == Pushing::yes) o->push = true;
     o->tags = resolve_tags(o->tags, project, o->push ? Pushing::yes : Pushing::no);  // -t :TAG, $XBUILD_REPO
-    // With dest=- every status line goes to stderr, so stdout holds the archive alone.
-    std::FILE* status_out = to_stdout ? stderr : stdout;
+    // stdout carries one format: with dest=- the archive, with --json the summary. Every status
+    // line (and a --progress json event stream) then goes to stderr.
+    std::FILE* status_out = to_stdout || o->json ? stderr : stdout;
     Terminal term = detect_terminal(status_out, globals().no_color);
     ProgressView view = parse_progress(o->progress, term);
-    if (o->json && view != ProgressView::json) view = ProgressView::quiet;
+    // --json in a pipe stays quiet unless a view was asked for; on a terminal stderr shows the build.
+    if (o->json && o->progress == "auto" && !term.is_tty) view = ProgressView::quiet;
     if (o->timeout > 0) bopts.timeout = std::chrono::seconds(o->timeout);
 
     // Check the output, tags and base before building: bad flags should fail in a second,
