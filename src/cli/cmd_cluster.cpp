@@ -11,7 +11,7 @@
 #include "kube/kubectl.hpp"
 #include "kube/manifest.hpp"
 #include "kube/schedule.hpp"
-#include "registry/merge.hpp"
+#include "registry/source.hpp"
 #include "registry/reference.hpp"
 #include "registry/remote.hpp"
 #include "util/parallel.hpp"

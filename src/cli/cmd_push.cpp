@@ -74,10 +74,7 @@ void register_push(CLI::App& app) {
   add_push_flags(*cmd, o->options);
   cmd->callback([o] {
     o->options.verbose = globals().verbose;
-    std::string arg = o->layout;
-    for (std::string_view prefix : {"oci:", "oci-archive:"})
-      if (arg.rfind(prefix, 0) == 0) arg = arg.substr(prefix.size());
-    auto [dir, tag] = registry::split_layout_arg(arg);
+    auto [dir, tag] = oci::split_layout_ref(o->layout);
     if (!std::filesystem::is_directory(dir) && !oci::ArchiveSource::is_archive(dir))
       fail(Exit::usage, "{} is neither an OCI layout directory nor an oci-archive file: give one, e.g. xbuild build "
                         "--output type=oci,dest=DIR (or type=oci-archive,dest=FILE.tar)", dir.string());

@@ -28,6 +28,10 @@ void register_toolchains(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_push(CLI::App& app);
 void register_merge(CLI::App& app);
+/// crane's verbs: `manifest`, `config` and `digest` (cmd_manifest.cpp), `ls`, `copy`.
+void register_manifest(CLI::App& app);
+void register_ls(CLI::App& app);
+void register_copy(CLI::App& app);
 void register_doctor(CLI::App& app);
 void register_run(CLI::App& app);
 void register_test(CLI::App& app);

@@ -56,6 +56,9 @@ int main(int argc, char** argv) {
   cli::register_push(app);
   cli::register_merge(app);
   cli::register_inspect(app);
+  cli::register_manifest(app);
+  cli::register_ls(app);
+  cli::register_copy(app);
   cli::register_completion(app);
 
   // Every error message passes through redact: a password given with --creds is never printed,

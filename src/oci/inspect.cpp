@@ -118,16 +118,4 @@ json::object format_json(const std::string& location, const std::vector<ImageSum
   return top;
 }
 
-std::pair<fs::path, std::string> split_layout_ref(std::string_view text) {
-  std::string s(text);
-  if (s.rfind("oci:", 0) == 0) s = s.substr(4);
-  else if (s.rfind("oci-archive:", 0) == 0) s = s.substr(12);
-  if (s.empty()) fail(Exit::usage, "inspect: expected LAYOUT[:TAG]");
-  if (fs::exists(s)) return {fs::path(s), ""};
-  auto colon = s.rfind(':');
-  if (colon != std::string::npos && s.find('/', colon) == std::string::npos && colon > 0)
-    return {fs::path(s.substr(0, colon)), s.substr(colon + 1)};
-  return {fs::path(s), ""};
-}
-
 }  // namespace xb::oci

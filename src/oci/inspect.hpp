@@ -39,8 +39,5 @@ std::string format_text(const std::string& location, const std::vector<ImageSumm
 /// {"location", "images": [{"ref","digest","mediaType","size","annotations","platforms":[...]}]}.
 boost::json::object format_json(const std::string& location, const std::vector<ImageSummary>& images);
 
-/// "LAYOUT[:TAG]" (an optional "oci:" or "oci-archive:" prefix is accepted) split into the
-/// path and the tag ("" = every image). A path that exists is never split.
-std::pair<std::filesystem::path, std::string> split_layout_ref(std::string_view text);
 
 }  // namespace xb::oci

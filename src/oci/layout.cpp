@@ -94,6 +94,20 @@ LayoutSource::LayoutSource(fs::path dir) : m_dir(std::move(dir)) {
     fail(Exit::usage, "corrupt OCI layout '{}': index.json is missing; {}", m_dir.string(), k_recover);
 }
 
+std::pair<fs::path, std::string> split_layout_ref(std::string_view text) {
+  std::string s(text);
+  if (s.rfind("oci:", 0) == 0) s = s.substr(4);
+  else if (s.rfind("oci-archive:", 0) == 0) s = s.substr(12);
+  if (s.empty() || s[0] == ':')
+    fail(Exit::usage, "'{}' names no OCI layout or oci-archive: expected DIR[:TAG] or FILE.tar[:TAG]", text);
+  std::error_code ec;
+  if (fs::exists(s, ec)) return {fs::path(s), ""};
+  auto colon = s.rfind(':');
+  if (colon != std::string::npos && s.find('/', colon) == std::string::npos)
+    return {fs::path(s.substr(0, colon)), s.substr(colon + 1)};
+  return {fs::path(s), ""};
+}
+
 std::vector<Descriptor> LayoutSource::entries() { return read_index_entries(m_dir); }
 
 void LayoutSource::verify_blob(const Descriptor& d, Verify what) const {

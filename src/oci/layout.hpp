@@ -61,6 +61,13 @@ private:
   std::filesystem::path m_dir;
 };
 
+/// "LAYOUT[:TAG]" or "ARCHIVE.tar[:TAG]" (an optional "oci:" or "oci-archive:" prefix is
+/// accepted) split into the path and the tag ("" = none given). A path that exists is never
+/// split; otherwise the tag is after the last ':' when no '/' follows it. The one splitter
+/// of local image arguments (inspect, push, merge, copy and the crane verbs). Throws
+/// Error (Exit::usage) when no path is left.
+std::pair<std::filesystem::path, std::string> split_layout_ref(std::string_view text);
+
 /// The sha256 of a file's bytes as a Digest.
 Digest digest_of_file(const std::filesystem::path& path);
 /// Collects `top` and every descriptor reachable from it (children first, then `top`).

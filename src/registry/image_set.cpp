@@ -8,6 +8,7 @@
 #include "registry/image_set.hpp"
 
 #include "oci/archive_source.hpp"
+#include "oci/layout.hpp"
 #include "oci/media_types.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -46,15 +47,14 @@ void check_blob_file(const fs::path& layout, const oci::Descriptor& d, std::stri
     fail(Exit::usage, "{}: {} has size {} but {} says {}", layout.string(), p.string(), size, where, d.size);
 }
 
-json::array index_manifests(const fs::path& layout) {
+// index.json's entries, read by oci::LayoutSource (the one reader of index.json: a corrupt
+// one is exit 2 naming the file), after a clearer word for a directory that is no layout.
+std::vector<oci::Descriptor> index_entries(const fs::path& layout) {
   std::error_code ec;
   if (!fs::is_regular_file(layout / "oci-layout", ec))
     fail(Exit::usage, "{} is not an OCI image layout (no oci-layout file); build one with xbuild build "
                       "--output type=oci,dest={}", layout.string(), layout.string());
-  auto index = oci::parse_json_object(read_file(layout / "index.json"), (layout / "index.json").string());
-  auto* m = index.if_contains("manifests");
-  if (!m || !m->is_array()) fail(Exit::usage, "{}: no \"manifests\" array", (layout / "index.json").string());
-  return m->get_array();
+  return oci::LayoutSource(layout).entries();
 }
 
 std::string ref_name(const oci::Descriptor& d) {
@@ -88,28 +88,12 @@ std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::strin
 
 std::vector<std::string> layout_tags(const fs::path& layout) {
   std::vector<std::string> tags;
-  int i = 0;
-  for (const auto& v : index_manifests(layout)) {
-    auto d = oci::descriptor_from_json(v, fmt::format("index.json manifests[{}]", i++));
-    tags.push_back(ref_name(d));
-  }
+  for (const auto& d : index_entries(layout)) tags.push_back(ref_name(d));
   return tags;
 }
 
-std::pair<fs::path, std::string> split_layout_arg(const std::string& arg) {
-  std::error_code ec;
-  if (fs::is_directory(arg, ec)) return {fs::path(arg), ""};
-  auto colon = arg.rfind(':');
-  if (colon != std::string::npos && arg.find('/', colon) == std::string::npos)
-    return {fs::path(arg.substr(0, colon)), arg.substr(colon + 1)};
-  return {fs::path(arg), ""};
-}
-
 ImageSet read_layout_image(const fs::path& layout, const std::string& tag) {
-  auto manifests = index_manifests(layout);
-  std::vector<oci::Descriptor> entries;
-  int i = 0;
-  for (const auto& v : manifests) entries.push_back(oci::descriptor_from_json(v, fmt::format("{}/index.json manifests[{}]", layout.string(), i++)));
+  std::vector<oci::Descriptor> entries = index_entries(layout);
   std::vector<std::string> names;
   for (const auto& e : entries) names.push_back(ref_name(e).empty() ? "(untagged)" : ref_name(e));
 

@@ -54,7 +54,5 @@ ImageSet read_archive_image(const std::filesystem::path& file, const std::string
 std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::string_view where);
 /// The tags (ref.name annotations) of a layout's index.json.
 std::vector<std::string> layout_tags(const std::filesystem::path& layout);
-/// Splits "DIR[:TAG]" (the TAG is after the last ':' when that is not part of the path).
-std::pair<std::filesystem::path, std::string> split_layout_arg(const std::string& arg);
 
 }  // namespace xb::registry

@@ -15,6 +15,7 @@
 #include "oci/media_types.hpp"
 #include "registry/reference.hpp"
 #include "registry/remote.hpp"
+#include "registry/source.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
@@ -29,57 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-oci::OciPlatform local_platform(const ImageSet& set, const RawManifest& m, const std::string& source) {
-  auto blobs = manifest_blobs(m.bytes, source);
-  const auto& loc = set.locations.at(blobs.front().digest.str());
-  auto cfg = oci::parse_json_object(read_file(loc.file), fmt::format("{} config", source));
-  oci::OciPlatform p;
-  if (auto* v = cfg.if_contains("os"); v && v->is_string()) p.os = std::string(v->as_string());
-  if (auto* v = cfg.if_contains("architecture"); v && v->is_string()) p.architecture = std::string(v->as_string());
-  if (auto* v = cfg.if_contains("variant"); v && v->is_string()) p.variant = std::string(v->as_string());
-  if (p.os.empty() || p.architecture.empty()) fail(Exit::usage, "{}: its config names no os/architecture", source);
-  return p;
-}
-
-}  // namespace
-
-ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what) {
-  std::string s = text;
-  bool layout = false;
-  if (s.rfind("oci:", 0) == 0) {
-    s = s.substr(4);
-    layout = true;
-  } else if (s.rfind("oci-archive:", 0) == 0) {
-    s = s.substr(12);
-    layout = true;
-  } else if (fs::exists(split_layout_arg(s).first)) {
-    layout = true;
-  }
-  if (layout) {
-    auto [dir, tag] = split_layout_arg(s);
-    ImageSet set = oci::ArchiveSource::is_archive(dir) ? read_archive_image(dir, tag) : read_layout_image(dir, tag);
-    if (!set.is_index()) set.top.desc.platform = local_platform(set, set.top, text);
-    return set;
-  }
-  if (!Reference::valid(s))
-    fail(Exit::usage, "{} '{}' is neither an OCI layout (oci:DIR[:TAG]), an oci-archive (FILE.tar[:TAG]) nor a registry reference: {}",
-         what, redact_reference(text),
-         [&] {
-           try {
-             Reference::parse(s);
-           } catch (const Error& e) {
-             return std::string(e.what());
-           }
-           return std::string();
-         }());
-  Reference ref = Reference::parse(s);
-  Client& client = pool.get(ref.registry);
-  auto session = client.new_session();
-  return read_remote_image(client, *session, ref);
-}
-
-namespace {
 
 /// The annotations a source carries for the whole image: an index's own, or for a lone
 /// manifest those of its annotations that a build also writes on the index.
@@ -154,6 +104,12 @@ ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool)
 }
 
 void write_layout(const ImageSet& image, const fs::path& dest, const std::string& tag, ClientPool& pool) {
+  std::error_code probe;
+  if (fs::exists(dest, probe) && !fs::is_directory(dest, probe))
+    fail(Exit::usage, "{} is a file, not an OCI layout directory: choose another dest", dest.string());
+  if (fs::is_directory(dest, probe) && !fs::is_empty(dest, probe) && !fs::exists(dest / "oci-layout", probe))
+    fail(Exit::usage, "{} is a directory that is not an OCI layout (no oci-layout file) and not empty: choose another "
+                      "dest", dest.string());
   fs::create_directories(dest / "blobs" / "sha256");
   if (!fs::exists(dest / "oci-layout")) write_file_atomic(dest / "oci-layout", oci::media::k_layout_file);
   for (const auto& b : image.blobs) {

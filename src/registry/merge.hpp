@@ -14,13 +14,8 @@
 
 namespace xb::registry {
 
-/// Reads one image: "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", an existing layout or
-/// archive path, or REGISTRY/REPO:TAG; a lone manifest's platform (top.desc.platform) comes
-/// from its config. Error(usage) naming `what` ("merge source") and the text when it is
-/// none of these; Error/RegistryError when the image cannot be read.
-ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what);
-
-/// Reads every source ("oci:DIR[:TAG]", an existing layout dir, or REGISTRY/REPO:TAG) and
+/// Reads every source (registry/source.hpp's read_image_source: a layout, an oci-archive or
+/// a registry reference) and
 /// stitches their platform manifests into one OCI index. A platform that appears twice is
 /// an error (Exit::usage) naming both sources.
 ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool);

@@ -1,17 +1,55 @@
 #pragma once
-// A registry reference seen through the OCI code's BlobSource interface, so `xbuild inspect`
-// (and anything else that reads through BlobSource) works on REGISTRY/REPO:TAG exactly as it
-// does on a local layout. Manifests and configs are fetched on demand and kept in memory.
+// Where an image comes from, whatever the user typed: an OCI layout, an oci-archive or a
+// registry reference. `parse_image_arg` is the one classifier of such arguments and
+// `read_image_source` the one reader of an image from any of them (merge, copy, cluster
+// check and the crane verbs: manifest, config, digest). `RegistrySource` is a registry
+// reference seen through the OCI code's BlobSource interface, so `xbuild inspect` works on
+// REGISTRY/REPO:TAG exactly as it does on a local layout.
 
 #include "oci/layout.hpp"
 #include "registry/client.hpp"
+#include "registry/image_set.hpp"
 #include "registry/reference.hpp"
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace xb::registry {
+
+/// What kind of store an image argument names.
+enum class SourceKind { layout, archive, registry };
+
+/// An image argument, classified.
+struct ImageArg {
+  SourceKind kind = SourceKind::layout;
+  std::filesystem::path path;  ///< the layout dir or archive file (layout, archive)
+  std::string tag;             ///< the layout/archive ref name after ':' ("" = none given)
+  Reference ref;               ///< the registry reference (registry)
+};
+
+/// Classifies "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", an existing layout dir or archive
+/// (with an optional :TAG), "docker://REF" or REGISTRY/REPO[:TAG|@sha256:...]. A local
+/// path is an archive when it is a file, a layout otherwise. Error (Exit::usage) naming
+/// `what` ("copy source") and the text when it is none of these.
+ImageArg parse_image_arg(const std::string& text, std::string_view what);
+
+/// Reads one image from any source parse_image_arg accepts: manifests with their exact
+/// bytes, blobs with where they are; a lone manifest's platform (top.desc.platform) comes
+/// from its config. Error/RegistryError when the image cannot be read.
+ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what);
+
+/// The raw bytes of the config `manifest` (top or a child of `image`) names: read from the
+/// layout (size capped at oci::k_max_config_bytes, digest checked) or fetched
+/// (fetch_config). Throws Error naming the manifest.
+std::string read_config(const ImageSet& image, const RawManifest& manifest, ClientPool& pool);
+
+/// The tags of a registry repository, in the registry's order, every page of the tag list
+/// read (each page capped like a manifest, a page that repeats is an error). Throws
+/// RegistryError (404: the repository does not exist).
+std::vector<std::string> list_tags(Client& client, HttpSession& session, const std::string& repository);
 
 /// True when `target` names a registry image: no oci: prefix, not an existing path (with or
 /// without a :TAG suffix), and a valid reference. Lets commands accept both forms.

@@ -92,10 +92,13 @@ class State:
 class FakeRegistry:
     """Starts on 127.0.0.1:<free port> in a thread. Options: faults (list of Fault),
     post_digest_202 (answer 202 to POST ?digest= like docker-registry), users (dict for
-    Basic auth), absolute_locations (Location as absolute URLs instead of relative)."""
+    Basic auth), absolute_locations (Location as absolute URLs instead of relative),
+    tag_pages (a function (repo, query) -> (status, headers, body) answering
+    GET /v2/<repo>/tags/list, for hostile tag lists; without it the list is the pushed tags)."""
 
     def __init__(self, faults=None, post_digest_202=False, users=None, absolute_locations=False, blob_redirect=None,
-                 bearer_realm=None):
+                 bearer_realm=None, tag_pages=None):
+        self.tag_pages = tag_pages
         self.bearer_realm = bearer_realm  # every request needs "Bearer fake-token" from this realm
         self.blob_redirect = blob_redirect  # a BlobHost: blob GETs answer 307 to it
         self.faults = faults or []
@@ -324,6 +327,15 @@ class FakeRegistry:
                 data = data[:-1]
             return reply(200, {"Content-Length": str(len(data)), "Docker-Content-Digest": m["digest"],
                                "Content-Type": "application/octet-stream"}, data)
+        m = re.match(r"^/v2/(?P<name>.+)/tags/list$", path)
+        if m and method == "GET":
+            if self.tag_pages:
+                return reply(*self.tag_pages(m["name"], query))
+            with st.lock:
+                tags = sorted(t for (r, t) in st.tags if r == m["name"])
+            if not tags:
+                return reply(404, errors=[("NAME_UNKNOWN", "repository name not known to registry")])
+            return reply(200, {"Content-Type": "application/json"}, json.dumps({"name": m["name"], "tags": tags}).encode())
         m = re.match(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$", path)
         if m:
             return self._manifest(method, m["name"], m["ref"], body, ctype, reply, fault)
