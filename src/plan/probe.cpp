@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -244,6 +245,8 @@ std::string first_program_of_script(const std::string& script) {
     }
     if (c == ' ' || c == '\t') {
       end_word();
+    } else if (c == '&' && !cur.empty() && (cur.back() == '>' || cur.back() == '<')) {
+      cur.push_back(c);  // a redirection (>&2, 2>&1, <&3), not a separator
     } else if (c == '\n' || c == ';' || c == '&' || c == '|') {
       end_word();
       commands.emplace_back();
@@ -252,10 +255,25 @@ std::string first_program_of_script(const std::string& script) {
     }
   }
   end_word();
+  // A redirection word: optional fd digits, then > or < (>file, 2>&1, >>log, <in, &>out).
+  auto redirection = [](const std::string& w, bool& needs_target) {
+    std::size_t i = 0;
+    if (i < w.size() && w[i] == '&') ++i;
+    while (i < w.size() && std::isdigit(static_cast<unsigned char>(w[i]))) ++i;
+    if (i >= w.size() || (w[i] != '>' && w[i] != '<')) return false;
+    while (i < w.size() && (w[i] == '>' || w[i] == '<' || w[i] == '&' || w[i] == '|')) ++i;
+    needs_target = i == w.size();  // "2>" then the file as the next word
+    return true;
+  };
   for (auto& words : commands) {
     for (std::size_t i = 0; i < words.size(); ++i) {
       std::string w = words[i];
       w.erase(std::remove(w.begin(), w.end(), '\x01'), w.end());
+      bool needs_target = false;
+      if (redirection(w, needs_target)) {
+        if (needs_target) ++i;
+        continue;
+      }
       if (k_keywords.count(w) || is_assignment(w) || k_prefixes.count(w)) continue;
       if (w.find('$') != std::string::npos || w.find('`') != std::string::npos || w.find('/') != std::string::npos)
         return "";  // not knowable without running the script, or a file of the project

@@ -88,6 +88,23 @@ def test_a_build_command_that_is_not_installed_is_exit_3(xbuild, tmp_path, build
     assert "'nosuchtool' is not installed" in err(p) + p.stderr, p.stderr
 
 
+@pytest.mark.parametrize("build", ["nosuchtool 2>&1 | tee log", "echo start >&2; nosuchtool"])
+def test_a_missing_program_behind_a_redirection_is_still_exit_3(xbuild, tmp_path, build):
+    proj = project(tmp_path, f'name = "p"\nbuild = "{build}"\noutputs = ["hello"]\n')
+    p = run([xbuild, "-C", proj, "build"], check=False)
+    assert p.returncode == 3 and "'nosuchtool' is not installed" in p.stderr, p.stderr
+
+
+def test_a_redirection_is_not_taken_for_the_build_program(xbuild, tmp_path):
+    # `>&2` once made "2" the build's program: exit 3 "program '2' is not installed", nothing built.
+    build = 'echo main.c:3: error: expected ; >&2; mkdir -p {out}; echo hi > {out}/hello 2>&1; exit 0'
+    proj = project(tmp_path, f'name = "p"\nlanguage = "custom"\nbuild = "{build}"\noutputs = ["hello"]\n')
+    p = run([xbuild, "-C", proj, "build", "-o", f"type=local,dest={tmp_path / 'out'}"], check=False)
+    assert p.returncode == 0, p.stderr
+    assert "is not installed" not in p.stderr
+    assert [f.read_text() for f in (tmp_path / "out").rglob("hello")] == ["hi\n"]
+
+
 def test_corrupt_index_json_is_exit_2_naming_the_file(xbuild, tmp_path):
     layout = tmp_path / "l"
     layout.mkdir()

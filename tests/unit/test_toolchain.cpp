@@ -160,6 +160,12 @@ TEST_CASE("first_program: the tool a build command runs first") {
   CHECK(first_program({"sh", "-ec", "\"${RUSTC:-rustc}\" --edition 2021 x.rs"}).empty());
   CHECK(first_program({"sh", "-ec", "./configure && make"}).empty());
   CHECK(first_program({"./build.sh"}).empty());
+  // Redirections are not commands: `>&2` once made "2" the program (exit 3, nothing built).
+  CHECK(first_program({"sh", "-ec", "echo step >&2; make all"}) == "make");
+  CHECK(first_program({"sh", "-ec", "make 2>&1 | tee log"}) == "make");
+  CHECK(first_program({"sh", "-ec", ">log 2> err make"}) == "make");
+  CHECK(first_program({"sh", "-ec", "echo x >&2; exit 2"}).empty());
+  CHECK(first_program({"sh", "-ec", "&>out cmake -B b && make"}) == "cmake");
   CHECK(first_program({}).empty());
 }
 
