@@ -74,8 +74,12 @@ def test_manifest_digest_config_layout_archive_registry(xbuild, image, registry_
         # arm/v7 is told apart from other arm variants; "armhf" is what users type.
         _, out, _ = xb_bytes(xbuild, "digest", src, "--platform", "armhf", env=clean_env)
         assert out.decode() == info["manifests"]["linux/arm/v7"] + "\n", src
-    # skopeo agrees on the registry's platform manifest and config.
-    assert sha(skopeo_raw(f"{registry_open.host}/crane/app@{arm64}")) == arm64
+    # By digest, as crane: the platform manifest's own bytes, which skopeo reads the same.
+    by_digest = f"{registry_open.host}/crane/app@{arm64}"
+    _, out, _ = xb_bytes(xbuild, "manifest", by_digest, env=clean_env)
+    assert out == skopeo_raw(by_digest) == child_manifest(layout, arm64)
+    _, out, _ = xb_bytes(xbuild, "config", by_digest, env=clean_env)
+    assert sha(out) == config_digest
 
 
 def test_single_manifest_and_sha256sum(xbuild, image, clean_env):
@@ -118,6 +122,10 @@ def test_verbs_bad_input(xbuild, image, tmp_path, registry_open, clean_env):
     make_layout(corrupt, platforms=["linux/amd64"], tag="x")
     (corrupt / "index.json").write_text("{not json")
     cases.append((["digest", f"{corrupt}:x"], 2, ["index.json"]))
+    # merge and copy read through the same reader: a corrupt index.json was exit 1 there.
+    cases.append((["merge", "-o", f"type=oci,dest={tmp_path / 'm'}", f"oci:{corrupt}:x"], 2, ["corrupt OCI layout",
+                                                                                             "index.json"]))
+    cases.append((["copy", f"oci:{corrupt}:x", f"oci:{tmp_path / 'c'}"], 2, ["corrupt OCI layout", "index.json"]))
     for argv, want, words in cases:
         code, out, err = xb_bytes(xbuild, *argv, env=clean_env, check=False)
         assert code == want, (argv, code, err)
