@@ -210,7 +210,8 @@ private:
       case State::ok: return fmt::format("{} {:.1f}s", colored(fmt::terminal_color::green, "ok"), row.seconds);
       case State::failed:
         return fmt::format("{} {:.1f}s ({})", colored(fmt::terminal_color::red, "FAILED"), row.seconds, row.text);
-      case State::cancelled: return fmt::format("cancelled: {}", row.text);
+      case State::cancelled:  // the scheduler's reason already starts with the word
+        return row.text.rfind("cancelled", 0) == 0 ? row.text : fmt::format("cancelled: {}", row.text);
     }
     return {};
   }

@@ -271,3 +271,24 @@ outputs = ["hello"]
     assert ticked, screen
     assert rc_file.read_text().strip() == "0", screen
     assert re.search(r"^\[linux/amd64\] ok \d+\.\ds$", screen, re.M), screen
+
+
+def test_tty_row_of_a_cancelled_platform_says_cancelled_once(xbuild, tmp_path):
+    # One platform fails at once, the other is still running (or waiting) and is cancelled:
+    # its row read "cancelled: cancelled: another platform failed".
+    proj = tmp_path / "c"
+    proj.mkdir()
+    (proj / "xbuild.toml").write_text(
+        'name = "c"\nlanguage = "custom"\n'
+        'build = "if [ $TARGETARCH = amd64 ]; then exit 2; fi; sleep 60"\noutputs = ["x"]\n')
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm-256color"
+    cmd = shlex.join([str(xbuild), "-C", str(proj), "build", "--platform", "linux/amd64,linux/arm64",
+                      "--output", f"type=local,dest={proj / 'o'}"]) + "; echo rc=$?"
+    out = run([need("script"), "-qec", cmd, "/dev/null"], env=env).stdout
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out).replace("\r", "\n")
+    assert "rc=1" in screen, screen
+    rows = [line for line in screen.splitlines() if line.startswith("[linux/arm64] cancelled")]
+    assert rows and all(line.count("cancelled") == 1 for line in rows), screen
+    assert "[linux/arm64] cancelled: another platform failed" in screen, screen
+
