@@ -257,3 +257,26 @@ def test_copy_bad_destinations(xbuild, image, tmp_path, registry_open, clean_env
             assert w in err, (argv, w, err)
     assert sorted(p.name for p in notlayout.iterdir()) == ["keep.txt"]
     assert not (tmp_path / "y").exists()
+
+
+def test_verbs_on_an_authenticated_registry(xbuild, image, registry_basic, clean_env):
+    from registry_fixtures import PASSWORD, USER
+    layout, _, info = image
+    ref = f"{registry_basic.host}/secure/app:v1"
+    creds = ["--creds", f"{USER}:{PASSWORD}"]
+    # Without credentials: exit 4 saying so, for a write and for a read.
+    code, out, err = xb_bytes(xbuild, "copy", f"oci:{layout}:v1", ref, env=clean_env, check=False)
+    assert code == 4 and out == b"" and "requires authentication" in err, err
+    code, _, err = xb_bytes(xbuild, "copy", f"oci:{layout}:v1", ref, "--creds", f"{USER}:wrong-{PASSWORD}", env=clean_env,
+                            check=False)
+    assert code == 4 and PASSWORD not in err, err
+    _, out, _ = xb_bytes(xbuild, "copy", f"oci:{layout}:v1", ref, *creds, env=clean_env)
+    assert out.decode().strip().endswith("@" + info["index"])
+    assert sha(skopeo_raw(ref, creds=f"{USER}:{PASSWORD}")) == info["index"]
+    for verb in (["digest", ref], ["ls", f"{registry_basic.host}/secure/app"], ["manifest", ref]):
+        code, out, err = xb_bytes(xbuild, *verb, env=clean_env, check=False)
+        assert code == 4 and out == b"" and "requires authentication" in err, (verb, err)
+    _, out, _ = xb_bytes(xbuild, "digest", ref, *creds, env=clean_env)
+    assert out.decode() == info["index"] + "\n"
+    _, out, _ = xb_bytes(xbuild, "ls", f"{registry_basic.host}/secure/app", *creds, env=clean_env)
+    assert out.decode() == "v1\n"
