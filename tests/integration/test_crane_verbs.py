@@ -12,7 +12,7 @@ import pytest
 
 from conftest import need, run
 from registry_fixtures import *  # noqa: F401,F403 (fixtures)
-from registry_fixtures import DockerRegistry, make_layout, sha, skopeo_raw
+from registry_fixtures import DockerRegistry, Fault, make_layout, sha, skopeo_raw
 
 PLATS = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
 
@@ -172,6 +172,12 @@ def test_ls_pages_and_hostile_lists(xbuild, fake_registry, clean_env):
         (lambda r, q: (200, {}, json.dumps({"tags": ["ok", "evil\nline"]}).encode()), "not a valid tag"),
         (lambda r, q: (200, {}, b"<html>"), "is not"),
     ]
+    # An endless page stops at the manifest cap (4 MiB), far below what the fake would send.
+    fault = Fault("GET", r"/tags/list", "endless:200", times=-1)
+    f = fake_registry(faults=[fault])
+    code, out, err = xb_bytes(xbuild, "ls", f"{f.host}/r", env=clean_env, check=False)
+    assert code == 4 and out == b"" and "more than 4 MiB" in err and "a page of the tag list" in err, err
+    assert 4 << 20 <= fault.sent < 64 << 20 and fault.fired == 1
     for answer, words in hostile:
         f = fake_registry(tag_pages=answer)
         code, out, err = xb_bytes(xbuild, "ls", f"{f.host}/r", env=clean_env, check=False)
