@@ -60,7 +60,11 @@ ImageArg parse_image_arg(const std::string& text, std::string_view what) {
              fs::exists(text.substr(0, colon), ec));
   }
   if (local) {
-    std::tie(arg.path, arg.tag) = oci::split_layout_ref(text);
+    try {
+      std::tie(arg.path, arg.tag) = oci::split_layout_ref(text);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", what, e.what()), e.code());
+    }
     std::error_code ec;
     bool archive = text.rfind("oci-archive:", 0) == 0 || fs::is_regular_file(arg.path, ec);
     arg.kind = archive ? SourceKind::archive : SourceKind::layout;

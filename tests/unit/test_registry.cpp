@@ -7,6 +7,7 @@
 #include "registry/client.hpp"
 #include "registry/http.hpp"
 #include "registry/reference.hpp"
+#include "registry/source.hpp"
 #include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -454,3 +455,51 @@ TEST_CASE("RegistryError::cause: one cause for the same answer whichever blob as
   resp.status = 500;
   CHECK(reg::error_from_response("x", a, resp).cause() != ea.cause());
 }
+
+TEST_CASE("parse_image_arg: layouts, archives and references, one classifier") {
+  using reg::SourceKind;
+  using xb::Error;
+  using xb::Exit;
+  xb::test::TempDir tmp("imgarg");
+  std::filesystem::create_directories(tmp.path / "lay:out");  // a ':' inside an existing path
+  std::filesystem::create_directories(tmp.path / "layout");
+  xb::write_file_atomic(tmp.path / "image.tar", "x");
+  std::string dir = (tmp.path / "layout").string();
+
+  auto a = reg::parse_image_arg("oci:" + dir + ":v1", "REF");
+  CHECK(a.kind == SourceKind::layout);
+  CHECK(a.path == tmp.path / "layout");
+  CHECK(a.tag == "v1");
+  a = reg::parse_image_arg(dir + ":v1", "REF");  // an existing dir with :TAG needs no prefix
+  CHECK((a.kind == SourceKind::layout && a.tag == "v1"));
+  a = reg::parse_image_arg((tmp.path / "lay:out").string(), "REF");  // an existing path is never split
+  CHECK((a.kind == SourceKind::layout && a.tag.empty() && a.path == tmp.path / "lay:out"));
+  a = reg::parse_image_arg((tmp.path / "image.tar").string() + ":1.0", "REF");
+  CHECK((a.kind == SourceKind::archive && a.tag == "1.0"));
+  a = reg::parse_image_arg("oci-archive:" + (tmp.path / "missing.tar").string(), "REF");
+  CHECK((a.kind == SourceKind::archive && a.tag.empty()));
+
+  a = reg::parse_image_arg("localhost:5000/team/app:1.0", "REF");
+  CHECK(a.kind == SourceKind::registry);
+  CHECK(a.ref.registry == "localhost:5000");
+  CHECK(a.ref.repository == "team/app");
+  CHECK(a.ref.tag == "1.0");
+  a = reg::parse_image_arg("docker://127.0.0.1:5000/app@sha256:" + std::string(64, 'a'), "REF");
+  CHECK((a.kind == SourceKind::registry && a.ref.digest == "sha256:" + std::string(64, 'a')));
+
+  auto code_of = [](const std::string& text) {
+    try {
+      reg::parse_image_arg(text, "copy source");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find("copy source") != std::string::npos);
+      CHECK(std::string(e.what()).find("secret") == std::string::npos);
+      return e.code();
+    }
+    return Exit::ok;
+  };
+  CHECK(code_of("Not A Ref") == Exit::usage);
+  CHECK(code_of("oci:") == Exit::usage);
+  CHECK(code_of("") == Exit::usage);
+  CHECK(code_of("user:secret@host/x") == Exit::usage);
+}
+
