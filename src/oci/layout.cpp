@@ -35,7 +35,17 @@ const std::string k_recover = "remove the layout directory (or that blob) and bu
 std::vector<Descriptor> read_index_entries(const fs::path& dir) {
   fs::path index = dir / "index.json";
   std::string where = index.string();
-  // An index.json that is not one is bad input (exit 2, naming the file), as a bad xbuild.toml.
+  // An index.json that is not one is bad input (exit 2, naming the file), as a bad xbuild.toml;
+  // one that is there but cannot be read is a file-system problem (exit 3), not corruption:
+  // removing the layout would be the wrong advice.
+  std::error_code ec;
+  if (fs::is_regular_file(index, ec)) {
+    if (int fd = ::open(index.c_str(), O_RDONLY | O_CLOEXEC); fd < 0)
+      fail(Exit::environment, "cannot read {}: {} (check the permissions of the layout {})", where,
+           std::strerror(errno), dir.string());
+    else
+      ::close(fd);
+  }
   try {
     auto o = parse_json_object(read_file(index), where);
     std::vector<Descriptor> out;

@@ -51,7 +51,10 @@ oci::OciPlatform local_platform(const ImageSet& set, const RawManifest& m, const
 
 ImageArg parse_image_arg(const std::string& text, std::string_view what) {
   ImageArg arg;
-  bool local = text.rfind("oci:", 0) == 0 || text.rfind("oci-archive:", 0) == 0;
+  // A reference never starts with '/' or '.': such a text is a path even when it does not
+  // exist (or cannot be reached), and is reported as one.
+  bool local = text.rfind("oci:", 0) == 0 || text.rfind("oci-archive:", 0) == 0 ||
+               (!text.empty() && (text[0] == '/' || text[0] == '.'));
   if (!local && text.rfind("docker://", 0) != 0 && !text.empty()) {
     std::error_code ec;
     auto colon = text.rfind(':');

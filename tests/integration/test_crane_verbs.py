@@ -2,11 +2,11 @@
 xbuild manifest / config / digest / ls / copy. Images are put into the registry and the
 archive with skopeo (not xbuild), and what xbuild prints or writes is checked with skopeo,
 umoci and sha256 of the bytes."""
-import hashlib
-import io
 import json
+import shutil
 import subprocess
-import tarfile
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -286,3 +286,32 @@ def test_verbs_on_an_authenticated_registry(xbuild, image, registry_basic, clean
     assert out.decode() == info["index"] + "\n"
     _, out, _ = xb_bytes(xbuild, "ls", f"{registry_basic.host}/secure/app", *creds, env=clean_env)
     assert out.decode() == "v1\n"
+
+
+def test_an_unreadable_index_json_is_a_permission_problem_not_corruption(xbuild, image, tmp_path, clean_env):
+    # It was "corrupt OCI layout ...; remove the layout directory", exit 2: the wrong advice.
+    need("setpriv")
+    top = Path(tempfile.mkdtemp(prefix="xb-unreadable-"))  # pytest's tmp is 0700: nobody could not reach it
+    try:
+        top.chmod(0o755)
+        layout = top / "layout"
+        shutil.copytree(image[0], layout)
+        (layout / "index.json").chmod(0o600)  # root's; the command runs as nobody
+        for verb in (["manifest", f"{layout}:v1"], ["ls", layout], ["inspect", layout],
+                     ["copy", f"{layout}:v1", f"oci:{top / 'c'}"]):
+            p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", xbuild, *verb], check=False,
+                    env=clean_env)
+            assert p.returncode == 3, (verb, p.stderr)
+            assert f"cannot read {layout / 'index.json'}: Permission denied" in p.stderr, p.stderr
+            assert "check the permissions" in p.stderr and "corrupt" not in p.stderr, p.stderr
+    finally:
+        shutil.rmtree(top)
+
+
+def test_a_path_that_cannot_be_reached_is_named_as_a_path(xbuild, tmp_path, clean_env):
+    # A path is never taken for a registry reference: it was "REF '/...': empty path component
+    # in the repository name" for a layout nobody could reach or a missing ./dir.
+    for text in [str(tmp_path / "nosuch"), "./nosuch-layout:v1"]:
+        p = run([xbuild, "digest", text], check=False, env=clean_env, cwd=tmp_path)
+        assert p.returncode == 2 and "repository name" not in p.stderr, p.stderr
+        assert "nosuch" in p.stderr and "not an OCI image layout" in p.stderr, p.stderr
