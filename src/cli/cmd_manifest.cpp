@@ -3,7 +3,9 @@
 // digest), `xbuild config REF [--platform P]` (the raw config bytes) and `xbuild digest REF
 // [--platform P]`. REF is whatever registry::read_image_source reads (a layout, an
 // oci-archive or a registry reference), so the three verbs behave the same on all of them;
-// only the choice of a platform manifest is done here.
+// only the choice of a platform manifest is done here. From a registry they fetch what they
+// print and no more: `digest REF` and `manifest REF` one GET of the top manifest (registries
+// such as Docker Hub count manifest GETs), --platform then the one platform manifest.
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
@@ -33,38 +35,31 @@ struct ImageVerbCmd {
 
 bool is_attestation(const oci::Descriptor& d) { return d.annotations.count("vnd.docker.reference.type") > 0; }
 
-std::string platforms_of(const registry::ImageSet& set) {
+std::string platforms_of(const std::vector<oci::Descriptor>& entries) {
   std::vector<std::string> names;
-  for (const auto& c : set.children)
-    if (c.desc.platform && !is_attestation(c.desc)) names.push_back(c.desc.platform->str());
+  for (const auto& d : entries)
+    if (d.platform && !is_attestation(d)) names.push_back(d.platform->str());
   return names.empty() ? "none" : join(names, ", ");
 }
 
-/// The manifest a verb works on: the top one when no platform is asked for (an index's
-/// single platform manifest for `config`, which needs an image), else the one serving it.
-const registry::RawManifest& choose(const registry::ImageSet& set, const std::optional<Platform>& want, Verb verb,
-                                    const std::string& ref) {
-  std::string name = registry::redact_reference(ref);
+/// The index entry a verb works on: the one serving `want`, or without --platform the
+/// index's only image (for `config`, which needs one image).
+const oci::Descriptor& choose_entry(const std::vector<oci::Descriptor>& entries, const std::optional<Platform>& want,
+                                    const std::string& name) {
   if (!want) {
-    if (verb != Verb::config || !set.is_index()) return set.top;
-    const registry::RawManifest* only = nullptr;
+    const oci::Descriptor* only = nullptr;
     int n = 0;
-    for (const auto& c : set.children)
-      if (!is_attestation(c.desc)) {
-        only = &c;
+    for (const auto& d : entries)
+      if (!is_attestation(d)) {
+        only = &d;
         ++n;
       }
     if (n == 1) return *only;
-    fail(Exit::usage, "{} is an index of {} platforms ({}): choose one with --platform", name, n, platforms_of(set));
+    fail(Exit::usage, "{} is an index of {} platforms ({}): choose one with --platform", name, n, platforms_of(entries));
   }
-  if (!set.is_index()) {
-    if (set.top.desc.platform && set.top.desc.platform->serves(*want)) return set.top;
-    fail(Exit::usage, "--platform {}: {} is a single-platform image for {}", want->str(), name,
-         set.top.desc.platform ? set.top.desc.platform->str() : std::string("an unknown platform"));
-  }
-  for (const auto& c : set.children)
-    if (c.desc.platform && !is_attestation(c.desc) && c.desc.platform->serves(*want)) return c;
-  fail(Exit::usage, "--platform {}: {} has no image for it (it has: {})", want->str(), name, platforms_of(set));
+  for (const auto& d : entries)
+    if (d.platform && !is_attestation(d) && d.platform->serves(*want)) return d;
+  fail(Exit::usage, "--platform {}: {} has no image for it (it has: {})", want->str(), name, platforms_of(entries));
 }
 
 void register_verb(CLI::App& app, Verb verb) {
@@ -95,15 +90,39 @@ void register_verb(CLI::App& app, Verb verb) {
     }
     o->registry.verbose = globals().verbose;
     registry::ClientPool pool(o->registry);
-    registry::ImageSet set = registry::read_image_source(o->ref, pool, "REF");
-    const registry::RawManifest& m = choose(set, want, verb, o->ref);
-    if (verb == Verb::digest) {
-      fmt::print("{}\n", m.desc.digest.str());
-      return;
+    std::string name = registry::redact_reference(o->ref);
+    // The top manifest first (one GET from a registry, as crane): an index's children are
+    // read only when a platform's manifest is asked for, and then only that one.
+    registry::ImageSet set = registry::read_image_source(o->ref, pool, "REF", registry::Depth::top);
+    auto print = [&](const registry::ImageSet& image, const registry::RawManifest& m) {
+      if (verb == Verb::digest) return fmt::print("{}\n", m.desc.digest.str());
+      std::string bytes = verb == Verb::manifest ? m.bytes : registry::read_config(image, m, pool);
+      std::fwrite(bytes.data(), 1, bytes.size(), stdout);  // as stored: no newline added
+      if (std::fflush(stdout) != 0) fail(Exit::environment, "writing to stdout failed");
+    };
+    if (!want && verb != Verb::config) return print(set, set.top);
+    if (!set.is_index()) {
+      if (want && !(set.top.desc.platform && set.top.desc.platform->serves(*want)))
+        fail(Exit::usage, "--platform {}: {} is a single-platform image for {}", want->str(), name,
+             set.top.desc.platform ? set.top.desc.platform->str() : std::string("an unknown platform"));
+      return print(set, set.top);
     }
-    std::string bytes = verb == Verb::manifest ? m.bytes : registry::read_config(set, m, pool);
-    std::fwrite(bytes.data(), 1, bytes.size(), stdout);  // as stored: no newline added
-    if (std::fflush(stdout) != 0) fail(Exit::environment, "writing to stdout failed");
+    registry::ImageArg arg = registry::parse_image_arg(o->ref, "REF");
+    bool remote = arg.kind == registry::SourceKind::registry;
+    std::vector<oci::Descriptor> entries;
+    try {
+      entries = registry::index_manifests(set.top.bytes, fmt::format("{} index", name));
+    } catch (const Error& e) {
+      throw Error(e.what(), remote ? Exit::registry : e.code());  // a registry's bad index is its failure
+    }
+    const oci::Descriptor& entry = choose_entry(entries, want, name);
+    if (verb == Verb::digest) return fmt::print("{}\n", entry.digest.str());  // the index says it; nothing to fetch
+    for (const auto& child : set.children)  // a local source was read whole
+      if (child.desc.digest == entry.digest) return print(set, child);
+    if (!remote)
+      fail(Exit::usage, "{}: the index lists manifest {} that the layout does not hold", name, entry.digest.str());
+    registry::ImageSet child = registry::read_image_source(arg.ref.with_digest(entry.digest.str()), pool, "REF");
+    print(child, child.top);
   });
 }
 

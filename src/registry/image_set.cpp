@@ -73,6 +73,16 @@ void ImageSet::add_blob(const oci::Descriptor& d, BlobLocation where) {
   blobs.push_back(d);
 }
 
+std::vector<oci::Descriptor> index_manifests(const std::string& bytes, std::string_view where) {
+  auto index = oci::parse_json_object(bytes, where);
+  const json::value* children = index.if_contains("manifests");
+  if (!children || !children->is_array()) fail(Exit::usage, "{}: the image index has no manifests", where);
+  std::vector<oci::Descriptor> out;
+  int i = 0;
+  for (const auto& c : children->get_array()) out.push_back(oci::descriptor_from_json(c, fmt::format("{} manifests[{}]", where, i++)));
+  return out;
+}
+
 std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::string_view where) {
   auto m = oci::parse_json_object(bytes, where);
   std::vector<oci::Descriptor> out;

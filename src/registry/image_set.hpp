@@ -42,6 +42,10 @@ struct ImageSet {
   void add_blob(const oci::Descriptor& d, BlobLocation where);
 };
 
+/// How much of an image to read: all of it, or only its top manifest or index (a
+/// registry's index children are then not fetched; local sources are always read whole).
+enum class Depth { image, top };
+
 /// Reads the image tagged `tag` (its org.opencontainers.image.ref.name; "" = the only one)
 /// from an OCI image layout. Manifests are read verbatim and their digests checked; blobs
 /// are checked to exist with the right size. Throws Error (Exit::usage) naming the file.
@@ -50,6 +54,8 @@ ImageSet read_layout_image(const std::filesystem::path& layout, const std::strin
 /// (every blob verified) into a private temp layout that lives as long as the set; messages
 /// name FILE. Throws Error (Exit::usage) like read_layout_image.
 ImageSet read_archive_image(const std::filesystem::path& file, const std::string& tag);
+/// The manifest descriptors (with their platforms) an index lists; throws Error naming `where`.
+std::vector<oci::Descriptor> index_manifests(const std::string& bytes, std::string_view where);
 /// The config and layer descriptors a manifest lists; throws Error naming `where`.
 std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::string_view where);
 /// The tags (ref.name annotations) of a layout's index.json.

@@ -241,22 +241,18 @@ RawManifest fetch_child_manifest(Client& client, HttpSession& session, const std
 
 namespace {
 
-// The manifests an index lists, as descriptors (platforms included).
+// The manifests an index lists, as descriptors (platforms included); a registry's index that
+// does not parse is the registry's failure (exit 4).
 std::vector<oci::Descriptor> index_entries(const RawManifest& top, const Reference& ref) {
-  auto index = oci::parse_json_object(top.bytes, fmt::format("index of {}", ref.str()));
-  auto* children = index.if_contains("manifests");
-  if (!children || !children->is_array()) fail(Exit::registry, "the index of {} has no manifests", ref.str());
-  std::vector<oci::Descriptor> out;
-  int i = 0;
-  for (const auto& c : children->as_array()) out.push_back(remote_descriptor(c, fmt::format("{} index manifests[{}]", ref.str(), i++)));
-  return out;
+  return from_registry([&] { return index_manifests(top.bytes, fmt::format("the index of {}", ref.str())); });
 }
 
 }  // namespace
 
-ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref) {
+ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref, Depth depth) {
   ImageSet set;
   set.top = fetch_manifest(client, session, ref.repository, ref.manifest_ref());
+  if (set.is_index() && depth == Depth::top) return set;
   BlobLocation remote{"", ref.registry, ref.repository};
   auto add_blobs = [&](const RawManifest& m) {
     for (const auto& b : remote_blobs(m.bytes, fmt::format("{} manifest {}", ref.str(), m.desc.digest.str())))

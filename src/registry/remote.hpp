@@ -29,8 +29,10 @@ std::filesystem::path fetch_blob(Client& client, HttpSession& session, const std
 /// ${XDG_CACHE_HOME:-~/.cache}/xbuild: an OCI layout holding pulled images.
 std::filesystem::path cache_dir();
 /// Reads an image's manifests from a registry; its blobs stay remote (location = ref's repo).
-/// Single manifests get their platform from their config blob.
-ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref);
+/// Single manifests get their platform from their config blob. With Depth::top an index's
+/// children are not fetched (set.children and set.blobs stay empty): one GET for what
+/// `digest` and `manifest` print, as crane, since registries count manifest GETs.
+ImageSet read_remote_image(Client& client, HttpSession& session, const Reference& ref, Depth depth = Depth::image);
 /// Fetches a config blob into memory: at most its descriptor's size (refused above
 /// oci::k_max_config_bytes), then size and digest checked; the bytes returned are the
 /// verified ones. Throws RegistryError / Error (Exit::registry).

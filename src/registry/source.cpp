@@ -90,12 +90,12 @@ ImageArg parse_image_arg(const std::string& text, std::string_view what) {
   return arg;
 }
 
-ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what) {
+ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what, Depth depth) {
   ImageArg arg = parse_image_arg(text, what);
   if (arg.kind == SourceKind::registry) {
     Client& client = pool.get(arg.ref.registry);
     auto session = client.new_session();
-    return read_remote_image(client, *session, arg.ref);
+    return read_remote_image(client, *session, arg.ref, depth);
   }
   if (arg.kind == SourceKind::archive && !oci::ArchiveSource::is_archive(arg.path)) {
     std::error_code ec;

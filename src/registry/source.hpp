@@ -38,8 +38,10 @@ ImageArg parse_image_arg(const std::string& text, std::string_view what);
 
 /// Reads one image from any source parse_image_arg accepts: manifests with their exact
 /// bytes, blobs with where they are; a lone manifest's platform (top.desc.platform) comes
-/// from its config. Error/RegistryError when the image cannot be read.
-ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what);
+/// from its config. Depth::top leaves a registry index's children unread (read_remote_image).
+/// Error/RegistryError when the image cannot be read.
+ImageSet read_image_source(const std::string& text, ClientPool& pool, std::string_view what,
+                           Depth depth = Depth::image);
 
 /// The raw bytes of the config `manifest` (top or a child of `image`) names: read from the
 /// layout (size capped at oci::k_max_config_bytes, digest checked) or fetched

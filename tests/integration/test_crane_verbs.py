@@ -315,3 +315,28 @@ def test_a_path_that_cannot_be_reached_is_named_as_a_path(xbuild, tmp_path, clea
         p = run([xbuild, "digest", text], check=False, env=clean_env, cwd=tmp_path)
         assert p.returncode == 2 and "repository name" not in p.stderr, p.stderr
         assert "nosuch" in p.stderr and "not an OCI image layout" in p.stderr, p.stderr
+
+
+def test_read_verbs_fetch_only_what_they_print(xbuild, image, fake_registry, clean_env):
+    # Registries count manifest GETs (Docker Hub's pull limit): as crane, `digest` and
+    # `manifest` read the top manifest once, and --platform adds only that platform's manifest.
+    layout, _, info = image
+    f = fake_registry()
+    ref = f"{f.host}/count/app:v1"
+    run([xbuild, "push", f"{layout}:v1", ref], env=clean_env)
+    arm64 = info["manifests"]["linux/arm64"]
+
+    def manifest_gets(*argv):
+        before = len(f.requests("GET", r"/manifests/"))
+        _, out, _ = xb_bytes(xbuild, *argv, env=clean_env)
+        return out, [r.path for r in f.requests("GET", r"/manifests/")[before:]]
+    out, gets = manifest_gets("digest", ref)
+    assert out.decode() == info["index"] + "\n" and gets == ["/v2/count/app/manifests/v1"]
+    out, gets = manifest_gets("manifest", ref)
+    assert sha(out) == info["index"] and len(gets) == 1
+    out, gets = manifest_gets("digest", ref, "--platform", "linux/arm64")
+    assert out.decode() == arm64 + "\n" and len(gets) == 1
+    out, gets = manifest_gets("manifest", ref, "--platform", "linux/arm64")
+    assert sha(out) == arm64 and gets == ["/v2/count/app/manifests/v1", f"/v2/count/app/manifests/{arm64}"]
+    out, gets = manifest_gets("config", ref, "--platform", "linux/arm64")
+    assert json.loads(out)["architecture"] == "arm64" and len(gets) == 2
