@@ -1,6 +1,6 @@
-// `xbuild inspect [LAYOUT[:TAG]]`: what an OCI layout holds, per image and per platform.
-// Fetching (a BlobSource) and printing (oci/inspect.hpp) are separate so registry
-// references can be added by giving summarize() another source.
+// `xbuild inspect [TARGET]`: what an OCI layout, an oci-archive or a registry image holds,
+// per image and per platform. TARGET is classified by registry::parse_image_arg, as every
+// image argument is; fetching (a BlobSource) and printing (oci/inspect.hpp) are separate.
 // Also the hidden developer command `xbuild pack-layer`, which runs the layer writer alone
 // on a directory (scripts/bench_layer.py measures it against tar | gzip).
 
@@ -97,26 +97,33 @@ void register_inspect(CLI::App& app) {
                 "(exit 1 and one line per problem when not)");
   add_registry_flags(*cmd, o->registry);
   cmd->callback([o] {
-    if (registry::is_registry_target(o->target)) {  // REGISTRY/REPO:TAG (registry engineer's branch)
-      o->registry.verbose = globals().verbose;
-      registry::RegistrySource src(registry::Reference::parse(o->target), o->registry);
-      if (o->lint) return lint_and_report(src, {src.top()}, o->target, o->json);
-      std::vector<oci::ImageSummary> images{oci::summarize(src, src.top())};
-      if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(o->target, images)));
-      else fmt::print("{}", oci::format_text(o->target, images));
-      return;
-    }
     std::filesystem::path dir;
     std::string tag;
-    if (o->target.empty()) dir = globals().dir / ".xbuild" / "oci";
-    else std::tie(dir, tag) = oci::split_layout_ref(o->target);
+    bool archive = false;
+    if (o->target.empty()) {
+      dir = globals().dir / ".xbuild" / "oci";
+    } else {
+      registry::ImageArg arg = registry::parse_image_arg(o->target, "inspect");
+      if (arg.kind == registry::SourceKind::registry) {
+        o->registry.verbose = globals().verbose;
+        registry::RegistrySource src(arg.ref, o->registry);
+        if (o->lint) return lint_and_report(src, {src.top()}, o->target, o->json);
+        std::vector<oci::ImageSummary> images{oci::summarize(src, src.top())};
+        if (o->json) fmt::print("{}\n", boost::json::serialize(oci::format_json(o->target, images)));
+        else fmt::print("{}", oci::format_text(o->target, images));
+        return;
+      }
+      dir = arg.path;
+      tag = arg.tag;
+      archive = arg.kind == registry::SourceKind::archive;
+    }
     std::error_code ec;
     if (!std::filesystem::exists(dir, ec))
       fail(Exit::usage, "{}: no such OCI layout or oci-archive{} (a registry image is named with its host: "
            "registry.example.com/repo:tag, localhost:5000/repo:tag)", registry::redact_reference(dir.string()),
            o->target.empty() ? " (the default output of xbuild build in this project; build first or pass a path)" : "");
     std::unique_ptr<oci::BlobSource> source;
-    if (oci::ArchiveSource::is_archive(dir)) source = std::make_unique<oci::ArchiveSource>(dir);
+    if (archive || oci::ArchiveSource::is_archive(dir)) source = std::make_unique<oci::ArchiveSource>(dir);
     else source = std::make_unique<oci::LayoutSource>(dir);
     auto& src = *source;
     std::vector<oci::ImageSummary> images;

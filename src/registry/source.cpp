@@ -85,6 +85,12 @@ ImageArg parse_image_arg(const std::string& text, std::string_view what) {
                       "nor a registry reference (REGISTRY/REPO[:TAG]): {}",
          what, redact_reference(text), why);
   }
+  // Only a name that starts with a registry host is looked up on the network (or one given as
+  // docker://REF): a mistyped layout path must not become a Docker Hub request.
+  if (text.rfind("docker://", 0) != 0 && reference_host(s).empty())
+    fail(Exit::usage, "{} '{}': no such OCI layout or oci-archive, and no registry host in it (a registry image is "
+                      "named with its host: docker.io/library/alpine:3.19, localhost:5000/app:1.0, or "
+                      "docker://alpine:3.19)", what, redact_reference(text));
   arg.kind = SourceKind::registry;
   arg.ref = Reference::parse(s);
   return arg;
@@ -176,20 +182,6 @@ std::vector<std::string> list_tags(Client& client, HttpSession& session, const s
     }
   }
   return tags;
-}
-
-bool is_registry_target(const std::string& target) {
-  if (target.empty() || target.rfind("oci:", 0) == 0) return false;
-  std::error_code ec;
-  if (std::filesystem::exists(target, ec) || std::filesystem::exists(oci::split_layout_ref(target).first, ec)) return false;
-  // Only a name that starts with a registry host (a dot, a port or localhost before the first
-  // slash) is looked up on the network: a mistyped layout path must not become a Docker Hub
-  // request. Docker Hub images are named in full (docker.io/library/alpine).
-  auto slash = target.find('/');
-  if (slash == std::string::npos) return false;
-  std::string host = target.substr(0, slash);
-  bool looks_like_host = host.find('.') != std::string::npos || host.find(':') != std::string::npos || host == "localhost";
-  return looks_like_host && Reference::valid(target);
 }
 
 RegistrySource::RegistrySource(const Reference& ref, const ClientOptions& options)

@@ -31,9 +31,11 @@ struct ImageArg {
 };
 
 /// Classifies "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", an existing layout dir or archive
-/// (with an optional :TAG), "docker://REF" or REGISTRY/REPO[:TAG|@sha256:...]. A local
-/// path is an archive when it is a file, a layout otherwise. Error (Exit::usage) naming
-/// `what` ("copy source") and the text when it is none of these.
+/// (with an optional :TAG), "docker://REF" or REGISTRY/REPO[:TAG|@sha256:...] (with its host:
+/// a name that would be a Docker Hub short name, "nonexist", is a missing path, never a
+/// network lookup; docker://alpine asks for Docker Hub). A local path is an archive when it
+/// is a file, a layout otherwise; a text starting with '/' or '.' is always a path. Error
+/// (Exit::usage) naming `what` ("copy source") and the text when it is none of these.
 ImageArg parse_image_arg(const std::string& text, std::string_view what);
 
 /// Reads one image from any source parse_image_arg accepts: manifests with their exact
@@ -52,10 +54,6 @@ std::string read_config(const ImageSet& image, const RawManifest& manifest, Clie
 /// read (each page capped like a manifest, a page that repeats is an error). Throws
 /// RegistryError (404: the repository does not exist).
 std::vector<std::string> list_tags(Client& client, HttpSession& session, const std::string& repository);
-
-/// True when `target` names a registry image: no oci: prefix, not an existing path (with or
-/// without a :TAG suffix), and a valid reference. Lets commands accept both forms.
-bool is_registry_target(const std::string& target);
 
 /// An image in a registry as a BlobSource: one entry, the manifest or index `ref` names.
 class RegistrySource final : public oci::BlobSource {

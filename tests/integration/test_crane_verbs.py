@@ -112,6 +112,9 @@ def test_verbs_bad_input(xbuild, image, tmp_path, registry_open, clean_env):
         (["manifest", f"{layout}:nosuch"], 2, ["no image tagged 'nosuch'", "v1"]),
         (["manifest", f"{layout}"], 2, ["holds 2 images", "say which one"]),
         (["manifest", "Not A Ref"], 2, ["neither an OCI layout", "registry reference"]),
+        # A Docker Hub short name (or a mistyped path) is never a network lookup without docker://.
+        (["digest", "alpine:3.19"], 2, ["no such OCI layout or oci-archive", "docker://alpine:3.19"]),
+        (["copy", "team/app:1", f"{registry_open.host}/x/y:1"], 2, ["copy source 'team/app:1'", "no registry host"]),
         (["manifest", f"{registry_open.host}/crane/none:v9"], 4, ["does not exist"]),
         (["digest", f"oci:{tmp_path / 'no-layout'}"], 2, ["not an OCI image layout", "no-layout"]),
     ]

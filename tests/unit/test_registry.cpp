@@ -497,6 +497,13 @@ TEST_CASE("parse_image_arg: layouts, archives and references, one classifier") {
     }
     return Exit::ok;
   };
+  // A Docker Hub short name is looked up only when asked for with docker://: "nonexist" is a
+  // missing path, not a network request.
+  a = reg::parse_image_arg("docker://alpine:3.19", "REF");
+  CHECK((a.kind == SourceKind::registry && a.ref.registry == "docker.io" && a.ref.repository == "library/alpine"));
+  CHECK(code_of("alpine:3.19") == Exit::usage);
+  CHECK(code_of("nonexist.tar") == Exit::usage);
+  CHECK(code_of("team/app:1") == Exit::usage);
   CHECK(code_of("Not A Ref") == Exit::usage);
   CHECK(code_of("oci:") == Exit::usage);
   CHECK(code_of("") == Exit::usage);
