@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 
 namespace fs = std::filesystem;
@@ -71,6 +72,19 @@ std::string wrapper(const std::string& name, const std::string& target, bool sys
       host, name, target, sysroot ? " with the rootfs as sysroot" : "", sysroot ? " --sysroot=/" : "");
 }
 
+/// The Version of `package` in a dpkg status file, or "" when it is not there.
+std::string dpkg_version(const fs::path& status, const std::string& package) {
+  std::ifstream in(status);
+  std::string line;
+  bool in_stanza = false;
+  while (std::getline(in, line)) {
+    if (line.empty()) in_stanza = false;
+    else if (line == "Package: " + package) in_stanza = true;
+    else if (in_stanza && line.rfind("Version: ", 0) == 0) return line.substr(9);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string Acceleration::describe(Accelerate mode) const {
@@ -82,6 +96,8 @@ std::string Acceleration::describe(Accelerate mode) const {
     if (t.find('-') == std::string::npos) plain.push_back(t);
   std::string s = fmt::format("{} (and their triple/version names) by the host's {} and binutils, natively", join(plain, ", "), compiler);
   if (!emulated.empty()) s += fmt::format("; still under qemu: {} (the host has no matching cross tool)", join(emulated, ", "));
+  if (!host_programs.empty())
+    s += fmt::format("; and the host's {} (the same Debian version as the rootfs's)", join(host_programs, ", "));
   return s;
 }
 
@@ -201,6 +217,21 @@ Acceleration plan_acceleration(const Platform& p, const fs::path& rootfs, Accele
     if (ec || std::find(seen.begin(), seen.end(), real) != seen.end()) continue;
     seen.push_back(real);
     a.ro_binds.emplace_back(real, real);
+  }
+  // Phase two: sh and make from the host, where the rootfs has the very same Debian version of
+  // them (same sources, same behaviour; only make's MAKE_HOST names the build machine). The
+  // programs they run (uname, the build's test programs) are still the rootfs's.
+  fs::path host_status = usr.parent_path() / "var/lib/dpkg/status";
+  auto rootfs_status = path_in_root(rootfs, "/var/lib/dpkg/status");
+  for (const char* program : {"dash", "make"}) {
+    if (!rootfs_status) break;
+    std::string version = dpkg_version(*rootfs_status, program);
+    auto inside = path_in_root(rootfs, fs::path("/usr/bin") / program);
+    if (version.empty() || !inside || !fs::is_regular_file(*inside, ec) || !is_executable(usr / "bin" / program) ||
+        dpkg_version(host_status, program) != version)
+      continue;
+    a.host_programs.push_back(program);
+    a.ro_binds.emplace_back(usr / "bin" / program, fs::path("/") / inside->lexically_relative(rootfs));
   }
   fs::path loader(host.loader);
   fs::path loader_real = fs::canonical(loader, ec);

@@ -25,6 +25,8 @@ struct Acceleration {
   std::vector<std::string> tools;  ///< the rootfs names the host's tools serve (gcc, cc, gcc-12, ...); empty = none
   std::string compiler;            ///< the host compiler behind gcc: "aarch64-linux-gnu-gcc-12" ("" = none)
   std::vector<std::string> emulated;  ///< compiler names the rootfs has that stay emulated (no host tool), e.g. "g++"
+  std::vector<std::string> host_programs;  ///< phase two: rootfs programs replaced by the host's build of the
+                                           ///< same Debian package version ("dash", "make")
   std::string why_not;             ///< accelerate = auto but no tools: why (the planned fallback message)
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> ro_binds;  ///< host -> inside, read-only
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> inner_binds;  ///< rootfs dir -> inside, read-only
@@ -45,7 +47,9 @@ inline constexpr const char* k_host_usr_inside = "/.xbuild-host/usr";
 /// /usr/lib/gcc/<triple>/N) and the host has /usr/bin/<triple>-gcc-N, the mounts and wrappers
 /// that serve gcc, cc, g++, c++, cpp, as, ld, ar, ranlib, nm, strip (and their triple-prefixed
 /// and version-suffixed names, each only where the rootfs has it and the host has the tool).
-/// Otherwise no tools and `why_not`. $XBUILD_ACCEL_HOST_USR replaces the host's /usr (tests
+/// Then (phase two) the rootfs's dash (its /bin/sh) and make are the host's own binaries where
+/// the Debian package versions are equal in both dpkg databases: configure-heavy builds spend
+/// their time there. Otherwise no tools and `why_not`. $XBUILD_ACCEL_HOST_USR replaces the host's /usr (tests
 /// simulate a host without the cross compiler, or with another major, through it).
 Acceleration plan_acceleration(const Platform& p, const std::filesystem::path& rootfs, Accelerate mode);
 

@@ -293,6 +293,39 @@ outputs = ["t"]
     assert host_mounts_under(arm64) == []
 
 
+PHASE_TWO_TOML = r"""
+name = "p2"
+language = "c"
+platforms = ["linux/arm64"]
+build = '''
+readlink /proc/$$/exe > {out}/sh-exe
+printf 'all:\n\t@readlink /proc/$$PPID/exe\n' > {build}/Makefile
+make -s -f {build}/Makefile > {out}/make-exe
+uname -m > {out}/uname
+printf 'int main(void){return 0;}' > {build}/t.c && gcc -o {out}/t {build}/t.c
+'''
+outputs = ["t"]
+"""
+
+
+def test_phase_two_sh_and_make_come_from_the_host(xbuild, rootfs, tmp_path):
+    # The rootfs's dash and make are the host's where their Debian versions are equal (both
+    # bookworm here). /proc/PID/exe of an emulated process is qemu; of a native one, itself.
+    proj = write_project(tmp_path / "p2", PHASE_TWO_TOML)
+    out = out_of(proj, "linux/arm64")
+    p = build(xbuild, proj, "linux/arm64")
+    assert "linux/arm64 ok (emulate (accelerated), " in p.stderr, p.stderr
+    assert (out / "sh-exe").read_text().strip() == "/usr/bin/dash"
+    assert (out / "make-exe").read_text().strip() == "/usr/bin/make"
+    assert (out / "uname").read_text().strip() == "aarch64"  # what they run is still the target's
+    plan = run([xbuild, "-C", proj, "plan", "--strategy", "emulate"], env=env_with()).stdout
+    assert "and the host's dash, make (the same Debian version as the rootfs's)" in plan, plan
+    build(xbuild, proj, "linux/arm64", "--no-accelerate")
+    qemu = os.path.realpath(need("qemu-aarch64-static"))
+    for f in ("sh-exe", "make-exe"):
+        assert os.path.realpath((out / f).read_text().strip()) == qemu, f
+
+
 def test_plan_shows_the_accelerated_tools(xbuild, rootfs, copy_project):
     proj = copy_project("c-make")
     major = host_gcc_major("aarch64-linux-gnu")
