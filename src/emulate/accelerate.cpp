@@ -113,6 +113,12 @@ Acceleration plan_acceleration(const Platform& p, const fs::path& rootfs, Accele
   if (mode == Accelerate::off || p == host_platform()) return a;
   std::string triple(p.traits().gnu_triple);
   const std::string fallback = "building fully emulated";
+  // Without root the rootfs's directories belong to an unmapped owner in the build's user
+  // namespace, so even its overlay cannot get the mount points the host's tools need.
+  if (::geteuid() != 0) {
+    a.why_not = fmt::format("accelerated emulation needs root (xbuild runs as uid {}); {}", ::geteuid(), fallback);
+    return a;
+  }
 
   // The rootfs's own compiler: /usr/bin/gcc -> gcc-N -> <triple>-gcc-N on Debian.
   auto gcc = path_in_root(rootfs, "/usr/bin/gcc");

@@ -42,7 +42,7 @@ struct Acceleration {
 /// Where the host's /usr is bound inside the rootfs.
 inline constexpr const char* k_host_usr_inside = "/.xbuild-host/usr";
 
-/// Decides acceleration for `p` in `rootfs`: with Accelerate::automatic, when the rootfs's
+/// Decides acceleration for `p` in `rootfs`: with Accelerate::automatic, as root, when the rootfs's
 /// /usr/bin/gcc is gcc N for p's triple (its link target <triple>-gcc-N or gcc-N, and
 /// /usr/lib/gcc/<triple>/N) and the host has /usr/bin/<triple>-gcc-N, the mounts and wrappers
 /// that serve gcc, cc, g++, c++, cpp, as, ld, ar, ranlib, nm, strip (and their triple-prefixed

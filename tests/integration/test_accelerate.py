@@ -382,3 +382,28 @@ def test_matrix_jobs_keep_the_acceleration_flag(xbuild, copy_project):
         assert script.endswith(f" {flag}"), script
     g = run([xbuild, "-C", proj, "matrix", "--format", "gitlab", "--platform", "linux/arm64", "-t", "registry.example.com/team/app:1.0"])
     assert "accelerate" not in json.loads(g.stdout)["build-linux_arm64"]["script"][0]
+
+
+def test_without_root_the_build_runs_fully_emulated_and_says_why(xbuild, rootfs):
+    # In a user namespace the rootfs's directories belong to an unmapped owner: no overlay mount
+    # points, so no acceleration; the build still works, emulated, with the planned message.
+    import tempfile
+    top = Path(tempfile.mkdtemp(prefix="xbuild-accel-"))  # in /tmp, which the user can reach
+    try:
+        proj = top / "c-make"
+        shutil.copytree(PROJECTS / "c-make", proj, ignore=shutil.ignore_patterns(".xbuild"))
+        run(["chown", "-R", "65534:65534", top])
+        unprivileged_build(xbuild, rootfs, proj)
+    finally:
+        shutil.rmtree(top)
+
+
+def unprivileged_build(xbuild, rootfs, proj):
+    env = env_with(HOME=proj, XBUILD_ROOTFS=rootfs["linux/arm64"], XBUILD_NO_CGROUPS=1, XBUILD_ACCEL_LOG=proj / "accel.log")
+    p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", xbuild, "-C", proj, "build",
+             "--platform", "linux/arm64", "--strategy", "emulate"], env=env)
+    assert ("warning: linux/arm64: accelerated emulation needs root (xbuild runs as uid 65534); "
+            "building fully emulated") in p.stderr, p.stderr
+    assert "linux/arm64 ok (emulate, " in p.stderr
+    assert not (proj / "accel.log").exists()
+    assert "ARM aarch64" in file_says(out_of(proj, "linux/arm64") / "hello")

@@ -339,6 +339,11 @@ TEST_CASE("emulate::plan_acceleration reads the rootfs's gcc and the host's cros
   fake_rootfs_gcc(root, "aarch64-linux-gnu", 12);
   fake_host_tool(usr, "sh");
   EnvVar host_usr("XBUILD_ACCEL_HOST_USR", usr.string());
+  if (::geteuid() != 0) {  // without root it never accelerates, and says so
+    fake_host_tool(usr, "aarch64-linux-gnu-gcc-12");
+    CHECK(plan_acceleration(arm64, root, Accelerate::automatic).why_not.find("needs root") != std::string::npos);
+    return;
+  }
 
   SUBCASE("off: nothing, and no reason needed") {
     fake_host_tool(usr, "aarch64-linux-gnu-gcc-12");
