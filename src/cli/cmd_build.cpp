@@ -263,7 +263,7 @@ void register_build(CLI::App& app) {
       boost::json::array arr;
       for (const auto& r : results) {
         boost::json::object ro{{"platform", r.platform.str()}, {"strategy", std::string(to_string(r.strategy))},
-                               {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
+                               {"accelerated", r.accelerated}, {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
                                {"cpu_seconds", r.cpu_seconds}, {"out", r.out.string()}, {"log", r.log.string()}};
         if (!r.error.empty()) ro["error"] = r.error;
         if (!r.ok && !r.cancelled && r.exit_status >= 0) {  // its build ran and failed: the log's last lines
@@ -293,7 +293,7 @@ void register_build(CLI::App& app) {
       for (const auto& r : results) {
         // Nothing is exported unless every platform built: then the outputs stay in .xbuild/out.
         bool exported = failures.empty() && !dest.empty();
-        if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s) -> {}\n", r.platform.str(), to_string(r.strategy), r.wall_seconds,
+        if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }

@@ -22,7 +22,7 @@ const std::vector<std::string> k_root_keys = {"name", "language", "platforms", "
                                               "args", "toolchain", "source", "strategy", "image", "emulate", "runner"};
 const std::vector<std::string> k_image_keys = {"base", "entrypoint", "cmd", "env", "workdir", "user", "labels",
                                                "ports", "tags", "compression", "runtime", "files"};
-const std::vector<std::string> k_emulate_keys = {"rootfs", "packages", "timeout"};
+const std::vector<std::string> k_emulate_keys = {"rootfs", "packages", "timeout", "accelerate"};
 const std::vector<std::string> k_runner_keys = {"platform", "host", "port", "identity", "workdir"};
 
 /// Throws, positioned at `n`, for a `{name}` in `text` that is not a placeholder of
@@ -268,6 +268,13 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
     if (auto v = er.string("rootfs")) p.emulate.rootfs = *v;
     if (auto v = er.strings("packages")) p.emulate.packages = *v;
     if (er.node("timeout")) p.emulate.timeout = parse_duration(er, "timeout");
+    if (const toml::node* n = er.node("accelerate")) {
+      auto v = n->value<std::string>();
+      if (!v || (*v != "auto" && *v != "off"))
+        er.error_at(*n, fmt::format("emulate.accelerate must be \"auto\" or \"off\" (got {})",
+                                    v ? "\"" + *v + "\"" : std::string("a value that is not a string")));
+      p.emulate.accelerate = *v == "off" ? Accelerate::off : Accelerate::automatic;
+    }
     er.reject_unknown({});
   }
   for (const toml::table* t : r.tables("runner")) {
