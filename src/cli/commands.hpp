@@ -28,6 +28,7 @@ void register_toolchains(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_push(CLI::App& app);
 void register_merge(CLI::App& app);
+void register_sbom(CLI::App& app);
 void register_doctor(CLI::App& app);
 void register_run(CLI::App& app);
 void register_test(CLI::App& app);

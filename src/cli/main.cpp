@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   cli::register_push(app);
   cli::register_merge(app);
   cli::register_inspect(app);
+  cli::register_sbom(app);
   cli::register_completion(app);
 
   // Every error message passes through redact: a password given with --creds is never printed,

@@ -91,7 +91,7 @@ std::vector<std::string> layout_tags(const fs::path& layout) {
   int i = 0;
   for (const auto& v : index_manifests(layout)) {
     auto d = oci::descriptor_from_json(v, fmt::format("index.json manifests[{}]", i++));
-    tags.push_back(ref_name(d));
+    if (!oci::is_referrer(d)) tags.push_back(ref_name(d));
   }
   return tags;
 }
@@ -107,9 +107,12 @@ std::pair<fs::path, std::string> split_layout_arg(const std::string& arg) {
 
 ImageSet read_layout_image(const fs::path& layout, const std::string& tag) {
   auto manifests = index_manifests(layout);
-  std::vector<oci::Descriptor> entries;
+  std::vector<oci::Descriptor> entries, referrers;  // the images; the SBOMs attached to their manifests
   int i = 0;
-  for (const auto& v : manifests) entries.push_back(oci::descriptor_from_json(v, fmt::format("{}/index.json manifests[{}]", layout.string(), i++)));
+  for (const auto& v : manifests) {
+    auto d = oci::descriptor_from_json(v, fmt::format("{}/index.json manifests[{}]", layout.string(), i++));
+    (oci::is_referrer(d) ? referrers : entries).push_back(std::move(d));
+  }
   std::vector<std::string> names;
   for (const auto& e : entries) names.push_back(ref_name(e).empty() ? "(untagged)" : ref_name(e));
 
@@ -161,6 +164,23 @@ ImageSet read_layout_image(const fs::path& layout, const std::string& tag) {
   } else {
     fail(Exit::usage, "{}: the entry tagged '{}' has media type {}, not an image index or manifest", layout.string(),
          tag, chosen->media_type);
+  }
+  // The referrers whose subject is one of this image's manifests go with it.
+  std::set<oci::Digest> subjects{set.top.desc.digest};
+  for (const auto& c : set.children) subjects.insert(c.desc.digest);
+  for (const auto& r : referrers) {
+    std::string where = fmt::format("{} referrer {}", layout.string(), r.digest.short_hex());
+    Referrer ref;
+    ref.manifest.desc = r;
+    ref.manifest.desc.annotations.clear();
+    ref.manifest.bytes = read_blob_checked(layout, r, where);
+    auto m = oci::parse_json_object(ref.manifest.bytes, where);
+    const json::value* subject = m.if_contains("subject");
+    if (!subject) continue;
+    ref.subject = oci::descriptor_from_json(*subject, where + " subject");
+    if (!subjects.count(ref.subject.digest)) continue;
+    add_manifest_blobs(ref.manifest, where);
+    set.referrers.push_back(std::move(ref));
   }
   return set;
 }

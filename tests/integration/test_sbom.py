@@ -1,0 +1,295 @@
+"""Issue 12: what went into each platform's image, for CI and in the standard formats.
+The metadata file (buildx's keys) and --iidfile against a real docker-registry on loopback:
+skopeo reads the pushed index back and its sha256 is what the files name; a failed build
+writes neither. The Go example is built once for three platforms and pushed (module scope)."""
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECTS, run, xbuild_bin
+from registry_fixtures import DockerRegistry, PLATFORMS, sha, skopeo_raw
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    r = DockerRegistry(tmp_path_factory.mktemp("reg") / "reg", "open")
+    yield r
+    r.stop()
+
+
+def add_go_module(proj: Path):
+    """Gives the Go example a dependency (a local module through a replace directive, so the
+    build stays offline), which the binary's build info then lists."""
+    (proj / "greet").mkdir()
+    (proj / "greet" / "go.mod").write_text("module example.com/greet\n\ngo 1.19\n")
+    (proj / "greet" / "greet.go").write_text('package greet\n\nfunc Word() string { return "hello" }\n')
+    (proj / "go.mod").write_text("module example.com/hello\n\ngo 1.19\n\nrequire example.com/greet v0.0.0\n\n"
+                                 "replace example.com/greet => ./greet\n")
+    main = (proj / "main.go").read_text()
+    main = main.replace('\t"syscall"\n', '\t"syscall"\n\n\t"example.com/greet"\n')
+    main = main.replace('fmt.Printf("hello from go:', '_ = greet.Word()\n\tfmt.Printf("hello from go:')
+    (proj / "main.go").write_text(main)
+
+
+@pytest.fixture(scope="module")
+def go_pushed(tmp_path_factory, registry):
+    """The Go example built for amd64, arm64, arm/v7 into a layout and pushed: a dict with the
+    project, layout, reference, metadata file, iidfile and the --json summary."""
+    work = tmp_path_factory.mktemp("go")
+    proj = work / "go"
+    shutil.copytree(PROJECTS / "go", proj, ignore=shutil.ignore_patterns(".xbuild"))
+    add_go_module(proj)
+    env = {**__import__("os").environ, "DOCKER_CONFIG": str(work / "docker"), "XDG_CACHE_HOME": str(work / "cache")}
+    (work / "docker").mkdir()
+    layout, meta, iid = work / "oci", work / "ci" / "metadata.json", work / "ci" / "iid"
+    ref = f"{registry.host}/sbom/go:1"
+    p = run([xbuild_bin(), "-C", proj, "build", "--json", "--platform", ",".join(PLATFORMS), "--output",
+             f"type=oci,dest={layout}", "--push", "-t", ref, "--metadata-file", meta, "--iidfile", iid],
+            env=env, timeout=1800)
+    return {"proj": proj, "layout": layout, "ref": ref, "meta": meta, "iid": iid, "summary": json.loads(p.stdout),
+            "env": env, "work": work}
+
+
+def test_metadata_file_and_iidfile_name_the_pushed_digest(go_pushed):
+    pushed = sha(skopeo_raw(go_pushed["ref"]))
+    meta = json.loads(go_pushed["meta"].read_text())
+    assert meta["containerimage.digest"] == pushed
+    assert go_pushed["iid"].read_text() == pushed
+    desc = meta["containerimage.descriptor"]
+    assert desc == {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": pushed,
+                    "size": len(skopeo_raw(go_pushed["ref"]))}
+    assert meta["image.name"] == go_pushed["ref"]
+    index = json.loads(skopeo_raw(go_pushed["ref"]))
+    by_platform = {"/".join(filter(None, [m["platform"]["os"], m["platform"]["architecture"],
+                                          m["platform"].get("variant")])): m["digest"] for m in index["manifests"]}
+    plats = meta["xbuild.platforms"]
+    assert [p["platform"] for p in plats] == PLATFORMS
+    for p in plats:
+        assert p["manifest"] == by_platform[p["platform"]]
+        assert p["strategy"] in ("native", "cross")
+        assert p["toolchain"] == "go"
+        assert p["wall_seconds"] >= 0 and p["cpu_seconds"] >= 0
+    # No temp left beside them (written by rename).
+    assert sorted(x.name for x in go_pushed["meta"].parent.iterdir()) == ["iid", "metadata.json"]
+
+
+def test_failed_build_writes_neither_and_removes_old_ones(xbuild, project_copy, tmp_path):
+    proj = project_copy("c-make")
+    (proj / "main.c").write_text("this is not C\n")
+    meta, iid = tmp_path / "meta.json", tmp_path / "iid"
+    meta.write_text("{\"stale\": true}")
+    iid.write_text("sha256:" + "0" * 64)
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", "--output", f"type=oci,dest={tmp_path / 'oci'}",
+             "--metadata-file", meta, "--iidfile", iid], check=False)
+    assert p.returncode == 1, p.stderr
+    assert not meta.exists() and not iid.exists()
+
+
+def test_bad_result_file_arguments(xbuild, project_copy, tmp_path):
+    proj = project_copy("c-make")
+    p = run([xbuild, "-C", proj, "build", "--metadata-file", tmp_path], check=False)
+    assert p.returncode == 2 and "--metadata-file" in p.stderr and "is a directory" in p.stderr, p.stderr
+    p = run([xbuild, "-C", proj, "build", "--iidfile", "-"], check=False)
+    assert p.returncode == 2 and "--iidfile -" in p.stderr, p.stderr
+    p = run([xbuild, "-C", proj, "build", "--iidfile", tmp_path / "iid", "-o", f"type=local,dest={tmp_path / 'l'}"],
+            check=False)
+    assert p.returncode == 2 and "--iidfile" in p.stderr and "type=local" in p.stderr, p.stderr
+    assert not (proj / ".xbuild" / "out").exists()  # refused before building
+
+
+# --- SBOMs ------------------------------------------------------------------------------
+SPDX = "application/spdx+json"
+SCHEMA = Path(__file__).parent / "data" / "spdx-2.3-schema.json"
+
+
+def validate_spdx(doc: dict):
+    import jsonschema
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+
+
+def layout_sboms(layout: Path, tag: str) -> dict:
+    """{platform: (manifest digest, referrer entry, SBOM dict, SBOM bytes)} of the image tagged
+    `tag`, checking the layout's shape on the way: the image index lists only platform
+    manifests, each referrer is an index.json entry without platform whose subject is one."""
+    blob = lambda d: (layout / "blobs" / "sha256" / d.split(":")[1]).read_bytes()
+    entries = json.loads((layout / "index.json").read_text())["manifests"]
+    images = [e for e in entries if "artifactType" not in e]
+    top = [e for e in images if e.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+    assert len(top) == 1, entries
+    index = json.loads(blob(top[0]["digest"]))
+    assert all("artifactType" not in m and "platform" in m for m in index["manifests"]), index
+    plat = {m["digest"]: "/".join(filter(None, [m["platform"]["os"], m["platform"]["architecture"],
+                                               m["platform"].get("variant")])) for m in index["manifests"]}
+    out = {}
+    for e in entries:
+        if e.get("artifactType") != SPDX:
+            continue
+        assert "platform" not in e and "org.opencontainers.image.ref.name" not in e.get("annotations", {}), e
+        ref = json.loads(blob(e["digest"]))
+        if ref["subject"]["digest"] not in plat:
+            continue
+        assert ref["artifactType"] == SPDX and ref["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
+        assert [l["mediaType"] for l in ref["layers"]] == [SPDX]
+        raw = blob(ref["layers"][0]["digest"])
+        p = plat[ref["subject"]["digest"]]
+        assert p not in out, f"two SBOMs for {p}"
+        out[p] = (ref["subject"]["digest"], e, json.loads(raw), raw)
+    assert sorted(out) == sorted(plat.values()), (out.keys(), plat)
+    return out
+
+
+def unpacked_files(layout: Path, tag: str, platform: str, dest: Path) -> dict:
+    """{"/path": sha256 hex} of every regular file of one platform's image, via skopeo + umoci."""
+    os_, arch, *variant = platform.split("/")
+    dest.mkdir(parents=True)
+    one = dest / "one"
+    args = ["skopeo", "copy", "--override-os", os_, "--override-arch", arch]
+    if variant:
+        args += ["--override-variant", variant[0]]
+    run(args + [f"oci:{layout}:{tag}", f"oci:{one}:x"])
+    run(["umoci", "raw", "unpack", "--rootless", "--image", f"{one}:x", dest / "rootfs"])
+    files = {}
+    for f in (dest / "rootfs").rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            files["/" + str(f.relative_to(dest / "rootfs"))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return files
+
+
+def sbom_files(doc: dict) -> dict:
+    out = {}
+    for f in doc.get("files", []):
+        assert f["fileName"].startswith("./"), f
+        sums = {c["algorithm"]: c["checksumValue"] for c in f["checksums"]}
+        out[f["fileName"][1:]] = sums["SHA256"]
+    return out
+
+
+def packages(doc: dict, purl_prefix: str) -> dict:
+    out = {}
+    for p in doc["packages"]:
+        for r in p.get("externalRefs", []):
+            if r["referenceType"] == "purl" and r["referenceLocator"].startswith(purl_prefix):
+                out[p["name"]] = p["versionInfo"]
+    return out
+
+
+def build_tool(doc: dict) -> dict:
+    tools = {r["spdxElementId"] for r in doc["relationships"] if r["relationshipType"] == "BUILD_TOOL_OF"}
+    assert len(tools) == 1, doc["relationships"]
+    return next(p for p in doc["packages"] if p["SPDXID"] in tools)
+
+
+def test_go_sboms_in_the_layout(go_pushed, tmp_path):
+    sboms = layout_sboms(go_pushed["layout"], "1")
+    meta = json.loads(go_pushed["meta"].read_text())
+    for p in meta["xbuild.platforms"]:
+        manifest, entry, doc, raw = sboms[p["platform"]]
+        assert p["manifest"] == manifest and p["sbom"] == entry["digest"]
+        validate_spdx(doc)
+        assert doc["spdxVersion"] == "SPDX-2.3" and doc["creationInfo"]["created"] == "1970-01-01T00:00:00Z"
+        tool = build_tool(doc)
+        assert tool["name"] == "go" and tool["versionInfo"].startswith("go version go1."), tool
+    # The files, sha256 for sha256, are those umoci unpacks from the image (scratch base: all ours).
+    # The Go modules are what `go version -m` reads from the same binary.
+    for platform in PLATFORMS:
+        doc = sboms[platform][2]
+        dest = tmp_path / platform.replace("/", "_")
+        assert sbom_files(doc) == unpacked_files(go_pushed["layout"], "1", platform, dest)
+        out = run(["go", "version", "-m", dest / "rootfs" / "usr" / "local" / "bin" / "hello"]).stdout
+        mods = {f[1]: f[2] for f in (line.strip().split("\t") for line in out.splitlines()) if f[0] in ("mod", "dep")}
+        assert mods == {"example.com/hello": "(devel)", "example.com/greet": "v0.0.0"}, out
+        assert packages(doc, "pkg:golang/") == mods
+
+
+def test_go_sboms_in_the_registry(xbuild, go_pushed):
+    ref = go_pushed["ref"]
+    index = json.loads(skopeo_raw(ref))
+    # The pushed index is the layout's, one descriptor per platform: nothing new for skopeo or Kubernetes.
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64", "arm"]
+    assert all("artifactType" not in m for m in index["manifests"])
+    sboms = layout_sboms(go_pushed["layout"], "1")
+    repo = ref.rsplit(":", 1)[0]
+    for platform, (manifest, entry, doc, raw) in sboms.items():
+        # docker-registry 2.8 has no referrers API: the tag schema lists the SBOM.
+        referrers = json.loads(skopeo_raw(f"{repo}:sha256-{manifest.split(':')[1]}"))
+        assert [(m["digest"], m["artifactType"]) for m in referrers["manifests"]] == [(entry["digest"], SPDX)]
+        p = run([xbuild, "sbom", ref, "--platform", platform, "--insecure-registry", ref.split("/")[0]], env=go_pushed["env"])
+        assert p.stdout.rstrip("\n").encode() == raw
+    listing = json.loads(run([xbuild, "sbom", ref, "--json"], env=go_pushed["env"]).stdout)
+    assert [(x["platform"], x["sbom"]) for x in listing] == [(p, sboms[p][1]["digest"]) for p in PLATFORMS]
+    # The layout reads back the same way.
+    p = run([xbuild, "sbom", f"{go_pushed['layout']}:1", "--platform", "linux/arm64"])
+    assert p.stdout.rstrip("\n").encode() == sboms["linux/arm64"][3]
+    p = run([xbuild, "sbom", f"{go_pushed['layout']}:1", "--platform", "linux/riscv64"], check=False)
+    assert p.returncode == 2 and "--platform linux/riscv64" in p.stderr and "linux/arm64" in p.stderr, p.stderr
+
+
+def test_sboms_are_reproducible_and_leave_the_index_alone(xbuild, go_pushed):
+    """A second build of the same sources gives byte-identical SBOMs; --sbom=false gives the same
+    image index and no referrers."""
+    proj, work = go_pushed["proj"], go_pushed["work"]
+    again, bare = work / "again", work / "bare"
+    run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={again}", "-t", "go:1"],
+        timeout=1800)
+    run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={bare}", "-t", "go:1",
+         "--sbom=false"], timeout=1800)
+    first = layout_sboms(go_pushed["layout"], "1")
+    second = layout_sboms(again, "1")
+    assert {p: (v[1]["digest"], v[3]) for p, v in first.items()} == {p: (v[1]["digest"], v[3]) for p, v in second.items()}
+    entries = json.loads((bare / "index.json").read_text())["manifests"]
+    assert [e.get("artifactType") for e in entries] == [None]
+    assert entries[0]["digest"] == go_pushed["summary"]["image"]["digest"]
+    # Rebuilding into the same layout keeps one SBOM per platform (the old ones are not piled up).
+    run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={again}", "-t", "go:1"],
+        timeout=1800)
+    assert len([e for e in json.loads((again / "index.json").read_text())["manifests"] if "artifactType" in e]) == 3
+
+
+def test_c_sbom_names_the_runtime_library_packages(xbuild, project_copy, tmp_path):
+    """The dynamic C example, native for amd64 and cross for arm64 and arm/v7: the loader and
+    libc xbuild copied from the sysroot are files of the image, and their Debian package is
+    listed with the version dpkg has installed."""
+    proj = project_copy("c-make-dynamic")
+    layout = tmp_path / "oci"
+    run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={layout}", "-t", "c:1"],
+        timeout=1800)
+    sboms = layout_sboms(layout, "1")
+    expected = {"linux/amd64": ("libc6", "libc6:amd64", "gcc-native"), "linux/arm64": ("libc6-arm64-cross", "libc6-arm64-cross", "gcc-cross"),
+                "linux/arm/v7": ("libc6-armhf-cross", "libc6-armhf-cross", "gcc-cross")}
+    for platform, (pkg, query, toolchain) in expected.items():
+        doc = sboms[platform][2]
+        validate_spdx(doc)
+        debs = packages(doc, "pkg:deb/debian/")
+        version = run(["dpkg-query", "-W", "-f", "${Version}", query]).stdout
+        assert debs == {pkg: version}, (platform, debs)
+        files = sbom_files(doc)
+        assert "/usr/local/bin/hello" in files and any(f.endswith("/libc.so.6") for f in files), files
+        assert files == unpacked_files(layout, "1", platform, tmp_path / platform.replace("/", "_"))
+        tool = build_tool(doc)
+        assert tool["name"] == toolchain and "gcc" in tool["versionInfo"] and "12." in tool["versionInfo"], tool
+
+
+def test_rust_sbom_lists_the_cargo_lock_crates(xbuild, project_copy, tmp_path):
+    """The Rust example with a local path dependency: every crate of Cargo.lock is a package,
+    the path one without a download location. Two platforms: this machine's Debian rustc has
+    the standard library for amd64 and arm64 only."""
+    proj = project_copy("rust-cargo")
+    (proj / "greet" / "src").mkdir(parents=True)
+    (proj / "greet" / "Cargo.toml").write_text('[package]\nname = "greet"\nversion = "0.2.0"\nedition = "2021"\n')
+    (proj / "greet" / "src" / "lib.rs").write_text('pub fn word() -> &\'static str { "hello" }\n')
+    (proj / "Cargo.toml").write_text((proj / "Cargo.toml").read_text() + 'greet = { path = "greet" }\n')
+    (proj / "Cargo.lock").write_text('version = 3\n\n[[package]]\nname = "greet"\nversion = "0.2.0"\n\n'
+                                     '[[package]]\nname = "hello"\nversion = "0.1.0"\ndependencies = [\n "greet",\n]\n')
+    (proj / "xbuild.toml").write_text((proj / "xbuild.toml").read_text() +
+                                      '\n[image]\nfiles = { "hello" = "/hello" }\nentrypoint = ["/hello"]\n')
+    layout = tmp_path / "oci"
+    run([xbuild, "-C", proj, "build", "--platform", "linux/amd64,linux/arm64", "-o", f"type=oci,dest={layout}",
+         "-t", "rust:1"], timeout=1800)
+    for platform, (manifest, entry, doc, raw) in layout_sboms(layout, "1").items():
+        validate_spdx(doc)
+        assert packages(doc, "pkg:cargo/") == {"greet": "0.2.0", "hello": "0.1.0"}
+        assert all(p["downloadLocation"] == "NOASSERTION" for p in doc["packages"] if p["name"] in ("greet", "hello"))
+        assert build_tool(doc)["versionInfo"].startswith("rustc "), build_tool(doc)
