@@ -251,9 +251,27 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
       for (const auto& r : run.results) inputs.push_back({r.platform, r.out});
       for (const auto& plan : plans) {
         eopts.sysroots[plan.platform] = runtime_sysroot(plan);
-        if (!eopts.sbom) continue;
+        if (!eopts.sbom && eopts.provenance == oci::ProvenanceMode::none) continue;
         eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), tool_version(project, plan)};
         if (plan.strategy == Strategy::emulate) eopts.rootfs[plan.platform] = runtime_sysroot(plan);
+      }
+      for (const auto& plan : plans) {
+        if (eopts.provenance == oci::ProvenanceMode::none) break;
+        oci::BuildRecord b;
+        b.strategy = std::string(to_string(plan.strategy));
+        b.tool.name = toolchain_label(plan);
+        if (auto t = eopts.tools.find(plan.platform); t != eopts.tools.end()) b.tool = t->second;
+        b.command = !project.build.argv.empty() ? project.build.argv : std::vector<std::string>{"sh", "-ec", project.build.script};
+        b.args = plan.args;
+        if (eopts.provenance == oci::ProvenanceMode::max) {  // the build's environment: ours, then the plan's
+          for (char** e = environ; e && *e; ++e) {
+            std::string_view kv(*e);
+            auto eq = kv.find('=');
+            if (eq != std::string_view::npos) b.env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+          }
+          for (const auto& [k, v] : plan.env) b.env[k] = v;
+        }
+        eopts.builds[plan.platform] = std::move(b);
       }
       run.image = in_phase(status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
     }

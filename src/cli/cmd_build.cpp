@@ -48,6 +48,7 @@ struct BuildCmd {
   std::string metadata_file;  ///< --metadata-file FILE
   std::string iidfile;        ///< --iidfile FILE
   bool sbom = true;           ///< --sbom[=false]
+  std::string provenance;     ///< --provenance true|false|mode=min|mode=max
   CLI::Option* sbom_option = nullptr;
   registry::PushOptions push_options;
 };
@@ -163,6 +164,8 @@ std::string metadata_text(const BuildRun& run, const std::vector<std::string>& n
         if (p == r.platform) po["manifest"] = d;
       for (const auto& [p, d] : run.image->sboms)
         if (p == r.platform) po["sbom"] = d;
+      for (const auto& [p, d] : run.image->provenances)
+        if (p == r.platform) po["provenance"] = d;
     }
     po["wall_seconds"] = r.wall_seconds;
     po["cpu_seconds"] = r.cpu_seconds;
@@ -204,6 +207,9 @@ void register_build(CLI::App& app) {
   o->sbom_option = cmd->add_flag("--sbom", o->sbom,
                                  "Attach an SPDX 2.3 SBOM to each platform's manifest as an OCI referrer (default; "
                                  "--sbom=false or [image] sbom = false: none)");
+  cmd->add_option("--provenance", o->provenance,
+                  "SLSA provenance v1 per platform as an OCI referrer: mode=min (default), mode=max (adds the build's "
+                  "environment without secret-looking variables) or false");
   cmd->add_option("--iidfile", o->iidfile, "After a successful build (and push), write the image index digest to FILE");
   cmd->add_option("--compression", o->compression, "Layer compression: gzip (default), zstd or none");
   cmd->add_option("--rootfs", o->rootfs,
@@ -273,6 +279,7 @@ void register_build(CLI::App& app) {
     }
     if (o->no_image_checks) eopts.checks = oci::ImageChecks::skip;
     eopts.sbom = o->sbom_option->count() > 0 ? o->sbom : project.image.sbom;
+    eopts.provenance = o->provenance.empty() ? oci::ProvenanceMode::min : oci::parse_provenance_mode(o->provenance, "--provenance");
     if (o->push && o->tags.empty() && project.image.tags.empty())
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {}, or XBUILD_REPO set)", project.file.string());
     if (o->push && (out.type == oci::OutputType::oci_archive || out.type == oci::OutputType::docker))

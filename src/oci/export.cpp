@@ -380,13 +380,38 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
       manifest.platform = OciPlatform::from(in.platform);
       manifests.push_back(manifest);
       result.manifests.emplace_back(in.platform, manifest.digest.str());
-      if (options.sbom) {  // an OCI 1.1 referrer of this manifest, listed in index.json (never in the image index)
-        Descriptor sbom = writer.put_bytes(media::k_spdx_json, make_spdx(sbom_input(project, in, files[i], runtime[i], planned[i], options, prep.epoch)));
+      // The SBOM and the provenance: OCI 1.1 referrers of this manifest, listed in index.json
+      // (never in the image index).
+      SbomInput contents;
+      if (options.sbom || options.provenance != ProvenanceMode::none)
+        contents = sbom_input(project, in, files[i], runtime[i], planned[i], options, prep.epoch);
+      auto attach = [&](std::string_view type, const std::string& doc, std::map<std::string, std::string> notes) {
+        Descriptor blob = writer.put_bytes(type, doc);
         writer.put_bytes(media::k_empty, media::k_empty_bytes);
-        Descriptor ref = writer.put_bytes(media::k_manifest, make_referrer(media::k_spdx_json, sbom, manifest, {{std::string(annotation::k_created), created}}));
-        ref.artifact_type = media::k_spdx_json;
+        notes[std::string(annotation::k_created)] = created;
+        Descriptor ref = writer.put_bytes(media::k_manifest, make_referrer(type, blob, manifest, notes));
+        ref.artifact_type = type;
         referrers.push_back(ref);
-        result.sboms.emplace_back(in.platform, ref.digest.str());
+        return ref.digest.str();
+      };
+      if (options.sbom) result.sboms.emplace_back(in.platform, attach(media::k_spdx_json, make_spdx(contents), {}));
+      if (options.provenance != ProvenanceMode::none) {
+        ProvenanceInput pi;
+        pi.image_name = project.name.empty() ? std::string("image") : project.name;  // not a tag: the same manifest, the same statement
+        pi.platform = in.platform;
+        pi.manifest = manifest;
+        pi.mode = options.provenance;
+        pi.source = prov;
+        if (auto b = options.builds.find(in.platform); b != options.builds.end()) pi.build = b->second;
+        if (auto t = options.tools.find(in.platform); t != options.tools.end()) pi.build.tool = t->second;
+        if (base) {
+          pi.base_name = base->reference();
+          pi.base_digest = bases[i].manifest.digest.str();
+        }
+        for (const auto& p : contents.packages)  // the materials: not the base's or a rootfs's whole package list
+          if (p.source != "base image" && p.source != "emulation rootfs") pi.packages.push_back(p);
+        result.provenances.emplace_back(in.platform, attach(k_in_toto_json, make_provenance(pi),
+                                                            {{"in-toto.io/predicate-type", "https://slsa.dev/provenance/v1"}}));
       }
     }
 

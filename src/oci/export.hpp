@@ -8,6 +8,7 @@
 
 #include "oci/compress.hpp"
 #include "oci/image_spec.hpp"
+#include "oci/provenance.hpp"
 #include "oci/sbom.hpp"
 #include "platform/platform.hpp"
 
@@ -51,6 +52,8 @@ struct ExportOptions {
   bool sbom = true;                                    ///< attach an SPDX SBOM to each platform's manifest (oci/sbom.hpp)
   std::map<Platform, BuildTool> tools;                 ///< per platform, the toolchain the SBOM names
   std::map<Platform, std::filesystem::path> rootfs;    ///< per emulated platform, the rootfs whose dpkg status the SBOM lists
+  ProvenanceMode provenance = ProvenanceMode::none;    ///< attach SLSA provenance per platform (the cli's default: min)
+  std::map<Platform, BuildRecord> builds;              ///< per platform, how it was built (for the provenance)
 };
 
 /// What was written.
@@ -60,6 +63,7 @@ struct ExportResult {
   std::vector<std::pair<Platform, std::string>> manifests;  ///< per platform, the manifest digest
   std::vector<std::string> ref_names;                        ///< the index.json ref names written
   std::vector<std::pair<Platform, std::string>> sboms;       ///< per platform, the SBOM referrer manifest's digest
+  std::vector<std::pair<Platform, std::string>> provenances; ///< per platform, the provenance referrer manifest's digest
 };
 
 /// Writes the image for `inputs` (in that order in the index). Throws Error naming the file,

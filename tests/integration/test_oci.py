@@ -83,8 +83,8 @@ def check_image(xbuild, layout: Path, tag: str, platforms, tmp: Path, expect: st
     centry, cindex = top_index(copy, tag)
     assert centry["digest"] == entry["digest"]
     assert cindex == index
-    # Every blob but the SBOMs' (OCI referrers listed beside the image in index.json, which an
-    # image copy leaves behind): their artifact manifests, empty config and documents.
+    # Every blob but the SBOMs' and provenances' (OCI referrers listed beside the image in
+    # index.json, which an image copy leaves behind): artifact manifests, empty config, documents.
     sbom_blobs = set()
     for e in json.loads((layout / "index.json").read_text())["manifests"]:
         if "artifactType" in e:
@@ -255,9 +255,10 @@ def test_new_tag_keeps_other_images_and_same_tag_replaces(xbuild, c_image, tmp_p
     assert [e["annotations"]["org.opencontainers.image.ref.name"] for e in entries] == ["1.0", "2.0"]
     assert [platform_of(m) for m in top_index(layout, "2.0")[1]["manifests"]] == ["linux/arm/v7"]
     # One SBOM per platform manifest the two images have (the replaced 2.0's arm64 one is 1.0's too).
-    subjects = sorted(json.loads(blob(layout, e["digest"]))["subject"]["digest"]
-                      for e in json.loads((layout / "index.json").read_text())["manifests"] if "artifactType" in e)
-    assert subjects == sorted({m["digest"] for t in ("1.0", "2.0") for m in top_index(layout, t)[1]["manifests"]})
+    for kind in ("application/spdx+json", "application/vnd.in-toto+json"):  # SBOM and provenance
+        subjects = sorted(json.loads(blob(layout, e["digest"]))["subject"]["digest"]
+                          for e in json.loads((layout / "index.json").read_text())["manifests"] if e.get("artifactType") == kind)
+        assert subjects == sorted({m["digest"] for t in ("1.0", "2.0") for m in top_index(layout, t)[1]["manifests"]})
 
 
 def test_corrupt_layout_is_reported_not_reused(xbuild, c_image, tmp_path):

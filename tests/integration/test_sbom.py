@@ -141,6 +141,27 @@ def layout_sboms(layout: Path, tag: str) -> dict:
     return out
 
 
+IN_TOTO = "application/vnd.in-toto+json"
+
+
+def layout_referrers(layout: Path, kind: str) -> dict:
+    """{subject manifest digest: index.json entry} of the referrers of one artifactType."""
+    out = {}
+    for e in json.loads((layout / "index.json").read_text())["manifests"]:
+        if e.get("artifactType") == kind:
+            ref = json.loads((layout / "blobs" / "sha256" / e["digest"].split(":")[1]).read_bytes())
+            out[ref["subject"]["digest"]] = e
+    return out
+
+
+def statement(layout: Path, entry: dict) -> dict:
+    blob = lambda d: (layout / "blobs" / "sha256" / d.split(":")[1]).read_bytes()
+    ref = json.loads(blob(entry["digest"]))
+    assert ref["annotations"]["in-toto.io/predicate-type"] == "https://slsa.dev/provenance/v1"
+    assert [l["mediaType"] for l in ref["layers"]] == [IN_TOTO]
+    return json.loads(blob(ref["layers"][0]["digest"]))
+
+
 def unpacked_files(layout: Path, tag: str, platform: str, dest: Path) -> dict:
     """{"/path": sha256 hex} of every regular file of one platform's image, via skopeo + umoci."""
     os_, arch, *variant = platform.split("/")
@@ -213,9 +234,11 @@ def test_go_sboms_in_the_registry(xbuild, go_pushed):
     sboms = layout_sboms(go_pushed["layout"], "1")
     repo = ref.rsplit(":", 1)[0]
     for platform, (manifest, entry, doc, raw) in sboms.items():
-        # docker-registry 2.8 has no referrers API: the tag schema lists the SBOM.
+        # docker-registry 2.8 has no referrers API: the tag schema lists the SBOM and the provenance.
         referrers = json.loads(skopeo_raw(f"{repo}:sha256-{manifest.split(':')[1]}"))
-        assert [(m["digest"], m["artifactType"]) for m in referrers["manifests"]] == [(entry["digest"], SPDX)]
+        prov = layout_referrers(go_pushed["layout"], IN_TOTO)[manifest]
+        assert [(m["digest"], m["artifactType"]) for m in referrers["manifests"]] == [(entry["digest"], SPDX),
+                                                                                    (prov["digest"], IN_TOTO)]
         p = run([xbuild, "sbom", ref, "--platform", platform, "--insecure-registry", ref.split("/")[0]], env=go_pushed["env"])
         assert p.stdout.rstrip("\n").encode() == raw
     listing = json.loads(run([xbuild, "sbom", ref, "--json"], env=go_pushed["env"]).stdout)
@@ -228,24 +251,28 @@ def test_go_sboms_in_the_registry(xbuild, go_pushed):
 
 
 def test_sboms_are_reproducible_and_leave_the_index_alone(xbuild, go_pushed):
-    """A second build of the same sources gives byte-identical SBOMs; --sbom=false gives the same
-    image index and no referrers."""
+    """A second build of the same sources gives byte-identical SBOMs and provenance;
+    --sbom=false --provenance=false gives the same image index and no referrers."""
     proj, work = go_pushed["proj"], go_pushed["work"]
     again, bare = work / "again", work / "bare"
     run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={again}", "-t", "go:1"],
         timeout=1800)
     run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={bare}", "-t", "go:1",
-         "--sbom=false"], timeout=1800)
+         "--sbom=false", "--provenance=false"], timeout=1800)
     first = layout_sboms(go_pushed["layout"], "1")
     second = layout_sboms(again, "1")
     assert {p: (v[1]["digest"], v[3]) for p, v in first.items()} == {p: (v[1]["digest"], v[3]) for p, v in second.items()}
     entries = json.loads((bare / "index.json").read_text())["manifests"]
     assert [e.get("artifactType") for e in entries] == [None]
     assert entries[0]["digest"] == go_pushed["summary"]["image"]["digest"]
-    # Rebuilding into the same layout keeps one SBOM per platform (the old ones are not piled up).
+    # Rebuilding into the same layout keeps one SBOM and one provenance per platform (the old
+    # ones are not piled up), and the provenance is reproducible too.
+    provs = layout_referrers(again, IN_TOTO)
     run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={again}", "-t", "go:1"],
         timeout=1800)
-    assert len([e for e in json.loads((again / "index.json").read_text())["manifests"] if "artifactType" in e]) == 3
+    kinds = [e.get("artifactType") for e in json.loads((again / "index.json").read_text())["manifests"]]
+    assert sorted(filter(None, kinds)) == [SPDX] * 3 + [IN_TOTO] * 3
+    assert layout_referrers(again, IN_TOTO) == provs
 
 
 def test_c_sbom_names_the_runtime_library_packages(xbuild, project_copy, tmp_path):
@@ -293,3 +320,60 @@ def test_rust_sbom_lists_the_cargo_lock_crates(xbuild, project_copy, tmp_path):
         assert packages(doc, "pkg:cargo/") == {"greet": "0.2.0", "hello": "0.1.0"}
         assert all(p["downloadLocation"] == "NOASSERTION" for p in doc["packages"] if p["name"] in ("greet", "hello"))
         assert build_tool(doc)["versionInfo"].startswith("rustc "), build_tool(doc)
+
+
+def test_go_provenance_min(go_pushed):
+    """mode=min (the default): an in-toto statement per platform whose subject is that platform's
+    manifest, naming the builder, the build command as xbuild.toml gives it, strategy and
+    toolchain, and the Go modules as materials; the metadata file names it."""
+    layout = go_pushed["layout"]
+    meta = json.loads(go_pushed["meta"].read_text())
+    provs = layout_referrers(layout, IN_TOTO)
+    for p in meta["xbuild.platforms"]:
+        entry = provs[p["manifest"]]
+        assert p["provenance"] == entry["digest"]
+        st = statement(layout, entry)
+        assert st["_type"] == "https://in-toto.io/Statement/v1" and st["predicateType"] == "https://slsa.dev/provenance/v1"
+        assert st["subject"] == [{"name": "hello-go", "digest": {"sha256": p["manifest"].split(":")[1]}}]
+        bd = st["predicate"]["buildDefinition"]
+        assert bd["externalParameters"]["buildCommand"] == ["go", "build", "-o", "{out}/hello", "."]
+        assert bd["externalParameters"]["platform"] == p["platform"]
+        assert bd["externalParameters"]["strategy"] == p["strategy"] and bd["externalParameters"]["toolchain"] == "go"
+        assert "environment" not in bd["internalParameters"]
+        assert {d["uri"] for d in bd["resolvedDependencies"]} == {"pkg:golang/example.com/greet@v0.0.0",
+                                                                 "pkg:golang/example.com/hello@(devel)"}
+        assert st["predicate"]["runDetails"]["builder"]["version"]["xbuild"] == run([xbuild_bin(), "version"]).stdout.split()[1]
+
+
+def test_provenance_max_drops_secrets(xbuild, project_copy, tmp_path):
+    """mode=max adds the build's environment without secret-looking variables; the git remote's
+    credentials never appear; a tracked change makes the source dirty."""
+    proj = project_copy("go")
+    git = lambda *a: run(["git", "-C", proj, "-c", "user.name=t", "-c", "user.email=t@example.com", *a])
+    git("init", "-q")
+    git("remote", "add", "origin", "https://bob:hunter2@example.com/team/hello.git")
+    git("add", ".")
+    git("commit", "-qm", "x")
+    rev = git("rev-parse", "HEAD").stdout.strip()
+    (proj / "main.go").write_text((proj / "main.go").read_text() + "// changed\n")
+    layout = tmp_path / "oci"
+    env = {**__import__("os").environ, "MY_API_TOKEN": "supersecret-1", "DB_PASSWORD": "supersecret-2",
+           "XB_VISIBLE": "shown", "XB_URL": "https://eve:supersecret-3@example.com/x"}
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "-o", f"type=oci,dest={layout}", "-t", "go:1",
+             "--provenance", "mode=max"], env=env, timeout=1800)
+    (entry,) = layout_referrers(layout, IN_TOTO).values()
+    st = statement(layout, entry)
+    envs = st["predicate"]["buildDefinition"]["internalParameters"]["environment"]
+    assert envs["XB_VISIBLE"] == "shown" and envs["GOARCH"] == "arm64"
+    assert envs["XB_URL"] == "https://example.com/x"
+    assert "MY_API_TOKEN" not in envs and "DB_PASSWORD" not in envs
+    (src,) = [d for d in st["predicate"]["buildDefinition"]["resolvedDependencies"] if d["uri"].startswith("git+")]
+    assert src == {"uri": "git+https://example.com/team/hello.git", "digest": {"gitCommit": rev}, "annotations": {"dirty": True}}
+    for f in layout.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            for secret in (b"hunter2", b"supersecret"):
+                assert secret not in data, (f, secret)
+    assert "hunter2" not in p.stdout + p.stderr and "supersecret" not in p.stdout + p.stderr
+    bad = run([xbuild, "-C", proj, "build", "--provenance", "mode=maxi"], check=False)
+    assert bad.returncode == 2 and "--provenance mode=maxi" in bad.stderr, bad.stderr
