@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECTS, run, xbuild_bin
-from registry_fixtures import DockerRegistry, PLATFORMS, sha, skopeo_raw
+from registry_fixtures import DockerRegistry, PLATFORMS, make_layout, sha, skopeo_raw
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +377,28 @@ def test_provenance_max_drops_secrets(xbuild, project_copy, tmp_path):
     assert "hunter2" not in p.stdout + p.stderr and "supersecret" not in p.stdout + p.stderr
     bad = run([xbuild, "-C", proj, "build", "--provenance", "mode=maxi"], check=False)
     assert bad.returncode == 2 and "--provenance mode=maxi" in bad.stderr, bad.stderr
+
+
+def test_base_image_dpkg_packages_and_base_digest(xbuild, project_copy, tmp_path):
+    """A base image whose dpkg status lists packages: the SBOM lists the installed ones (not
+    one left with only config files), and the provenance names the base's manifest digest."""
+    status = (b"Package: base-files\nStatus: install ok installed\nArchitecture: all\nVersion: 12.4+deb12u5\n"
+              b"Description: x\n more\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n"
+              b"Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n")
+    base = tmp_path / "base"
+    made = make_layout(base, ["linux/amd64", "linux/arm64"], tag="base", extra_files={"var/lib/dpkg/status": status})
+    proj = project_copy("go")
+    (proj / "xbuild.toml").write_text((proj / "xbuild.toml").read_text().replace(
+        "[image]\n", f'[image]\nbase = "oci:{base}:base"\n'))
+    layout = tmp_path / "oci"
+    run([xbuild, "-C", proj, "build", "--platform", "linux/amd64,linux/arm64", "-o", f"type=oci,dest={layout}", "-t", "g:1"],
+        timeout=1800)
+    provs = layout_referrers(layout, IN_TOTO)
+    for platform, (manifest, entry, doc, raw) in layout_sboms(layout, "1").items():
+        validate_spdx(doc)
+        assert packages(doc, "pkg:deb/debian/") == {"base-files": "12.4+deb12u5", "tzdata": "2024a-0+deb12u1"}
+        # The files are xbuild's own (the base's are the base's), so the binary only.
+        assert list(sbom_files(doc)) == ["/usr/local/bin/hello"]
+        deps = statement(layout, provs[manifest])["predicate"]["buildDefinition"]["resolvedDependencies"]
+        base_digest = made["manifests"][platform].split(":")[1]
+        assert {"uri": "oci-layout", "digest": {"sha256": base_digest}} in deps, deps
