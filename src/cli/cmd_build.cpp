@@ -49,6 +49,7 @@ struct BuildCmd {
   std::string iidfile;        ///< --iidfile FILE
   bool sbom = true;           ///< --sbom[=false]
   std::string provenance;     ///< --provenance true|false|mode=min|mode=max
+  std::string sbom_format;    ///< --sbom-format spdx|cyclonedx
   CLI::Option* sbom_option = nullptr;
   registry::PushOptions push_options;
 };
@@ -207,6 +208,7 @@ void register_build(CLI::App& app) {
   o->sbom_option = cmd->add_flag("--sbom", o->sbom,
                                  "Attach an SPDX 2.3 SBOM to each platform's manifest as an OCI referrer (default; "
                                  "--sbom=false or [image] sbom = false: none)");
+  cmd->add_option("--sbom-format", o->sbom_format, "The SBOM's format: spdx (SPDX 2.3 JSON, default) or cyclonedx (CycloneDX 1.5 JSON)");
   cmd->add_option("--provenance", o->provenance,
                   "SLSA provenance v1 per platform as an OCI referrer: mode=min (default), mode=max (adds the build's "
                   "environment without secret-looking variables) or false");
@@ -279,6 +281,7 @@ void register_build(CLI::App& app) {
     }
     if (o->no_image_checks) eopts.checks = oci::ImageChecks::skip;
     eopts.sbom = o->sbom_option->count() > 0 ? o->sbom : project.image.sbom;
+    if (!o->sbom_format.empty()) eopts.sbom_format = oci::parse_sbom_format(o->sbom_format, "--sbom-format");
     eopts.provenance = o->provenance.empty() ? oci::ProvenanceMode::min : oci::parse_provenance_mode(o->provenance, "--provenance");
     if (o->push && o->tags.empty() && project.image.tags.empty())
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {}, or XBUILD_REPO set)", project.file.string());

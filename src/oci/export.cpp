@@ -394,7 +394,10 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
         referrers.push_back(ref);
         return ref.digest.str();
       };
-      if (options.sbom) result.sboms.emplace_back(in.platform, attach(media::k_spdx_json, make_spdx(contents), {}));
+      if (options.sbom)
+        result.sboms.emplace_back(in.platform, options.sbom_format == SbomFormat::cyclonedx
+                                                   ? attach(media::k_cyclonedx_json, make_cyclonedx(contents), {})
+                                                   : attach(media::k_spdx_json, make_spdx(contents), {}));
       if (options.provenance != ProvenanceMode::none) {
         ProvenanceInput pi;
         pi.image_name = project.name.empty() ? std::string("image") : project.name;  // not a tag: the same manifest, the same statement

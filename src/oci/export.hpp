@@ -49,7 +49,8 @@ struct ExportOptions {
   unsigned threads = 0;                        ///< gzip threads (0 = CPUs); output never depends on it
   std::map<Platform, std::filesystem::path> sysroots;  ///< per platform, where runtime libraries come from
   ImageChecks checks = ImageChecks::run;               ///< [image] runtime and the lint (oci/lint.hpp)
-  bool sbom = true;                                    ///< attach an SPDX SBOM to each platform's manifest (oci/sbom.hpp)
+  bool sbom = true;                                    ///< attach an SBOM to each platform's manifest (oci/sbom.hpp)
+  SbomFormat sbom_format = SbomFormat::spdx;           ///< SPDX 2.3 JSON, or CycloneDX 1.5 JSON
   std::map<Platform, BuildTool> tools;                 ///< per platform, the toolchain the SBOM names
   std::map<Platform, std::filesystem::path> rootfs;    ///< per emulated platform, the rootfs whose dpkg status the SBOM lists
   ProvenanceMode provenance = ProvenanceMode::none;    ///< attach SLSA provenance per platform (the cli's default: min)

@@ -28,6 +28,7 @@ namespace xb::oci {
 
 namespace media {
 inline constexpr std::string_view k_spdx_json = "application/spdx+json";
+inline constexpr std::string_view k_cyclonedx_json = "application/vnd.cyclonedx+json";
 inline constexpr std::string_view k_empty = "application/vnd.oci.empty.v1+json";
 inline constexpr std::string_view k_empty_bytes = "{}";
 }  // namespace media
@@ -77,6 +78,15 @@ std::vector<SbomPackage> dpkg_owners(const std::filesystem::path& root, const st
 
 /// The SPDX 2.3 JSON document.
 std::string make_spdx(const SbomInput& in);
+/// The same as a CycloneDX 1.5 JSON BOM (--sbom-format cyclonedx): packages as library
+/// components with purls, files as file components with SHA-256, xbuild and the toolchain in
+/// metadata.tools, the serial number derived from the content.
+std::string make_cyclonedx(const SbomInput& in);
+
+/// Which SBOM format export writes.
+enum class SbomFormat { spdx, cyclonedx };
+/// Parses "spdx" | "cyclonedx"; throws Error (Exit::usage) naming `flag` otherwise.
+SbomFormat parse_sbom_format(std::string_view text, std::string_view flag);
 /// The OCI 1.1 referrer manifest for `artifact` (of `artifact_type`) about `subject`.
 std::string make_referrer(std::string_view artifact_type, const Descriptor& artifact, const Descriptor& subject,
                           const std::map<std::string, std::string>& annotations);

@@ -30,7 +30,7 @@ std::optional<oci::Descriptor> sbom_in_index(const std::string& bytes, const std
   std::size_t i = 0;
   for (const auto& v : m->get_array()) {
     oci::Descriptor d = oci::descriptor_from_json(v, fmt::format("{} manifests[{}]", where, i++));
-    if (d.artifact_type == oci::media::k_spdx_json) return d;
+    if (d.artifact_type == oci::media::k_spdx_json || d.artifact_type == oci::media::k_cyclonedx_json) return d;
   }
   return std::nullopt;
 }
@@ -73,7 +73,9 @@ std::vector<PlatformSbom> find_sboms(const std::string& target, const ClientOpti
     for (const auto& m : manifests) {
       PlatformSbom s{m, std::nullopt};
       for (const auto& r : set.referrers)
-        if (r.subject.digest == m.digest && r.manifest.desc.artifact_type == oci::media::k_spdx_json) s.referrer = r.manifest.desc;
+        if (r.subject.digest == m.digest && (r.manifest.desc.artifact_type == oci::media::k_spdx_json ||
+                                             r.manifest.desc.artifact_type == oci::media::k_cyclonedx_json))
+          s.referrer = r.manifest.desc;
       out.push_back(std::move(s));
     }
     return out;

@@ -25,7 +25,8 @@ struct PlatformSbom {
 };
 
 /// The image at `target` (LAYOUT[:TAG], ARCHIVE.tar[:TAG] or REGISTRY/REPO[:TAG]): per
-/// platform manifest, its SBOM referrer (artifactType application/spdx+json).
+/// platform manifest, its SBOM referrer (artifactType application/spdx+json or
+/// application/vnd.cyclonedx+json).
 std::vector<PlatformSbom> find_sboms(const std::string& target, const ClientOptions& options);
 /// The SBOM document `s.referrer` carries, read from `target` and verified.
 std::string read_sbom(const std::string& target, const PlatformSbom& s, const ClientOptions& options);

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECTS, run, xbuild_bin
+from conftest import PROJECTS, need, run, xbuild_bin
 from registry_fixtures import DockerRegistry, PLATFORMS, make_layout, sha, skopeo_raw
 
 
@@ -297,6 +297,21 @@ def test_c_sbom_names_the_runtime_library_packages(xbuild, project_copy, tmp_pat
         assert files == unpacked_files(layout, "1", platform, tmp_path / platform.replace("/", "_"))
         tool = build_tool(doc)
         assert tool["name"] == toolchain and "gcc" in tool["versionInfo"] and "12." in tool["versionInfo"], tool
+    # The same image's CycloneDX BOMs: valid, with the same Debian packages and files.
+    cdx = tmp_path / "cdx"
+    run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={cdx}", "-t", "c:1",
+         "--sbom-format", "cyclonedx"], timeout=1800)
+    cdx_refs = layout_referrers(cdx, "application/vnd.cyclonedx+json")
+    assert sorted(cdx_refs) == sorted(v[0] for v in sboms.values())  # the same manifests: the format is not in the image
+    for manifest, entry in cdx_refs.items():
+        platform = next(p for p, v in sboms.items() if v[0] == manifest)
+        ref = json.loads((cdx / "blobs" / "sha256" / entry["digest"].split(":")[1]).read_bytes())
+        doc_path = cdx / "blobs" / "sha256" / ref["layers"][0]["digest"].split(":")[1]
+        validate_cyclonedx(doc_path)
+        bom = json.loads(doc_path.read_bytes())
+        debs = {c["name"]: c["version"] for c in bom["components"] if c.get("purl", "").startswith("pkg:deb/")}
+        assert debs == packages(sboms[platform][2], "pkg:deb/debian/")
+        assert {c["name"]: c["hashes"][0]["content"] for c in bom["components"] if c["type"] == "file"} == sbom_files(sboms[platform][2])
 
 
 def test_rust_sbom_lists_the_cargo_lock_crates(xbuild, project_copy, tmp_path):
@@ -402,3 +417,50 @@ def test_base_image_dpkg_packages_and_base_digest(xbuild, project_copy, tmp_path
         deps = statement(layout, provs[manifest])["predicate"]["buildDefinition"]["resolvedDependencies"]
         base_digest = made["manifests"][platform].split(":")[1]
         assert {"uri": "oci-layout", "digest": {"sha256": base_digest}} in deps, deps
+
+
+CDX = "application/vnd.cyclonedx+json"
+CDX_PREFIX = Path("/opt/xbuild-test-node")
+
+
+def validate_cyclonedx(path: Path):
+    lib = CDX_PREFIX / "node_modules" / "@cyclonedx" / "cyclonedx-library"
+    assert lib.exists(), f"{lib} is missing: run scripts/setup.sh (it installs the CycloneDX validator with npm)"
+    need("node")
+    p = run(["node", Path(__file__).parent / "cyclonedx_validate.js", path], check=False,
+            env={**__import__("os").environ, "NODE_PATH": str(CDX_PREFIX / "node_modules")})
+    assert p.returncode == 0 and p.stdout.strip() == "valid", p.stdout + p.stderr
+
+
+def test_cyclonedx_sbom(xbuild, project_copy, tmp_path):
+    """--sbom-format cyclonedx: a CycloneDX 1.5 BOM per platform, valid by the CycloneDX
+    project's own validator, with the same files, modules and toolchain as the SPDX one."""
+    proj = project_copy("go")
+    add_go_module(proj)
+    layout = tmp_path / "oci"
+    run([xbuild, "-C", proj, "build", "--platform", ",".join(PLATFORMS), "-o", f"type=oci,dest={layout}", "-t", "g:1",
+         "--sbom-format", "cyclonedx"], timeout=1800)
+    refs = layout_referrers(layout, CDX)
+    assert len(refs) == 3 and not layout_referrers(layout, SPDX)
+    for manifest, entry in refs.items():
+        ref = json.loads((layout / "blobs" / "sha256" / entry["digest"].split(":")[1]).read_bytes())
+        doc_path = layout / "blobs" / "sha256" / ref["layers"][0]["digest"].split(":")[1]
+        assert ref["layers"][0]["mediaType"] == CDX
+        validate_cyclonedx(doc_path)
+        bom = json.loads(doc_path.read_bytes())
+        assert bom["specVersion"] == "1.5" and bom["metadata"]["timestamp"] == "1970-01-01T00:00:00Z"
+        libs = {c["name"]: c["version"] for c in bom["components"] if c["type"] == "library"}
+        assert libs == {"example.com/hello": "(devel)", "example.com/greet": "v0.0.0"}
+        files = [c for c in bom["components"] if c["type"] == "file"]
+        assert [f["name"] for f in files] == ["/usr/local/bin/hello"] and files[0]["hashes"][0]["alg"] == "SHA-256"
+        assert [t["name"] for t in bom["metadata"]["tools"]["components"]] == ["xbuild", "go"]
+    (arm64,) = [p for p in json.loads(run([xbuild, "sbom", f"{layout}:1", "--json"]).stdout) if p["platform"] == "linux/arm64"]
+    assert arm64["sbom"] in {e["digest"] for e in refs.values()}
+    # A broken BOM fails the validator (so the check above can fail).
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**bom, "version": "one"}))
+    p = run(["node", Path(__file__).parent / "cyclonedx_validate.js", bad], check=False,
+            env={**__import__("os").environ, "NODE_PATH": str(CDX_PREFIX / "node_modules")})
+    assert p.returncode == 1, p.stdout + p.stderr
+    bad_flag = run([xbuild, "-C", proj, "build", "--sbom-format", "swid"], check=False)
+    assert bad_flag.returncode == 2 and "--sbom-format swid" in bad_flag.stderr, bad_flag.stderr
