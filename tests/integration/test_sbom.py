@@ -464,3 +464,19 @@ def test_cyclonedx_sbom(xbuild, project_copy, tmp_path):
     assert p.returncode == 1, p.stdout + p.stderr
     bad_flag = run([xbuild, "-C", proj, "build", "--sbom-format", "swid"], check=False)
     assert bad_flag.returncode == 2 and "--sbom-format swid" in bad_flag.stderr, bad_flag.stderr
+
+
+def test_image_sbom_false_in_xbuild_toml(xbuild, project_copy, tmp_path):
+    """[image] sbom = false turns the SBOM off (the provenance stays); --sbom turns it back on;
+    a value that is not a boolean is exit 2 naming the file and line."""
+    proj = project_copy("c-make")
+    toml = (proj / "xbuild.toml").read_text()
+    (proj / "xbuild.toml").write_text(toml.replace("[image]\n", "[image]\nsbom = false\n"))
+    off, on = tmp_path / "off", tmp_path / "on"
+    run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", "-o", f"type=oci,dest={off}"])
+    assert not layout_referrers(off, SPDX) and len(layout_referrers(off, IN_TOTO)) == 1
+    run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", "-o", f"type=oci,dest={on}", "--sbom"])
+    assert len(layout_referrers(on, SPDX)) == 1
+    (proj / "xbuild.toml").write_text(toml.replace("[image]\n", "[image]\nsbom = \"no\"\n"))
+    p = run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", "-o", f"type=oci,dest={tmp_path / 'bad'}"], check=False)
+    assert p.returncode == 2 and "xbuild.toml:" in p.stderr and "sbom" in p.stderr, p.stderr
