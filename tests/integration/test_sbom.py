@@ -480,3 +480,23 @@ def test_image_sbom_false_in_xbuild_toml(xbuild, project_copy, tmp_path):
     (proj / "xbuild.toml").write_text(toml.replace("[image]\n", "[image]\nsbom = \"no\"\n"))
     p = run([xbuild, "-C", proj, "build", "--platform", "linux/amd64", "-o", f"type=oci,dest={tmp_path / 'bad'}"], check=False)
     assert p.returncode == 2 and "xbuild.toml:" in p.stderr and "sbom" in p.stderr, p.stderr
+
+
+def test_merge_keeps_each_platforms_sbom_and_provenance(xbuild, project_copy, tmp_path):
+    """A CI fan-out: one job per platform, then `xbuild merge`: the merged layout lists each
+    platform's SBOM and provenance beside the merged index, never inside it."""
+    proj = project_copy("go")
+    layouts = {}
+    for p in ("linux/amd64", "linux/arm64"):
+        layouts[p] = tmp_path / p.replace("/", "_")
+        run([xbuild, "-C", proj, "build", "--platform", p, "-o", f"type=oci,dest={layouts[p]}", "-t", "app:ci"], timeout=1800)
+    merged = tmp_path / "merged"
+    run([xbuild, "merge", "-t", "app:2", "--output", f"type=oci,dest={merged}"] + [f"oci:{l}:ci" for l in layouts.values()])
+    sboms = layout_sboms(merged, "2")
+    assert sorted(sboms) == ["linux/amd64", "linux/arm64"]
+    for p, l in layouts.items():
+        assert sboms[p][3] == layout_sboms(l, "ci")[p][3]
+        assert layout_referrers(merged, IN_TOTO)[sboms[p][0]] == layout_referrers(l, IN_TOTO)[sboms[p][0]]
+    out = run([xbuild, "sbom", f"{merged}:2", "--platform", "linux/arm64"]).stdout
+    assert out.rstrip("\n").encode() == sboms["linux/arm64"][3]
+    run(["skopeo", "copy", "--all", f"oci:{merged}:2", f"oci:{tmp_path / 'copy'}:2"])  # still a valid layout
