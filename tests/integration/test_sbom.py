@@ -500,3 +500,24 @@ def test_merge_keeps_each_platforms_sbom_and_provenance(xbuild, project_copy, tm
     out = run([xbuild, "sbom", f"{merged}:2", "--platform", "linux/arm64"]).stdout
     assert out.rstrip("\n").encode() == sboms["linux/arm64"][3]
     run(["skopeo", "copy", "--all", f"oci:{merged}:2", f"oci:{tmp_path / 'copy'}:2"])  # still a valid layout
+
+
+def test_push_uses_the_referrers_api_when_the_registry_has_one(xbuild, go_pushed):
+    """A registry with the OCI 1.1 referrers API (it answers OCI-Subject): xbuild push PUTs the
+    SBOM and provenance manifests and no referrers tag; xbuild sbom finds them through the API."""
+    from fake_registry import FakeRegistry
+    reg = FakeRegistry(referrers_api=True)
+    try:
+        ref = f"{reg.host}/api/go:1"
+        run([xbuild, "push", f"{go_pushed['layout']}:1", ref], env=go_pushed["env"])
+        assert not reg.requests("PUT", r"/manifests/sha256-"), "no referrers tag on a registry with the API"
+        sboms = layout_sboms(go_pushed["layout"], "1")
+        provs = layout_referrers(go_pushed["layout"], IN_TOTO)
+        for platform, (manifest, entry, doc, raw) in sboms.items():
+            listed = reg.state.referrers[("api/go", manifest)]
+            assert [d["digest"] for d in listed] == [entry["digest"], provs[manifest]["digest"]]
+            out = run([xbuild, "sbom", ref, "--platform", platform], env=go_pushed["env"]).stdout
+            assert out.rstrip("\n").encode() == raw
+        assert reg.requests("GET", r"/referrers/sha256:") and not reg.requests("GET", r"/manifests/sha256-")
+    finally:
+        reg.stop()
