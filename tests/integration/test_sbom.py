@@ -4,6 +4,7 @@ skopeo reads the pushed index back and its sha256 is what the files name; a fail
 writes neither. The Go example is built once for three platforms and pushed (module scope)."""
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -521,3 +522,26 @@ def test_push_uses_the_referrers_api_when_the_registry_has_one(xbuild, go_pushed
         assert reg.requests("GET", r"/referrers/sha256:") and not reg.requests("GET", r"/manifests/sha256-")
     finally:
         reg.stop()
+
+
+def test_emulated_build_lists_the_rootfs_packages(xbuild, project_copy, tmp_path):
+    """An emulated build: the SBOM lists the emulation rootfs's packages (its dpkg status), and
+    the runtime libraries xbuild copied from that rootfs name their package from the rootfs's
+    own dpkg database, with the rootfs's version."""
+    from emu_helpers import env_with, rootfs_for
+    rootfs = rootfs_for(xbuild)
+    proj = project_copy("c-make-dynamic")
+    layout = tmp_path / "oci"
+    run([xbuild, "-C", proj, "build", "--platform", "linux/arm64", "--strategy", "linux/arm64=emulate",
+         "-o", f"type=oci,dest={layout}", "-t", "e:1"], env=env_with(), timeout=1800)
+    ((manifest, entry, doc, raw),) = layout_sboms(layout, "1").values()
+    validate_spdx(doc)
+    status = (rootfs / "var/lib/dpkg/status").read_text()
+    version = re.search(r"^Package: libc6\nStatus: install ok installed\n(?:.+\n)*?Version: (.+)$", status, re.M)[1]
+    debs = {p["name"]: (p["versionInfo"], p["comment"]) for p in doc["packages"]
+            if any(r["referenceLocator"].startswith("pkg:deb/") for r in p.get("externalRefs", []))}
+    assert debs["libc6"][0] == version
+    assert "gcc" in debs and "make" in debs  # the rootfs's packages
+    assert debs["make"][1] == "from emulation rootfs"
+    assert build_tool(doc)["name"] == "emulate"
+    assert any(f.endswith("/libc.so.6") for f in sbom_files(doc))
