@@ -1,7 +1,19 @@
 """Issue 12: what went into each platform's image, for CI and in the standard formats.
-The metadata file (buildx's keys) and --iidfile against a real docker-registry on loopback:
-skopeo reads the pushed index back and its sha256 is what the files name; a failed build
-writes neither. The Go example is built once for three platforms and pushed (module scope)."""
+
+- The metadata file (buildx's keys) and --iidfile against a real docker-registry on loopback:
+  skopeo reads the pushed index back and its sha256 is what the files name; a failed build
+  writes neither.
+- SPDX 2.3 SBOMs (validated with the SPDX project's JSON schema, tests/integration/data) and
+  CycloneDX 1.5 BOMs (validated by the CycloneDX project's own validator) per platform, as OCI
+  1.1 referrers: beside the image in a layout, through the referrers tag on docker-registry
+  2.8 and through the referrers API on a registry that has it; read back with xbuild sbom.
+  Files are checked against umoci's unpack, Go modules against `go version -m`, Debian
+  packages against dpkg-query, crates against Cargo.lock.
+- SLSA provenance v1 per platform: mode=min's contents, mode=max without secrets.
+- Reproducibility, and that the image index never changes because of them.
+
+The Go example (with a local module) is built once for three platforms and pushed (module
+scope); the other projects are built by the tests that need them."""
 import hashlib
 import json
 import re
