@@ -244,23 +244,14 @@ std::string make_spdx(const SbomInput& in) {
   const std::string image_id = "SPDXRef-Image";
 
   json::array pkgs, file_arr, rels;
+  // filesAnalyzed false: SPDX then wants no packageVerificationCode (a SHA-1 construction) and
+  // no hasFiles; the files are tied to the image by CONTAINS relationships, as syft does.
   json::object image{{"SPDXID", image_id},
                      {"name", doc_name},
                      {"downloadLocation", "NOASSERTION"},
-                     {"filesAnalyzed", !files.empty()},
+                     {"filesAnalyzed", false},
                      {"primaryPackagePurpose", "CONTAINER"},
                      {"comment", fmt::format("the {} image of {}, as built by xbuild", in.platform.str(), in.project)}};
-  if (!files.empty()) {
-    Sha256 code;  // the package verification code: sha1 in SPDX; sha256 here, of the sorted file hashes
-    std::vector<std::string> hashes;
-    for (const auto& f : files) hashes.push_back(f.sha256);
-    std::sort(hashes.begin(), hashes.end());
-    for (const auto& h : hashes) code.update(h);
-    image["packageVerificationCode"] = json::object{{"packageVerificationCodeValue", code.hex()}};
-  }
-  json::array has_files;
-  for (const auto& f : files) has_files.push_back(json::string(spdx_id("SPDXRef-File-", f.path)));
-  if (!files.empty()) image["hasFiles"] = has_files;
   pkgs.push_back(std::move(image));
 
   rels.push_back(json::object{{"spdxElementId", "SPDXRef-DOCUMENT"}, {"relationshipType", "DESCRIBES"}, {"relatedSpdxElement", image_id}});

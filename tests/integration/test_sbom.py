@@ -226,6 +226,12 @@ def test_go_sboms_in_the_layout(go_pushed, tmp_path):
         assert doc["spdxVersion"] == "SPDX-2.3" and doc["creationInfo"]["created"] == "1970-01-01T00:00:00Z"
         tool = build_tool(doc)
         assert tool["name"] == "go" and tool["versionInfo"].startswith("go version go1."), tool
+        # Each file is tied to the image package by CONTAINS (filesAnalyzed false: no SHA-1 code).
+        image = next(x for x in doc["packages"] if x["SPDXID"] == "SPDXRef-Image")
+        assert image["filesAnalyzed"] is False and "packageVerificationCode" not in image
+        contained = {r["relatedSpdxElement"] for r in doc["relationships"]
+                     if r["spdxElementId"] == "SPDXRef-Image" and r["relationshipType"] == "CONTAINS"}
+        assert {f["SPDXID"] for f in doc["files"]} <= contained
     # The files, sha256 for sha256, are those umoci unpacks from the image (scratch base: all ours).
     # The Go modules are what `go version -m` reads from the same binary.
     for platform in PLATFORMS:
