@@ -21,7 +21,7 @@ const std::vector<std::string> k_languages = {"c", "cxx", "go", "rust", "custom"
 const std::vector<std::string> k_root_keys = {"name", "language", "platforms", "build", "test", "outputs", "env",
                                               "args", "toolchain", "source", "strategy", "image", "emulate", "runner"};
 const std::vector<std::string> k_image_keys = {"base", "entrypoint", "cmd", "env", "workdir", "user", "labels",
-                                               "ports", "tags", "compression", "runtime", "files"};
+                                               "ports", "tags", "compression", "runtime", "files", "sbom"};
 const std::vector<std::string> k_emulate_keys = {"rootfs", "packages", "timeout", "accelerate"};
 const std::vector<std::string> k_runner_keys = {"platform", "host", "port", "identity", "workdir"};
 
@@ -142,6 +142,7 @@ void read_image(TableReader& r, ImageSection& image) {
     if (image.runtime != "auto" && image.runtime != "none")
       r.error_at(*n, fmt::format("'image.runtime' must be \"auto\" (add the loader and libraries dynamic programs need) or \"none\" (got \"{}\")", image.runtime));
   }
+  if (auto v = r.boolean("sbom")) image.sbom = *v;
   if (auto files = r.string_map("files")) {
     for (const auto& [from, to] : *files) image.files.push_back(ImageFile{from, to});
   }
