@@ -253,10 +253,13 @@ outputs = ["x"]
 ''')
     proc = subprocess.Popen([str(xbuild), "-C", str(proj), "build", "--platform", "linux/amd64,linux/arm64"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A pid file exists as soon as the shell opened it, and is complete once its line ends.
+    def written():
+        return [f for f in pids.iterdir() if f.read_text().endswith("\n")]
     deadline = time.monotonic() + 30
-    while len(list(pids.iterdir())) < 4 and time.monotonic() < deadline:
+    while len(written()) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(list(pids.iterdir())) == 4, "builds did not start"
+    assert len(written()) == 4, "builds did not start"
     started = [int(f.read_text()) for f in pids.iterdir()]
     assert all(alive(p) for p in started)
     proc.send_signal(sig)
