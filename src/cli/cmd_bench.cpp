@@ -31,6 +31,7 @@ struct BenchCmd {
   std::string from_json;
   int timeout = 0;
   std::vector<std::string> build_args;
+  bool no_cache = false;  ///< --no-cache
 };
 
 /// Prints the table and ratios, and writes --json and the --report-dir files.
@@ -70,6 +71,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--report-dir", o->report_dir, "Write bench.md, bench.svg and bench.json into DIR");
   cmd->add_option("--timeout", o->timeout, "Per-build timeout in seconds")->check(CLI::PositiveNumber);
   add_build_arg_flag(*cmd, o->build_args);
+  add_no_cache_flag(*cmd, o->no_cache);
   cmd->add_option("--from-json", o->from_json, "Build nothing: re-render the reports of an earlier --json FILE");
   cmd->callback([o] {
     if (!o->from_json.empty()) {
@@ -114,6 +116,7 @@ void register_bench(CLI::App& app) {
         popts.state_root = bench_root / row.strategy;
         popts.slots = 1;
         popts.build_args = parse_build_args(o->build_args);
+        popts.no_cache = o->no_cache;
         auto plans = make_plan(project, toolchains, popts);
         PlatformPlan& plan = plans.front();
         report.jobs = std::max(report.jobs, plan.jobs);
