@@ -120,8 +120,8 @@ CachePlan plan_cache(const Project& project, const PlatformPlan& plan, const std
     }
   }
   if (project.language == "rust")
-    cache.notes.push_back("cargo keeps its target dir per platform already ({build} or the platform's source snapshot): "
-                          "xbuild adds none");
+    cache.notes.push_back("cargo keeps its own target dir between builds (--target-dir, else target/ in {src}, split by "
+                          "target triple): xbuild adds none");
 
   if (cache.kinds.empty()) return cache;
   for (const auto& var : k_codegen_vars) key.push_back(var + "=" + get(env, var));
