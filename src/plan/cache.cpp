@@ -93,8 +93,9 @@ CachePlan plan_cache(const Project& project, const PlatformPlan& plan, const std
     key.push_back(fmt::format("{}-version={}", var, tool_version({prog, "--version"}, path)));
     if (std::find(compilers.begin(), compilers.end(), prog) == compilers.end()) compilers.push_back(prog);
   }
-  if (set_by_project(project, plan, "CCACHE_DIR")) why_not = "CCACHE_DIR is set by the project";
-  if (!why_not.empty() && !compilers.empty()) {
+  if (why_not.empty() && !compilers.empty() && set_by_project(project, plan, "CCACHE_DIR"))
+    why_not = "CCACHE_DIR is set by the project";
+  if (!why_not.empty()) {
     cache.notes.push_back(fmt::format("ccache not used: {}", why_not));
   } else if (!compilers.empty()) {
     if (auto ccache = find_program("ccache")) {
