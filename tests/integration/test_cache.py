@@ -222,3 +222,23 @@ def test_go_gets_a_gocache_per_platform_and_the_rebuild_reuses_it(xbuild, projec
         assert compiles(p) == 0, f"{p}: main was compiled again instead of taken from GOCACHE"
         out = project / ".xbuild/out" / p.replace("/", "_") / "hello"
         assert out.read_bytes() == cold_bytes[p], p
+
+
+def test_cmake_through_the_generated_toolchain_file_is_cached(xbuild, project_copy):
+    """CMake finds CC's first word on PATH, so the toolchain file (CMAKE_C/CXX_COMPILER) reaches
+    the masquerade link unchanged."""
+    project = project_copy("cxx-cmake")
+    plats = ["linux/amd64", "linux/arm64"]
+
+    def build():
+        p = run([xbuild, "-C", project, "build", "--platform", ",".join(plats), "--json"])
+        return {r["platform"]: r["cache"] for r in json.loads(p.stdout)["platforms"]}
+
+    cold = build()
+    cold_bytes = {p: (project / ".xbuild/out" / p.replace("/", "_") / "hello").read_bytes() for p in plats}
+    wipe_build_state(project)
+    warm = build()
+    for p in plats:
+        assert cold[p]["misses"] > 0 and cold[p]["hits"] == 0, (p, cold[p])
+        assert (warm[p]["hits"], warm[p]["misses"]) == (cold[p]["misses"], 0), (p, warm[p])
+        assert (project / ".xbuild/out" / p.replace("/", "_") / "hello").read_bytes() == cold_bytes[p], p
