@@ -242,3 +242,35 @@ def test_cmake_through_the_generated_toolchain_file_is_cached(xbuild, project_co
         assert cold[p]["misses"] > 0 and cold[p]["hits"] == 0, (p, cold[p])
         assert (warm[p]["hits"], warm[p]["misses"]) == (cold[p]["misses"], 0), (p, warm[p])
         assert (project / ".xbuild/out" / p.replace("/", "_") / "hello").read_bytes() == cold_bytes[p], p
+
+
+def test_a_compiler_upgrade_starts_a_new_cache(xbuild, project_copy, tmp_path):
+    """The key holds the compiler's `--version`: a project descriptor puts a gcc first on PATH
+    whose version line is read from a file, and changing that file changes the cache dir."""
+    project = project_copy("c-make")
+    bindir = tmp_path / "compiler"
+    bindir.mkdir()
+    (bindir / "version").write_text("gcc (Test) 12.2.0\n")
+    gcc = bindir / "gcc"
+    gcc.write_text(f'#!/bin/sh\n[ "$1" = --version ] && exec cat {bindir}/version\nexec /usr/bin/gcc "$@"\n')
+    gcc.chmod(0o755)
+    (project / "toolchains").mkdir()
+    (project / "toolchains" / "mygcc.toml").write_text(
+        f'languages = ["c"]\nnative = true\npath = ["{bindir}"]\n[env]\nCC = "gcc"\n')
+    toml = project / "xbuild.toml"
+    toml.write_text('toolchain = "mygcc"\n' + toml.read_text())
+
+    def cache_dir():
+        p = run([xbuild, "-C", project, "plan", "--platform", "linux/amd64", "--json"])
+        plan = json.loads(p.stdout)["platforms"][0]
+        assert plan["toolchain"] == "mygcc", plan
+        return plan["cache"]["dir"]
+
+    before = cache_dir()
+    assert cache_dir() == before, "the same compiler must keep its cache"
+    (bindir / "version").write_text("gcc (Test) 13.1.0\n")
+    assert cache_dir() != before
+    # And the build really compiles through ccache with that compiler behind the link.
+    built = run([xbuild, "-C", project, "build", "--platform", "linux/amd64", "--json"])
+    cache = json.loads(built.stdout)["platforms"][0]["cache"]
+    assert cache["misses"] == 2, cache
