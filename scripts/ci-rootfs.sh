@@ -5,7 +5,8 @@
 # package set (/var/cache/xbuild/rootfs/<platform>-<suite>-<hash>), and reused afterwards.
 # A cold machine creates them from scratch well inside CI's 90 minutes.
 #
-# Usage: scripts/ci-rootfs.sh [PLATFORM ...]   (default: linux/arm64)
+# Usage: scripts/ci-rootfs.sh [PLATFORM ...]   (default: linux/arm64 linux/arm/v7, the ones the
+#        emulation tests use; tests/integration/emu_helpers.py rootfs_for creates a missing one too)
 # Env:   XBUILD_BIN (default build/xbuild), XBUILD_ROOTFS_CACHE, ROOTFS_PACKAGES (comma list)
 set -euo pipefail
 
@@ -13,7 +14,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 xbuild="${XBUILD_BIN:-$repo/build/xbuild}"
 packages="${ROOTFS_PACKAGES:-gcc,make,libc6-dev}"
 [ -x "$xbuild" ] || { echo "ci-rootfs.sh: error: $xbuild is not built (meson setup build && ninja -C build)" >&2; exit 2; }
-[ $# -gt 0 ] || set -- linux/arm64
+[ $# -gt 0 ] || set -- linux/arm64 linux/arm/v7
 
 for platform in "$@"; do
   start=$(date +%s)

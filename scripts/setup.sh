@@ -62,6 +62,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
+# The CycloneDX project's own JSON validator for the SBOM tests (tests/integration/
+# test_sbom.py): @cyclonedx/cyclonedx-library and the ajv packages its validator loads,
+# pinned, in a prefix of their own. The library wants Node.js >= 20.18; Debian's nodejs is
+# installed only where no node exists.
+cdx_prefix=/opt/xbuild-test-node
+cdx_pkgs=(@cyclonedx/cyclonedx-library@10.3.0 ajv@8.20.0 ajv-formats@3.0.1 ajv-formats-draft2019@1.6.1)
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if [ ! -e "$cdx_prefix/node_modules/@cyclonedx/cyclonedx-library/package.json" ]; then
+  echo "setup.sh: installing ${cdx_pkgs[*]} into $cdx_prefix"
+  npm install --prefix "$cdx_prefix" --no-audit --no-fund --silent "${cdx_pkgs[@]}"
+fi
+
 # binfmt_misc: mount it if needed, then let binfmt-support register the qemu handlers
 # (qemu-user-static ships them with the F flag, so they work inside chroots).
 if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then

@@ -36,6 +36,12 @@ void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
   cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::Range(1, 1024));
   add_build_arg_flag(cmd, flags.build_args);
   add_no_cache_flag(cmd, flags.no_cache);
+  auto* on = cmd.add_flag_callback("--accelerate", [&flags] { flags.accelerate = true; },
+                                   "Emulated builds: serve the rootfs's gcc, cc, g++, as, ld... with the host's cross tools "
+                                   "when their gcc major and triple match (the default; [emulate] accelerate)");
+  auto* off = cmd.add_flag_callback("--no-accelerate", [&flags] { flags.accelerate = false; },
+                                    "Emulated builds: run every tool under qemu, the rootfs's own compiler included");
+  on->excludes(off);
   add_cluster_flags(cmd, flags.cluster);
 }
 
@@ -130,6 +136,7 @@ PlanOptions to_plan_options(const PlanFlags& flags) {
     }
   }
   o.slots = flags.jobs;
+  if (flags.accelerate) o.accelerate = *flags.accelerate ? Accelerate::automatic : Accelerate::off;
   o.build_args = parse_build_args(flags.build_args);
   o.no_cache = flags.no_cache;
   return o;

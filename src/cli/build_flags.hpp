@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct PlanFlags {
   std::vector<std::string> strategies;  ///< "emulate" (all) or "linux/arm64=emulate"
   int jobs = 0;                         ///< -j
   std::vector<std::string> build_args;  ///< --build-arg KEY=VALUE, repeatable
+  std::optional<bool> accelerate;       ///< --accelerate / --no-accelerate (unset: [emulate] accelerate)
   ClusterFlags cluster;                 ///< for --platform cluster
   bool no_cache = false;                ///< --no-cache
 };
@@ -38,7 +40,7 @@ struct PlanFlags {
 /// error, never "all platforms".
 CLI::Validator platform_list_check();
 
-/// Adds --platform, --strategy, -j, --build-arg, --no-cache and the cluster flags to `cmd`.
+/// Adds --platform, --strategy, -j, --build-arg, --no-cache, --[no-]accelerate and the cluster flags to `cmd`.
 void add_plan_flags(CLI::App& cmd, PlanFlags& flags);
 /// Adds --kube-context, --nodes and --arm-variant to `cmd`.
 void add_cluster_flags(CLI::App& cmd, ClusterFlags& flags);

@@ -6,8 +6,10 @@
 #include "cli/image_spec.hpp"
 #include "cli/progress.hpp"
 #include "exec/cgroup.hpp"
+#include "exec/subprocess.hpp"
 #include "pipeline/verify.hpp"
 #include "util/fd.hpp"
+#include "util/host.hpp"
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
@@ -151,7 +153,45 @@ std::string retry_push_command(const fs::path& layout, const std::string& tag, c
   return line;
 }
 
+/// What the plan's compiler says of its version (the first line of `CC --version`, `go version`,
+/// `rustc --version`), "" for emulated and runner builds (their compilers are elsewhere) or
+/// when it cannot be asked.
+std::string tool_version(const Project& project, const PlatformPlan& plan) {
+  if (!plan.toolchain || (plan.strategy != Strategy::native && plan.strategy != Strategy::cross)) return {};
+  auto env = [&](const char* k) {
+    auto it = plan.env.find(k);
+    return it == plan.env.end() ? std::string() : it->second;
+  };
+  std::vector<std::string> argv;
+  if (project.language == "go") argv = {"go", "version"};
+  else if (project.language == "rust") argv = {env("RUSTC").empty() ? "rustc" : env("RUSTC"), "--version"};
+  else if (!env(project.language == "cxx" ? "CXX" : "CC").empty()) {
+    argv = split(env(project.language == "cxx" ? "CXX" : "CC"), ' ');
+    argv.push_back("--version");
+  }
+  if (argv.empty()) return {};
+  Command cmd{argv, plan.env, {}};
+  CaptureOptions quiet;
+  quiet.err = OutputTo::discard;
+  quiet.limit = 4096;
+  try {
+    Captured r = capture(cmd, quiet);
+    if (!r.ok()) return {};
+    std::string_view out = r.output;
+    return std::string(trim(out.substr(0, out.find('\n'))));
+  } catch (const Error&) {
+    return {};
+  }
+}
+
 }  // namespace
+
+std::string toolchain_label(const PlatformPlan& plan) {
+  if (plan.toolchain) return plan.toolchain->name;
+  if (plan.strategy == Strategy::emulate) return "emulate";
+  if (plan.strategy == Strategy::runner && plan.runner) return "runner " + redact_userinfo(plan.runner->host);
+  return std::string(to_string(plan.strategy));
+}
 
 void check_writable(const fs::path& path, WriteTarget target, std::string_view what, std::string_view noun) {
   std::error_code ec;
@@ -185,7 +225,8 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
   }
 
   BuildRun run;
-  auto plans = make_plan(project, toolchains, job.plan);
+  run.plans = make_plan(project, toolchains, job.plan);
+  auto& plans = run.plans;
   if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
   auto started = std::chrono::steady_clock::now();
   run.results = run_builds(project, plans, job.build, status);
@@ -208,7 +249,30 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
     } else {
       std::vector<oci::PlatformImageInput> inputs;
       for (const auto& r : run.results) inputs.push_back({r.platform, r.out});
-      for (const auto& plan : plans) eopts.sysroots[plan.platform] = runtime_sysroot(plan);
+      for (const auto& plan : plans) {
+        eopts.sysroots[plan.platform] = runtime_sysroot(plan);
+        if (!eopts.sbom && eopts.provenance == oci::ProvenanceMode::none) continue;
+        eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), tool_version(project, plan)};
+        if (plan.strategy == Strategy::emulate) eopts.rootfs[plan.platform] = runtime_sysroot(plan);
+      }
+      for (const auto& plan : plans) {
+        if (eopts.provenance == oci::ProvenanceMode::none) break;
+        oci::BuildRecord b;
+        b.strategy = std::string(to_string(plan.strategy));
+        b.tool.name = toolchain_label(plan);
+        if (auto t = eopts.tools.find(plan.platform); t != eopts.tools.end()) b.tool = t->second;
+        b.command = !project.build.argv.empty() ? project.build.argv : std::vector<std::string>{"sh", "-ec", project.build.script};
+        b.args = plan.args;
+        if (eopts.provenance == oci::ProvenanceMode::max) {  // the build's environment: ours, then the plan's
+          for (char** e = environ; e && *e; ++e) {
+            std::string_view kv(*e);
+            auto eq = kv.find('=');
+            if (eq != std::string_view::npos) b.env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+          }
+          for (const auto& [k, v] : plan.env) b.env[k] = v;
+        }
+        eopts.builds[plan.platform] = std::move(b);
+      }
       run.image = in_phase(status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
     }
     throw_if_interrupted("finishing the export to " + job.shown_dest);

@@ -34,6 +34,7 @@ struct BuildJob {
 /// What happened.
 struct BuildRun {
   std::vector<PlatformResult> results;
+  std::vector<PlatformPlan> plans;          ///< the plan of each platform (same order as results)
   std::vector<std::string> failures;        ///< "platform: why", one per failed platform
   std::optional<Exit> code;                 ///< the exit code the failures share
   std::optional<oci::ExportResult> image;   ///< the exported image (not for type=local)
@@ -42,6 +43,10 @@ struct BuildRun {
   double wall_seconds = 0;
   bool ok() const { return failures.empty() && push_error.empty(); }
 };
+
+/// The toolchain a plan builds with, as the metadata file and the SBOM name it: the descriptor's
+/// name for native and cross builds, "emulate" (the rootfs's own compilers) or "runner HOST".
+std::string toolchain_label(const PlatformPlan& plan);
 
 /// What check_writable checks: a directory to create or write into, or a file to create or replace.
 enum class WriteTarget { directory, file };

@@ -1,5 +1,6 @@
 // `xbuild bench`: the same project built once per available strategy and platform (native
-// where the host matches, cross, emulate), each build clean, one at a time so they do not
+// where the host matches, cross, emulate fully under qemu, and accelerated emulation: emulate
+// with the host's cross compiler), each build clean, one at a time so they do not
 // compete for the cores, each with the same job count. Each strategy gets its own state
 // root, so the binaries stay side by side and each is checked with the project's test.
 // Results: a console table, and on request JSON, Markdown and an SVG chart.
@@ -25,13 +26,12 @@ namespace {
 struct BenchCmd {
   std::vector<std::string> platforms;
   ClusterFlags cluster;  ///< for --platform cluster
-  std::string strategies = "native,cross,emulate";
+  std::string strategies = "native,cross,emulate,accelerated";
   std::string json;
   std::string report_dir;
   std::string from_json;
   int timeout = 0;
   std::vector<std::string> build_args;
-  bool no_cache = false;  ///< --no-cache
 };
 
 /// Prints the table and ratios, and writes --json and the --report-dir files.
@@ -39,10 +39,14 @@ void write_reports(const emulate::BenchReport& report, const std::string& json, 
   // stdout carries exactly one format: with --json - the human table goes to stderr.
   std::FILE* human = json == "-" ? stderr : stdout;
   fmt::print(human, "{}", emulate::bench_table(report));
-  for (const auto& p : report.platforms())
+  for (const auto& p : report.platforms()) {
     if (auto q = report.ratio(p))
       fmt::print(human, "{}: emulation is {:.1f}x slower than cross-compiling (wall; {:.1f}x in CPU time)\n", p, *q,
                  report.cpu_ratio(p).value_or(0));
+    if (auto q = report.vs_cross(p, "accelerated"))
+      fmt::print(human, "{}: accelerated emulation is {:.1f}x the cross build (wall; {:.1f}x in CPU time)\n", p, *q,
+                 report.vs_cross(p, "accelerated", true).value_or(0));
+  }
   std::fflush(stdout);
   if (!json.empty()) {
     if (json == "-") fmt::print("{}", emulate::bench_json(report));
@@ -62,16 +66,15 @@ void write_reports(const emulate::BenchReport& report, const std::string& json, 
 
 void register_bench(CLI::App& app) {
   auto o = std::make_shared<BenchCmd>();
-  auto* cmd = app.add_subcommand("bench", "Time clean builds per strategy (native, cross, emulate) and compare them");
+  auto* cmd = app.add_subcommand("bench", "Time clean builds per strategy (native, cross, emulate, accelerated emulate) and compare them");
   cmd->add_option("--platform,--platforms", o->platforms, "Platforms to bench, e.g. linux/arm64,linux/riscv64, or `cluster` for the Kubernetes cluster's (default: xbuild.toml's)")
       ->check(platform_list_check());
   add_cluster_flags(*cmd, o->cluster);
-  cmd->add_option("--strategies", o->strategies, "Strategies to compare, among native,cross,emulate")->capture_default_str();
+  cmd->add_option("--strategies", o->strategies, "Strategies to compare, among native,cross,emulate,accelerated (emulate with the host's cross compiler)")->capture_default_str();
   cmd->add_option("--json", o->json, "Write the results as JSON to FILE ('-' = stdout)");
   cmd->add_option("--report-dir", o->report_dir, "Write bench.md, bench.svg and bench.json into DIR");
   cmd->add_option("--timeout", o->timeout, "Per-build timeout in seconds")->check(CLI::PositiveNumber);
   add_build_arg_flag(*cmd, o->build_args);
-  add_no_cache_flag(*cmd, o->no_cache);
   cmd->add_option("--from-json", o->from_json, "Build nothing: re-render the reports of an earlier --json FILE");
   cmd->callback([o] {
     if (!o->from_json.empty()) {
@@ -83,8 +86,13 @@ void register_bench(CLI::App& app) {
     std::vector<Platform> platforms = platforms_from_flags(o->platforms, o->cluster);
     if (platforms.empty()) platforms = project.platforms;
     if (platforms.empty()) platforms = {host_platform()};
-    std::vector<Strategy> strategies;
+    // Each entry: the strategy, and for emulate whether the host's cross compiler may serve.
+    std::vector<std::pair<Strategy, bool>> strategies;
     for (const auto& s : split(o->strategies, ',')) {
+      if (s == "accelerated") {
+        strategies.emplace_back(Strategy::emulate, true);
+        continue;
+      }
       std::optional<Strategy> st;
       try {
         st = parse_strategy(s);
@@ -92,8 +100,8 @@ void register_bench(CLI::App& app) {
         throw Error(fmt::format("--strategies {}: {}", o->strategies, e.what()), Exit::usage);
       }
       if (!st || (*st != Strategy::native && *st != Strategy::cross && *st != Strategy::emulate))
-        fail(Exit::usage, "--strategies {}: expected a list of native, cross, emulate", o->strategies);
-      strategies.push_back(*st);
+        fail(Exit::usage, "--strategies {}: expected a list of native, cross, emulate, accelerated", o->strategies);
+      strategies.emplace_back(*st, false);
     }
 
     Platform host = host_platform();
@@ -104,19 +112,21 @@ void register_bench(CLI::App& app) {
     bool bad = false;  // a build that ran and failed, or a failed test (skipped strategies are fine)
 
     for (const Platform& p : platforms) {
-      for (Strategy s : strategies) {
+      for (auto [s, accelerated] : strategies) {
         if (s == Strategy::native && p != host) continue;
         if (s == Strategy::emulate && p == host) continue;
         emulate::BenchRow row;
         row.platform = p.str();
-        row.strategy = std::string(to_string(s));
+        row.strategy = accelerated ? "accelerated" : std::string(to_string(s));
         PlanOptions popts;
+        // Plain emulate is the rootfs's own compiler under qemu; accelerated, the host's.
+        if (s == Strategy::emulate) popts.accelerate = accelerated ? Accelerate::automatic : Accelerate::off;
         popts.platforms = {p};
         popts.forced[p.str()] = s;
         popts.state_root = bench_root / row.strategy;
         popts.slots = 1;
         popts.build_args = parse_build_args(o->build_args);
-        popts.no_cache = o->no_cache;
+        popts.no_cache = true;  // bench times cold builds: a warm compiler cache would time the cache, not the strategy
         auto plans = make_plan(project, toolchains, popts);
         PlatformPlan& plan = plans.front();
         report.jobs = std::max(report.jobs, plan.jobs);
@@ -138,6 +148,8 @@ void register_bench(CLI::App& app) {
         row.wall_seconds = r.wall_seconds;
         row.cpu_seconds = r.cpu_seconds;
         if (!r.ok) row.note = r.error;
+        else if (accelerated && !r.accelerated)
+          row.note = "not accelerated: " + (plans.front().not_accelerated.empty() ? std::string("see xbuild plan") : plans.front().not_accelerated);
         bad = bad || !r.ok;
         if (r.ok && !project.test.empty()) {
           TestOptions topts;

@@ -45,6 +45,12 @@ struct BuildCmd {
   std::string compression;
   std::string rootfs;
   std::string image_refs;  ///< --image-refs FILE
+  std::string metadata_file;  ///< --metadata-file FILE
+  std::string iidfile;        ///< --iidfile FILE
+  bool sbom = true;           ///< --sbom[=false]
+  std::string provenance;     ///< --provenance true|false|mode=min|mode=max
+  std::string sbom_format;    ///< --sbom-format spdx|cyclonedx
+  CLI::Option* sbom_option = nullptr;
   registry::PushOptions push_options;
 };
 
@@ -97,15 +103,16 @@ void check_image_refs(const fs::path& file, bool push, oci::OutputType type) {
   check_writable(file, WriteTarget::file, "--image-refs", "path");
 }
 
-/// Removes an earlier --image-refs FILE (a file or symlink, never a directory) when the run
-/// ends without writing a new one: after `build --image-refs FILE`, FILE exists exactly when
-/// the build (and push) succeeded, so a script never takes old references for this run's.
-class ImageRefsGuard {
+/// Removes an earlier --image-refs, --metadata-file or --iidfile FILE (a file or symlink,
+/// never a directory) when the run ends without writing a new one: after the build, FILE
+/// exists exactly when the build (and push) succeeded, so a script never takes an old run's
+/// digests for this run's.
+class ResultFileGuard {
 public:
-  explicit ImageRefsGuard(fs::path path) : m_path(std::move(path)) {}
-  ImageRefsGuard(const ImageRefsGuard&) = delete;
-  ImageRefsGuard& operator=(const ImageRefsGuard&) = delete;
-  ~ImageRefsGuard() {
+  explicit ResultFileGuard(fs::path path) : m_path(std::move(path)) {}
+  ResultFileGuard(const ResultFileGuard&) = delete;
+  ResultFileGuard& operator=(const ResultFileGuard&) = delete;
+  ~ResultFileGuard() {
     if (m_path.empty() || m_path == "-" || m_written) return;
     std::error_code ec;
     fs::file_status st = fs::symlink_status(m_path, ec);
@@ -118,6 +125,56 @@ private:
   fs::path m_path;
   bool m_written = false;
 };
+
+/// --metadata-file FILE or --iidfile FILE, checked before building like --image-refs.
+void check_result_file(const fs::path& file, std::string_view flag) {
+  if (file == "-") fail(Exit::usage, "{} -: name a file (--json prints the summary on stdout)", flag);
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) fail(Exit::usage, "{} '{}' is a directory; name a file", flag, file.string());
+  check_writable(file, WriteTarget::file, flag, "path");
+}
+
+/// Writes a result file atomically (its directory was checked creatable before building).
+void write_result_file(const fs::path& file, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(fs::absolute(file).parent_path(), ec);
+  write_file_atomic(file, text);
+}
+
+/// The --metadata-file JSON: buildx's keys where they apply (containerimage.digest, the pushed
+/// digest when pushed; containerimage.descriptor, the index's descriptor; image.name, the
+/// names, comma-separated as buildx writes them), then xbuild's own under "xbuild.platforms":
+/// per platform its manifest digest, strategy, toolchain, wall and CPU time.
+std::string metadata_text(const BuildRun& run, const std::vector<std::string>& names) {
+  boost::json::object root;
+  if (run.image) {
+    std::string digest = run.pushed.empty() ? run.image->index_digest : run.pushed.front().digest;
+    root["containerimage.digest"] = digest;
+    boost::json::object desc{{"mediaType", "application/vnd.oci.image.index.v1+json"}, {"digest", run.image->index_digest},
+                             {"size", run.image->index_size}};
+    root["containerimage.descriptor"] = desc;
+    root["image.name"] = join(names, ",");
+  }
+  boost::json::array platforms;
+  for (std::size_t i = 0; i < run.results.size(); ++i) {
+    const auto& r = run.results[i];
+    boost::json::object po{{"platform", r.platform.str()}, {"strategy", std::string(to_string(r.strategy))}};
+    if (i < run.plans.size()) po["toolchain"] = toolchain_label(run.plans[i]);
+    if (run.image) {
+      for (const auto& [p, d] : run.image->manifests)
+        if (p == r.platform) po["manifest"] = d;
+      for (const auto& [p, d] : run.image->sboms)
+        if (p == r.platform) po["sbom"] = d;
+      for (const auto& [p, d] : run.image->provenances)
+        if (p == r.platform) po["provenance"] = d;
+    }
+    po["wall_seconds"] = r.wall_seconds;
+    po["cpu_seconds"] = r.cpu_seconds;
+    platforms.push_back(std::move(po));
+  }
+  root["xbuild.platforms"] = std::move(platforms);
+  return boost::json::serialize(root) + "\n";
+}
 
 /// The lines of --image-refs: each pushed reference (REPO@sha256:..., as ko writes them), once;
 /// without a push, the layout's (oci:DIR@sha256:..., as [image] base reads it).
@@ -145,6 +202,17 @@ void register_build(CLI::App& app) {
   cmd->add_option("--image-refs", o->image_refs,
                   "After a successful build (and push), write the image's references with digests to FILE, one per line: "
                   "REPO@sha256:... per pushed repository (as ko), else oci:LAYOUT@sha256:...");
+  cmd->add_option("--metadata-file", o->metadata_file,
+                  "After a successful build (and push), write JSON to FILE: containerimage.digest, containerimage.descriptor, "
+                  "image.name (as buildx) and xbuild.platforms (manifest, strategy, toolchain, wall/CPU seconds per platform)");
+  o->sbom_option = cmd->add_flag("--sbom", o->sbom,
+                                 "Attach an SPDX 2.3 SBOM to each platform's manifest as an OCI referrer (default; "
+                                 "--sbom=false or [image] sbom = false: none)");
+  cmd->add_option("--sbom-format", o->sbom_format, "The SBOM's format: spdx (SPDX 2.3 JSON, default) or cyclonedx (CycloneDX 1.5 JSON)");
+  cmd->add_option("--provenance", o->provenance,
+                  "SLSA provenance v1 per platform as an OCI referrer: mode=min (default), mode=max (adds the build's "
+                  "environment without secret-looking variables) or false");
+  cmd->add_option("--iidfile", o->iidfile, "After a successful build (and push), write the image index digest to FILE");
   cmd->add_option("--compression", o->compression, "Layer compression: gzip (default), zstd or none");
   cmd->add_option("--rootfs", o->rootfs,
                   "Root filesystem for emulated builds: DIR, TARBALL, oci:LAYOUT[:TAG] or docker://REF ({arch} expands); "
@@ -157,7 +225,9 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout");
   cmd->add_flag("--no-image-checks", o->no_image_checks, "Developer: skip runtime libraries and the image lint (to measure them)")->group("");
   cmd->callback([o] {
-    ImageRefsGuard refs_guard(o->image_refs);
+    ResultFileGuard refs_guard(o->image_refs);
+    ResultFileGuard metadata_guard(o->metadata_file);
+    ResultFileGuard iid_guard(o->iidfile);
     // Not a structured binding: lambdas below use `project`, which clang 14 cannot capture.
     auto loaded = load_project_and_toolchains();
     Project& project = loaded.first;
@@ -210,6 +280,9 @@ void register_build(CLI::App& app) {
       eopts.compression = parsed.compression;
     }
     if (o->no_image_checks) eopts.checks = oci::ImageChecks::skip;
+    eopts.sbom = o->sbom_option->count() > 0 ? o->sbom : project.image.sbom;
+    if (!o->sbom_format.empty()) eopts.sbom_format = oci::parse_sbom_format(o->sbom_format, "--sbom-format");
+    eopts.provenance = o->provenance.empty() ? oci::ProvenanceMode::min : oci::parse_provenance_mode(o->provenance, "--provenance");
     if (o->push && o->tags.empty() && project.image.tags.empty())
       fail(Exit::usage, "--push needs -t REGISTRY/REPOSITORY:TAG (or tags in [image] of {}, or XBUILD_REPO set)", project.file.string());
     if (o->push && (out.type == oci::OutputType::oci_archive || out.type == oci::OutputType::docker))
@@ -227,6 +300,11 @@ void register_build(CLI::App& app) {
     if (local && fs::exists(out.dest, ec) && !fs::is_directory(out.dest, ec))
       fail(Exit::usage, "--output {}: dest {} exists and is not a directory", o->output, out.dest.string());
     if (!o->image_refs.empty()) check_image_refs(o->image_refs, o->push, out.type);
+    if (!o->metadata_file.empty()) check_result_file(o->metadata_file, "--metadata-file");
+    if (!o->iidfile.empty()) {
+      if (local) fail(Exit::usage, "--iidfile writes the image's digest, and --output type=local makes no image");
+      check_result_file(o->iidfile, "--iidfile");
+    }
     std::string docker_note;
     if (out.type == oci::OutputType::docker) {
       std::vector<Platform> targets = popts.platforms.empty() ? project.platforms : popts.platforms;
@@ -257,13 +335,24 @@ void register_build(CLI::App& app) {
       write_file_atomic(o->image_refs, image_refs_text(pushed, out.dest, image->index_digest));
       refs_guard.written();
     }
+    if (failures.empty() && push_error.empty()) {
+      if (!o->metadata_file.empty()) {
+        write_result_file(o->metadata_file, metadata_text(run, !job.refs.empty() ? job.refs
+                                                      : std::vector<std::string>{(project.name.empty() ? "image" : project.name) + ":latest"}));
+        metadata_guard.written();
+      }
+      if (!o->iidfile.empty() && image) {
+        write_result_file(o->iidfile, pushed.empty() ? image->index_digest : pushed.front().digest);
+        iid_guard.written();
+      }
+    }
     fs::path dest = local ? out.dest : fs::path();
 
     if (o->json) {
       boost::json::array arr;
       for (const auto& r : results) {
         boost::json::object ro{{"platform", r.platform.str()}, {"strategy", std::string(to_string(r.strategy))},
-                               {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
+                               {"accelerated", r.accelerated}, {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
                                {"cpu_seconds", r.cpu_seconds}, {"out", r.out.string()}, {"log", r.log.string()}};
         if (r.cache) {
           boost::json::object co{{"kind", r.cache->kind}, {"dir", r.cache->dir.string()}};
@@ -305,7 +394,7 @@ void register_build(CLI::App& app) {
         std::string cached;
         if (r.cache && r.cache->measured)
           cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
-        if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), to_string(r.strategy), r.wall_seconds,
+        if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }

@@ -85,8 +85,8 @@ boost::json::object gitlab_child_pipeline(const MatrixOpts& o, const Project& pr
   }
   if (!defaults.empty()) pipeline["default"] = defaults;
 
-  // Each job builds as `matrix` was asked to plan: the same project, file, strategies and
-  // build args (a --build-arg left out would build another image); -j is the runner's own.
+  // Each job builds as `matrix` was asked to plan: the same project, file, strategies,
+  // acceleration and build args (a --build-arg left out would build another image); -j is the runner's own.
   std::vector<std::string> xbuild{"xbuild"};
   if (globals().dir != ".") xbuild.insert(xbuild.end(), {"-C", globals().dir.string()});
   if (!globals().file.empty()) xbuild.insert(xbuild.end(), {"-f", globals().file.string()});
@@ -94,6 +94,7 @@ boost::json::object gitlab_child_pipeline(const MatrixOpts& o, const Project& pr
   for (const auto& s : o.flags.strategies) build_flags.insert(build_flags.end(), {"--strategy", s});
   for (const auto& a : o.flags.build_args) build_flags.insert(build_flags.end(), {"--build-arg", a});
   if (o.flags.no_cache) build_flags.push_back("--no-cache");
+  if (o.flags.accelerate) build_flags.push_back(*o.flags.accelerate ? "--accelerate" : "--no-accelerate");
 
   boost::json::array needs;
   std::vector<std::string> merge_argv{"xbuild", "merge"};  // registry references only: no project

@@ -2,6 +2,8 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
+#include "emulate/accelerate.hpp"
+#include "emulate/rootfs.hpp"
 #include "util/strings.hpp"
 
 #include <boost/json.hpp>
@@ -11,7 +13,36 @@ namespace xb::cli {
 
 namespace {
 
-boost::json::object plan_json(const PlatformPlan& p) {
+/// What accelerated emulation will do for an emulated plan, as far as it can be known without
+/// creating the rootfs: `decided` false when the rootfs is not there yet.
+struct AccelView {
+  bool decided = false;
+  emulate::Acceleration acc;
+  std::string text;  ///< the plan line
+};
+
+AccelView accel_view(const Project& project, const PlatformPlan& p) {
+  AccelView v;
+  if (p.accelerate == Accelerate::off) {
+    v.decided = true;
+    v.text = v.acc.describe(Accelerate::off);
+    return v;
+  }
+  if (auto rootfs = emulate::existing_rootfs(project, p.platform)) {
+    v.decided = true;
+    v.acc = emulate::plan_acceleration(p.platform, *rootfs, p.accelerate);
+    v.text = v.acc.describe(p.accelerate);
+    return v;
+  }
+  auto have = emulate::host_cross_compilers(p.platform);
+  v.text = have.empty() ? fmt::format("no: the host has no cross compiler for {}; building fully emulated",
+                                      p.platform.traits().gnu_triple)
+                        : fmt::format("decided once the rootfs exists: the host's {} serve the rootfs's gcc of the same major",
+                                      join(have, ", "));
+  return v;
+}
+
+boost::json::object plan_json(const Project& project, const PlatformPlan& p) {
   boost::json::object env;
   for (const auto& [k, v] : p.env) env[k] = v;
   boost::json::array argv;
@@ -44,6 +75,16 @@ boost::json::object plan_json(const PlatformPlan& p) {
                                    {"key", p.cache.key},
                                    {"notes", cache_notes}};
   if (p.runner) o["runner"] = p.runner->host;
+  if (p.strategy == Strategy::emulate) {
+    AccelView v = accel_view(project, p);
+    boost::json::array tools;
+    for (const auto& t : v.acc.tools) tools.push_back(boost::json::value(t));
+    o["accelerate"] = boost::json::object{{"mode", p.accelerate == Accelerate::off ? "off" : "auto"},
+                                          {"decided", v.decided},
+                                          {"tools", tools},
+                                          {"compiler", v.acc.compiler.empty() ? boost::json::value(nullptr) : boost::json::value(v.acc.compiler)},
+                                          {"summary", v.text}};
+  }
   if (!p.problem.empty()) o["problem"] = p.problem;
   boost::json::array notes;
   for (const auto& n : p.notes) notes.push_back(boost::json::value(n));
@@ -67,7 +108,7 @@ void register_plan(CLI::App& app) {
     auto plans = make_plan(project, toolchains, to_plan_options(opts->flags));
     if (opts->json) {
       boost::json::array arr;
-      for (const auto& p : plans) arr.push_back(plan_json(p));
+      for (const auto& p : plans) arr.push_back(plan_json(project, p));
       boost::json::object root{{"project", project.name}, {"language", project.language},
                                {"host", host_platform().str()}, {"platforms", arr}};
       fmt::print("{}\n", boost::json::serialize(root));
@@ -82,6 +123,7 @@ void register_plan(CLI::App& app) {
         }
         if (p.toolchain) fmt::print("  toolchain: {} ({})\n", p.toolchain->name, p.toolchain->file.string());
         if (p.runner) fmt::print("  runner:    {}:{}\n", p.runner->host, p.runner->port);
+        if (p.strategy == Strategy::emulate) fmt::print("  accelerate: {}\n", accel_view(project, p).text);
         fmt::print("  jobs:      {}\n  command:   {}\n  cwd:       {}\n  source:    {} ({})\n  outputs:   {}\n", p.jobs,
                    p.command.display(), p.command.cwd.string(), p.paths.src.string(), to_string(project.source),
                    p.paths.out.string());

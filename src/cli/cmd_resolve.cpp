@@ -101,6 +101,8 @@ void build_project(ProjectBuild& p, const ResolveOptions& o, const PlanOptions& 
     job.exports.type = oci::OutputType::oci;
     job.exports.dest = state_dir(project) / "oci";
     job.exports.tags = {tagged};
+    job.exports.sbom = project.image.sbom;  // as build does: an SBOM and min provenance per platform
+    job.exports.provenance = oci::ProvenanceMode::min;
     job.shown_dest = job.exports.dest.string();
     job.push = o.push;
     job.refs = {tagged};

@@ -32,6 +32,8 @@ void register_merge(CLI::App& app);
 void register_manifest(CLI::App& app);
 void register_ls(CLI::App& app);
 void register_copy(CLI::App& app);
+/// `xbuild sbom`: a platform's SBOM from a layout, an archive or a registry.
+void register_sbom(CLI::App& app);
 void register_doctor(CLI::App& app);
 void register_run(CLI::App& app);
 void register_test(CLI::App& app);

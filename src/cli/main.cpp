@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   cli::register_manifest(app);
   cli::register_ls(app);
   cli::register_copy(app);
+  cli::register_sbom(app);
   cli::register_completion(app);
 
   // Every error message passes through redact: a password given with --creds is never printed,

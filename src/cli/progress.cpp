@@ -302,6 +302,7 @@ public:
                           {"ok", r.ok},
                           {"cancelled", r.cancelled},
                           {"strategy", std::string(to_string(r.strategy))},
+                          {"accelerated", r.accelerated},
                           {"exit_code", r.exit_status >= 0 ? boost::json::value(r.exit_status) : boost::json::value(nullptr)},
                           {"wall_seconds", r.wall_seconds},
                           {"cpu_seconds", r.cpu_seconds}};

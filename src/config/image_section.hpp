@@ -34,6 +34,7 @@ struct ImageSection {
   Compression compression = Compression::gzip;   ///< layer compression
   std::vector<std::string> tags;                 ///< default tags when -t is not given
   std::string runtime = "auto";                  ///< "auto": add missing runtime libraries; "none": report them
+  bool sbom = true;                              ///< attach an SPDX SBOM to each platform's manifest (--sbom=false)
 };
 
 }  // namespace xb

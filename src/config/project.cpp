@@ -21,8 +21,8 @@ const std::vector<std::string> k_languages = {"c", "cxx", "go", "rust", "custom"
 const std::vector<std::string> k_root_keys = {"name", "language", "platforms", "build", "test", "outputs", "env",
                                               "args", "toolchain", "source", "strategy", "image", "emulate", "cache", "runner"};
 const std::vector<std::string> k_image_keys = {"base", "entrypoint", "cmd", "env", "workdir", "user", "labels",
-                                               "ports", "tags", "compression", "runtime", "files"};
-const std::vector<std::string> k_emulate_keys = {"rootfs", "packages", "timeout"};
+                                               "ports", "tags", "compression", "runtime", "files", "sbom"};
+const std::vector<std::string> k_emulate_keys = {"rootfs", "packages", "timeout", "accelerate"};
 const std::vector<std::string> k_cache_keys = {"enabled", "max_size"};
 const std::vector<std::string> k_runner_keys = {"platform", "host", "port", "identity", "workdir"};
 
@@ -169,6 +169,7 @@ void read_image(TableReader& r, ImageSection& image) {
     if (image.runtime != "auto" && image.runtime != "none")
       r.error_at(*n, fmt::format("'image.runtime' must be \"auto\" (add the loader and libraries dynamic programs need) or \"none\" (got \"{}\")", image.runtime));
   }
+  if (auto v = r.boolean("sbom")) image.sbom = *v;
   if (auto files = r.string_map("files")) {
     for (const auto& [from, to] : *files) image.files.push_back(ImageFile{from, to});
   }
@@ -295,6 +296,13 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
     if (auto v = er.string("rootfs")) p.emulate.rootfs = *v;
     if (auto v = er.strings("packages")) p.emulate.packages = *v;
     if (er.node("timeout")) p.emulate.timeout = parse_duration(er, "timeout");
+    if (const toml::node* n = er.node("accelerate")) {
+      auto v = n->value<std::string>();
+      if (!v || (*v != "auto" && *v != "off"))
+        er.error_at(*n, fmt::format("emulate.accelerate must be \"auto\" or \"off\" (got {})",
+                                    v ? "\"" + *v + "\"" : std::string("a value that is not a string")));
+      p.emulate.accelerate = *v == "off" ? Accelerate::off : Accelerate::automatic;
+    }
     er.reject_unknown({});
   }
   if (const toml::table* t = r.table("cache")) {

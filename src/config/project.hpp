@@ -24,12 +24,20 @@ struct CommandSpec {
   bool empty() const { return argv.empty() && script.empty(); }
 };
 
+/// Whether an emulated build may run the host's cross compiler in place of the rootfs's own
+/// ([emulate] accelerate, --accelerate / --no-accelerate).
+enum class Accelerate {
+  automatic,  ///< "auto": when the host has a cross toolchain of the rootfs's gcc major and triple
+  off,        ///< "off": everything runs under qemu
+};
+
 /// The [emulate] section: how to build when no cross toolchain serves a platform.
 struct EmulateSection {
   std::string rootfs;                            ///< dir, tarball, oci:..., or "" for auto (mmdebstrap)
   std::string rootfs_origin;                     ///< where rootfs came from when not xbuild.toml (e.g. "--rootfs")
   std::vector<std::string> packages;             ///< added to the language's default packages of a created rootfs
   std::optional<std::chrono::seconds> timeout;   ///< per-platform build timeout
+  Accelerate accelerate = Accelerate::automatic; ///< [emulate] accelerate
 };
 
 /// One [[runner]] entry: a native machine for some platforms, reached over SSH.

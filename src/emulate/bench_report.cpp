@@ -43,32 +43,26 @@ const char* bar_color(const std::string& strategy) {
   if (strategy == "native") return "#4e79a7";
   if (strategy == "cross") return "#59a14f";
   if (strategy == "emulate") return "#e15759";
+  if (strategy == "accelerated") return "#f28e2b";
   return "#9c755f";
 }
 
 }  // namespace
 
-std::optional<double> BenchReport::ratio(const std::string& platform) const {
-  std::optional<double> cross, emu;
+std::optional<double> BenchReport::vs_cross(const std::string& platform, const std::string& strategy, bool cpu) const {
+  std::optional<double> cross, other;
   for (const auto& r : rows) {
     if (r.platform != platform || !r.built) continue;
-    if (r.strategy == "cross") cross = r.wall_seconds;
-    if (r.strategy == "emulate") emu = r.wall_seconds;
+    if (r.strategy == "cross") cross = cpu ? r.cpu_seconds : r.wall_seconds;
+    if (r.strategy == strategy) other = cpu ? r.cpu_seconds : r.wall_seconds;
   }
-  if (!cross || !emu || *cross <= 0) return std::nullopt;
-  return *emu / *cross;
+  if (!cross || !other || *cross <= 0) return std::nullopt;
+  return *other / *cross;
 }
 
-std::optional<double> BenchReport::cpu_ratio(const std::string& platform) const {
-  std::optional<double> cross, emu;
-  for (const auto& r : rows) {
-    if (r.platform != platform || !r.built) continue;
-    if (r.strategy == "cross") cross = r.cpu_seconds;
-    if (r.strategy == "emulate") emu = r.cpu_seconds;
-  }
-  if (!cross || !emu || *cross <= 0) return std::nullopt;
-  return *emu / *cross;
-}
+std::optional<double> BenchReport::ratio(const std::string& platform) const { return vs_cross(platform, "emulate"); }
+
+std::optional<double> BenchReport::cpu_ratio(const std::string& platform) const { return vs_cross(platform, "emulate", true); }
 
 std::vector<std::string> BenchReport::platforms() const {
   std::vector<std::string> out;
@@ -105,13 +99,14 @@ std::string machine_description() {
 }
 
 std::string bench_table(const BenchReport& r) {
-  std::string s = fmt::format("{:<16} {:<8} {:>9} {:>9} {:>7} {:>6}  {}\n", "PLATFORM", "STRATEGY", "WALL s", "CPU s",
+  std::string s = fmt::format("{:<16} {:<11} {:>9} {:>9} {:>7} {:>6}  {}\n", "PLATFORM", "STRATEGY", "WALL s", "CPU s",
                               "RATIO", "TEST", "NOTE");
   for (const auto& row : r.rows) {
     std::string ratio = "-";
-    if (row.strategy == "emulate" && r.ratio(row.platform)) ratio = fmt::format("{:.1f}x", *r.ratio(row.platform));
+    if (row.strategy != "cross" && row.built && r.vs_cross(row.platform, row.strategy))
+      ratio = fmt::format("{:.1f}x", *r.vs_cross(row.platform, row.strategy));
     if (row.strategy == "cross" && row.built) ratio = "1.0x";
-    s += fmt::format("{:<16} {:<8} {:>9} {:>9} {:>7} {:>6}  {}\n", row.platform, row.strategy,
+    s += fmt::format("{:<16} {:<11} {:>9} {:>9} {:>7} {:>6}  {}\n", row.platform, row.strategy,
                      row.built ? fmt::format("{:.2f}", row.wall_seconds) : "-",
                      row.built ? fmt::format("{:.2f}", row.cpu_seconds) : "-", ratio, test_text(row), row.note);
   }
@@ -125,8 +120,10 @@ std::string bench_markdown(const BenchReport& r) {
   s += "|---|---|---:|---:|---:|---:|---|\n";
   for (const auto& row : r.rows) {
     std::string ratio, cpu_ratio;
-    if (row.strategy == "emulate" && r.ratio(row.platform)) ratio = fmt::format("{:.1f}x", *r.ratio(row.platform));
-    if (row.strategy == "emulate" && r.cpu_ratio(row.platform)) cpu_ratio = fmt::format("{:.1f}x", *r.cpu_ratio(row.platform));
+    if (row.strategy != "cross" && r.vs_cross(row.platform, row.strategy))
+      ratio = fmt::format("{:.1f}x", *r.vs_cross(row.platform, row.strategy));
+    if (row.strategy != "cross" && r.vs_cross(row.platform, row.strategy, true))
+      cpu_ratio = fmt::format("{:.1f}x", *r.vs_cross(row.platform, row.strategy, true));
     if (row.strategy == "cross" && row.built) ratio = cpu_ratio = "1.0x";
     if (row.built)
       s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {} | {} | {} |\n", row.platform, row.strategy, row.wall_seconds,
@@ -152,9 +149,16 @@ std::string bench_json(const BenchReport& r) {
   boost::json::object cpu_ratios;
   for (const auto& p : r.platforms())
     if (auto q = r.cpu_ratio(p)) cpu_ratios[p] = *q;
+  boost::json::object acc_ratios, acc_cpu_ratios;
+  for (const auto& p : r.platforms()) {
+    if (auto q = r.vs_cross(p, "accelerated")) acc_ratios[p] = *q;
+    if (auto q = r.vs_cross(p, "accelerated", true)) acc_cpu_ratios[p] = *q;
+  }
   boost::json::object doc{{"project", r.project}, {"machine", r.machine}, {"jobs", r.jobs},
                           {"results", std::move(rows)}, {"emulate_over_cross", std::move(ratios)},
-                          {"emulate_over_cross_cpu", std::move(cpu_ratios)}};
+                          {"emulate_over_cross_cpu", std::move(cpu_ratios)},
+                          {"accelerated_over_cross", std::move(acc_ratios)},
+                          {"accelerated_over_cross_cpu", std::move(acc_cpu_ratios)}};
   return boost::json::serialize(doc) + "\n";
 }
 
@@ -185,7 +189,8 @@ std::string bench_svg(const BenchReport& r) {
       if (row.built) {
         int w = std::max(2, static_cast<int>(bar_max * row.wall_seconds / longest));
         std::string value = fmt::format("{:.1f} s", row.wall_seconds);
-        if (row.strategy == "emulate" && r.ratio(platform)) value += fmt::format(" ({:.1f}x cross)", *r.ratio(platform));
+        if (row.strategy != "cross" && r.vs_cross(platform, row.strategy))
+          value += fmt::format(" ({:.1f}x cross)", *r.vs_cross(platform, row.strategy));
         s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>\n", label_w, y + 3, w,
                          row_h - 6, bar_color(row.strategy));
         s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", label_w + w + 6, y + row_h / 2 + 5, xml_escape(value));

@@ -13,7 +13,7 @@ namespace xb::emulate {
 /// One build of one platform with one strategy.
 struct BenchRow {
   std::string platform;          ///< "linux/arm64"
-  std::string strategy;          ///< native | cross | emulate
+  std::string strategy;          ///< native | cross | emulate | accelerated (emulate with the host's cross compiler)
   bool built = false;            ///< the build succeeded
   double wall_seconds = 0;
   double cpu_seconds = 0;
@@ -28,6 +28,8 @@ struct BenchReport {
   int jobs = 0;                  ///< parallel jobs each build was given
   std::vector<BenchRow> rows;
 
+  /// `strategy`'s wall (or CPU) time over cross's for `platform`, when both built.
+  std::optional<double> vs_cross(const std::string& platform, const std::string& strategy, bool cpu = false) const;
   /// Emulate wall time over cross wall time for `platform`, when both built.
   std::optional<double> ratio(const std::string& platform) const;
   /// The same for CPU seconds (less sensitive to other load on the machine).

@@ -107,15 +107,25 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
     fail(Exit::environment, "the {} rootfs {} has {} (a created rootfs is recreated with them), or install {} into that rootfs",
          p.str(), e.rootfs.string(), missing_message(missing), missing.size() == 1 ? "it" : "them");
 
-  Command cmd = in_rootfs(project, plan, e.rootfs, plan.command, e.files);
+  Acceleration acc = plan_acceleration(p, e.rootfs, plan.accelerate);
+  plan.accelerated = acc.tools;
+  plan.not_accelerated = acc.active() ? std::string() : acc.why_not;
+  Command cmd = in_rootfs(project, plan, e.rootfs, plan.command, e.files, acc);
   plan.command = std::move(cmd);
 }
 
 Command in_rootfs(const Project& project, const PlatformPlan& plan, const fs::path& rootfs, const Command& cmd,
-                  const std::vector<std::pair<fs::path, fs::path>>& files) {
+                  const std::vector<std::pair<fs::path, fs::path>>& files, const Acceleration& acceleration) {
   RootfsExec e;
   e.rootfs = rootfs;
   e.files = files;
+  if (acceleration.active()) {
+    e.overlay = true;
+    e.ro_binds = acceleration.ro_binds;
+    e.inner_binds = acceleration.inner_binds;
+    e.empties = acceleration.hidden;
+    e.scripts = acceleration.scripts;
+  }
   e.binds.push_back(project.dir);
   for (const fs::path& d : {plan.paths.src, plan.paths.build, plan.paths.out, plan.paths.test_record}) {
     if (d.empty()) continue;

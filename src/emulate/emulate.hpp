@@ -3,6 +3,7 @@
 // qemu-user (binfmt_misc), and running foreign binaries. Implemented in src/emulate/.
 
 #include "config/project.hpp"
+#include "emulate/accelerate.hpp"
 #include "plan/plan.hpp"
 
 #include <filesystem>
@@ -14,7 +15,9 @@ namespace xb::emulate {
 
 /// Readies the root filesystem for plan.platform (creating and caching it when needed) and
 /// rewrites plan.command so the project's own build runs inside it under qemu-user, with
-/// the project and plan.paths visible at the same absolute paths. Throws Error
+/// the project and plan.paths visible at the same absolute paths. With plan.accelerate auto,
+/// the host's cross tools serve the rootfs's compiler names when plan_acceleration allows
+/// (plan.accelerated lists them; plan.not_accelerated says why not). Throws Error
 /// (Exit::environment) with the exact fix when binfmt_misc or qemu is not usable.
 void prepare_build(const Project& project, PlatformPlan& plan);
 
@@ -26,8 +29,10 @@ std::vector<std::pair<std::filesystem::path, std::filesystem::path>> interpreter
 
 /// `cmd` rewritten to run inside `rootfs` under qemu-user (xbuild's `__exec-in-rootfs`), with
 /// the project and plan.paths bind-mounted at the same absolute paths and `files` (host path,
-/// path in the rootfs) bound in. Used for emulated builds and for their tests.
+/// path in the rootfs) bound in, and `acceleration`'s overlay, binds and wrappers when it is
+/// active. Used for emulated builds and for their tests.
 Command in_rootfs(const Project& project, const PlatformPlan& plan, const std::filesystem::path& rootfs, const Command& cmd,
-                  const std::vector<std::pair<std::filesystem::path, std::filesystem::path>>& files = {});
+                  const std::vector<std::pair<std::filesystem::path, std::filesystem::path>>& files = {},
+                  const Acceleration& acceleration = {});
 
 }  // namespace xb::emulate

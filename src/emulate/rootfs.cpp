@@ -267,6 +267,25 @@ fs::path resolve_rootfs(const Project& project, const Platform& p) {
        origin, source);
 }
 
+std::optional<fs::path> existing_rootfs(const Project& project, const Platform& p) {
+  std::error_code ec;
+  if (rootfs_is_created(project)) {
+    fs::path dir = rootfs_cache_dir() / rootfs_key(p, rootfs_packages(project), host_suite());
+    if (fs::is_directory(dir, ec)) return dir;
+    return std::nullopt;
+  }
+  std::string source = project.emulate.rootfs;
+  if (const char* env = std::getenv("XBUILD_ROOTFS"); env && *env) source = env;
+  source = replace_all(source, "{arch}", p.arch);
+  source = replace_all(source, "{debian_arch}", std::string(p.traits().debian_arch));
+  source = replace_all(source, "{platform_dir}", p.dir_name());
+  if (source.rfind("oci:", 0) == 0 || source.rfind("docker://", 0) == 0 || is_tarball(source)) return std::nullopt;
+  fs::path path = source;
+  if (path.is_relative()) path = project.dir / path;
+  if (fs::is_directory(path, ec)) return fs::canonical(path, ec);
+  return std::nullopt;
+}
+
 bool rootfs_is_created(const Project& project) {
   const char* env = std::getenv("XBUILD_ROOTFS");
   return (!env || !*env) && project.emulate.rootfs.empty();

@@ -47,6 +47,10 @@ std::optional<std::filesystem::path> find_cached_rootfs(const Platform& p);
 /// rootfs_packages(project) (the language's defaults + [emulate] packages) when unset. Throws Error(usage/environment) naming the source.
 std::filesystem::path resolve_rootfs(const Project& project, const Platform& p);
 
+/// The rootfs resolve_rootfs would use when it is there already (a directory, or a created one
+/// in the cache), without creating, unpacking or running anything; nullopt otherwise.
+std::optional<std::filesystem::path> existing_rootfs(const Project& project, const Platform& p);
+
 /// True when resolve_rootfs would create an mmdebstrap rootfs for `project` (neither
 /// $XBUILD_ROOTFS nor [emulate] rootfs is set), so its package list is known beforehand.
 bool rootfs_is_created(const Project& project);

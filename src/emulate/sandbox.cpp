@@ -66,6 +66,79 @@ void bind(int root_fd, const fs::path& root, const fs::path& source, const fs::p
     sys_fail(fmt::format("bind {} to {} in the rootfs {}", source.string(), mp.shown, root.string()));
 }
 
+/// A tmpfs over the rootfs's own path (in this namespace only) holding an overlay's upper and
+/// work dirs and the merged tree, with the rootfs as the lower layer; returns the merged tree.
+/// overlayfs writes nothing into a lower layer, so the cached rootfs stays as it was.
+fs::path overlay_root(const fs::path& root, bool privileged) {
+  if (root.string().find_first_of(",:\\") != std::string::npos)
+    fail(Exit::environment, "entering the rootfs: {} has ',', ':' or '\\' in its path, which an overlay mount cannot name; "
+         "move it or use --no-accelerate", root.string());
+  Fd lower = open_root(root);
+  if (::mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID, "mode=0755") != 0) sys_fail(fmt::format("mount a tmpfs over {}", root.string()));
+  for (const char* d : {"upper", "work", "merged"})
+    if (::mkdir((root / d).c_str(), 0755) != 0) sys_fail(fmt::format("mkdir {}/{}", root.string(), d));
+  std::string opts = fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work{}", fd_path(lower.get()), root.string(),
+                                 root.string(), privileged ? "" : ",userxattr");
+  fs::path merged = root / "merged";
+  if (::mount("overlay", merged.c_str(), "overlay", 0, opts.c_str()) != 0)
+    sys_fail(fmt::format("mount an overlay over the rootfs {}", root.string()),
+             "accelerated emulation needs overlayfs (modprobe overlay), or build with --no-accelerate");
+  return merged;
+}
+
+/// Makes the mount at `inside` and everything below it read-only.
+void make_read_only(int root_fd, const fs::path& inside) {
+  // The mount point's descriptor names the covered inode; a fresh lookup lands on the new mount.
+  Fd top = open_in_root(root_fd, inside, O_PATH | O_CLOEXEC);
+  if (!top) sys_fail(fmt::format("open {} in the rootfs after binding it", inside.string()));
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+    sys_fail(fmt::format("make {} read-only in the rootfs", inside.string()));
+}
+
+/// Binds host `source` at `inside`, read-only.
+void bind_read_only(int root_fd, const fs::path& root, const fs::path& source, const fs::path& inside) {
+  std::error_code ec;
+  Kind kind = fs::is_directory(source, ec) ? Kind::directory : Kind::file;
+  bind(root_fd, root, source, inside, kind);
+  make_read_only(root_fd, inside);
+}
+
+/// Binds the directory `from` of the tree at `to` in it, read-only (both resolved inside it).
+void bind_inner_read_only(int root_fd, const fs::path& root, const fs::path& from, const fs::path& to) {
+  Fd src = open_in_root(root_fd, from, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (!src) sys_fail(fmt::format("open {} in the rootfs", from.string()));
+  MountPoint mp = mount_point(root_fd, root, to, Kind::directory);
+  if (::mount(fd_path(src.get()).c_str(), mp.target().c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    sys_fail(fmt::format("bind {} to {} in the rootfs {}", from.string(), to.string(), root.string()));
+  make_read_only(root_fd, to);
+}
+
+/// An empty read-only tmpfs over the directory `inside`.
+void hide(int root_fd, const fs::path& root, const fs::path& inside) {
+  MountPoint mp = mount_point(root_fd, root, inside, Kind::directory);
+  if (::mount("tmpfs", mp.target().c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755") != 0)
+    sys_fail(fmt::format("hide {} in the rootfs", inside.string()));
+}
+
+/// Writes `text` as an executable file at `inside` (in the overlay's upper layer), replacing
+/// the file or symlink that was there: no name is followed out of the tree or into a link.
+void put_script(int root_fd, const fs::path& root, const fs::path& inside, const std::string& text) {
+  fs::path in = fs::path("/") / inside.relative_path();
+  std::string name = in.filename().string();
+  if (name.empty() || name == "." || name == "..") fail(Exit::usage, "__exec-in-rootfs: --script {}: not a file name", inside.string());
+  Fd dir = make_dirs_in_root(root_fd, in.parent_path(), fmt::format("the rootfs {}", root.string()));
+  Fd dirfd = open_in_root(dir.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (!dirfd) sys_fail(fmt::format("open {} in the rootfs", in.parent_path().string()));
+  if (::unlinkat(dirfd.get(), name.c_str(), 0) != 0 && errno != ENOENT) sys_fail(fmt::format("replace {} in the rootfs", in.string()));
+  int fd = ::openat(dirfd.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+  if (fd < 0) sys_fail(fmt::format("create {} in the rootfs", in.string()));
+  Fd file(fd);
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) sys_fail(fmt::format("write {}", in.string()));
+  if (::fchmod(fd, 0755) != 0) sys_fail(fmt::format("chmod {}", in.string()));
+}
+
 }  // namespace
 
 std::vector<std::string> exec_args(const RootfsExec& e) {
@@ -77,6 +150,26 @@ std::vector<std::string> exec_args(const RootfsExec& e) {
   for (const auto& [host, inside] : e.files) {
     a.push_back("--file");
     a.push_back(host.string() + "=" + inside.string());
+  }
+  if (e.overlay) {
+    a.push_back("--overlay");
+    a.push_back("tmpfs");
+  }
+  for (const auto& [host, inside] : e.ro_binds) {
+    a.push_back("--ro-bind");
+    a.push_back(host.string() + "=" + inside.string());
+  }
+  for (const auto& [from, to] : e.inner_binds) {
+    a.push_back("--inner-ro-bind");
+    a.push_back(from.string() + "=" + to.string());
+  }
+  for (const auto& p : e.empties) {
+    a.push_back("--hide");
+    a.push_back(p.string());
+  }
+  for (const auto& [inside, text] : e.scripts) {
+    a.push_back("--script");
+    a.push_back(inside.string() + "=" + text);
   }
   if (!e.cwd.empty()) {
     a.push_back("--cwd");
@@ -102,7 +195,18 @@ RootfsExec parse_exec_args(const std::vector<std::string>& args) {
     const std::string& v = args[++i];
     if (a == "--bind") e.binds.emplace_back(v);
     else if (a == "--cwd") e.cwd = v;
-    else if (a == "--file") {
+    else if (a == "--overlay") {
+      if (v != "tmpfs") fail(Exit::usage, "__exec-in-rootfs: --overlay takes 'tmpfs', got '{}'", v);
+      e.overlay = true;
+    } else if (a == "--hide") {
+      e.empties.emplace_back(v);
+    } else if (a == "--ro-bind" || a == "--inner-ro-bind" || a == "--script") {
+      auto eq = v.find('=');
+      if (eq == std::string::npos) fail(Exit::usage, "__exec-in-rootfs: {} needs PATH=VALUE, got '{}'", a, v);
+      if (a == "--ro-bind") e.ro_binds.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+      else if (a == "--inner-ro-bind") e.inner_binds.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+      else e.scripts.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    } else if (a == "--file") {
       auto eq = v.find('=');
       if (eq == std::string::npos) fail(Exit::usage, "__exec-in-rootfs: --file needs HOST=INSIDE, got '{}'", v);
       e.files.emplace_back(v.substr(0, eq), v.substr(eq + 1));
@@ -114,6 +218,18 @@ RootfsExec parse_exec_args(const std::vector<std::string>& args) {
   for (const auto& [host, inside] : e.files)
     if (!host.is_absolute() || !inside.is_absolute())
       fail(Exit::usage, "__exec-in-rootfs: --file {}={}: both paths must be absolute", host.string(), inside.string());
+  for (const auto& [host, inside] : e.ro_binds)
+    if (!host.is_absolute() || !inside.is_absolute())
+      fail(Exit::usage, "__exec-in-rootfs: --ro-bind {}={}: both paths must be absolute", host.string(), inside.string());
+  for (const auto& [from, to] : e.inner_binds)
+    if (!from.is_absolute() || !to.is_absolute())
+      fail(Exit::usage, "__exec-in-rootfs: --inner-ro-bind {}={}: both paths must be absolute", from.string(), to.string());
+  for (const auto& p : e.empties)
+    if (!p.is_absolute()) fail(Exit::usage, "__exec-in-rootfs: --hide {}: the path must be absolute", p.string());
+  for (const auto& s : e.scripts)
+    if (!s.first.is_absolute()) fail(Exit::usage, "__exec-in-rootfs: --script {}: the path must be absolute", s.first.string());
+  if (!e.overlay && (!e.ro_binds.empty() || !e.inner_binds.empty() || !e.empties.empty() || !e.scripts.empty()))
+    fail(Exit::usage, "__exec-in-rootfs: --ro-bind, --inner-ro-bind, --hide and --script need --overlay tmpfs (the rootfs itself is never written)");
   return e;
 }
 
@@ -139,6 +255,7 @@ void exec_in_rootfs(const RootfsExec& e) {
   }
   // Nothing mounted from here on propagates back to the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) sys_fail("make / private");
+  if (e.overlay) root = overlay_root(root, privileged);
 
   Fd root_fd = open_root(root);
   MountPoint proc = mount_point(root_fd.get(), root, "/proc", Kind::directory);
@@ -156,6 +273,13 @@ void exec_in_rootfs(const RootfsExec& e) {
     bind(root_fd.get(), root, b, b, Kind::directory);
   }
   for (const auto& [host, inside] : e.files) bind(root_fd.get(), root, host, inside, Kind::file);
+  for (const auto& [host, inside] : e.ro_binds) {
+    if (!fs::exists(host, ec)) fail(Exit::environment, "entering the rootfs: --ro-bind {}: no such file or directory", host.string());
+    bind_read_only(root_fd.get(), root, host, inside);
+  }
+  for (const auto& p : e.empties) hide(root_fd.get(), root, p);
+  for (const auto& [from, to] : e.inner_binds) bind_inner_read_only(root_fd.get(), root, from, to);
+  for (const auto& [inside, text] : e.scripts) put_script(root_fd.get(), root, inside, text);
 
   // chroot to the descriptor resolved above, not to the name again.
   if (::fchdir(root_fd.get()) != 0) sys_fail(fmt::format("enter {}", root.string()));

@@ -10,6 +10,9 @@
 // (openat2 RESOLVE_IN_ROOT), so its symlinks, absolute or "../..", resolve inside it; a
 // mount point behind a link whose target is missing there is an error naming the link,
 // and nothing is ever created or mounted on the host side.
+// With `overlay` (accelerated emulation) the rootfs is the lower layer of an overlayfs whose
+// upper layer is a tmpfs of the namespace: mount points, the read-only binds of the host's
+// toolchain and the wrapper scripts live there, so the cached rootfs is never written.
 
 #include <filesystem>
 #include <string>
@@ -23,6 +26,16 @@ struct RootfsExec {
   std::filesystem::path rootfs;                   ///< the root filesystem directory
   std::vector<std::filesystem::path> binds;       ///< host dirs visible at the same path
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> files;  ///< host file -> path inside
+  bool overlay = false;                           ///< the rootfs under a tmpfs overlay (nothing written to it)
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> ro_binds;  ///< host dir or file -> path
+                                                  ///< inside, read-only, recursively (needs overlay)
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> inner_binds;  ///< path inside -> path
+                                                  ///< inside, read-only, after ro_binds (needs overlay)
+  std::vector<std::filesystem::path> empties;     ///< paths inside hidden under an empty read-only tmpfs,
+                                                  ///< after ro_binds (needs overlay)
+  std::vector<std::pair<std::filesystem::path, std::string>> scripts;  ///< path inside -> text of an
+                                                  ///< executable file put there, in place of what was
+                                                  ///< (needs overlay)
   std::filesystem::path cwd;                      ///< working directory inside ("" = /)
   std::vector<std::string> argv;                  ///< the command, looked up on the rootfs PATH
 };

@@ -147,7 +147,10 @@ std::vector<Descriptor> ArchiveSource::entries() {
   std::vector<Descriptor> out;
   if (const auto* m = o.if_contains("manifests"); m && m->is_array()) {
     std::size_t i = 0;
-    for (const auto& v : m->get_array()) out.push_back(descriptor_from_json(v, fmt::format("{} index.json manifests[{}]", describe(), i++)));
+    for (const auto& v : m->get_array()) {
+      Descriptor d = descriptor_from_json(v, fmt::format("{} index.json manifests[{}]", describe(), i++));
+      if (!is_referrer(d)) out.push_back(std::move(d));  // an SBOM is not an image
+    }
   }
   return out;
 }

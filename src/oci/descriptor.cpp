@@ -70,6 +70,7 @@ Descriptor Descriptor::of(std::string_view media_type, std::string_view bytes) {
 json::object to_json(const Descriptor& d) {
   json::object o;
   o["mediaType"] = d.media_type;
+  if (!d.artifact_type.empty()) o["artifactType"] = d.artifact_type;
   o["digest"] = d.digest.str();
   o["size"] = d.size;
   if (d.platform) o["platform"] = to_json(*d.platform);
@@ -98,6 +99,7 @@ Descriptor descriptor_from_json(const json::value& v, std::string_view where) {
     fail(Exit::build_failed, "{}: bad \"size\" {}: a size is a whole number of bytes from 0 to {}", where,
          json::serialize(*size), std::numeric_limits<std::int64_t>::max());
   d.size = size->get_int64();
+  d.artifact_type = get_string(o, "artifactType", where, Field::optional);
   if (const json::value* p = o.if_contains("platform")) d.platform = platform_from_json(*p, where);
   if (const json::value* a = o.if_contains("annotations"); a && a->is_object()) {
     for (const auto& [k, val] : a->get_object())

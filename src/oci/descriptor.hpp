@@ -42,6 +42,7 @@ struct OciPlatform {
 /// A content descriptor.
 struct Descriptor {
   std::string media_type;                          ///< what the blob is (media_types.hpp)
+  std::string artifact_type;                       ///< OCI 1.1: set on a referrer's entry (an SBOM's media type); "" for images
   Digest digest;                                   ///< sha256 of the exact stored bytes
   std::int64_t size = 0;                           ///< byte count of the blob (never negative when parsed)
   std::optional<OciPlatform> platform;             ///< set on an index's manifest entries
@@ -50,6 +51,10 @@ struct Descriptor {
   /// A descriptor for `bytes` (digest computed here).
   static Descriptor of(std::string_view media_type, std::string_view bytes);
 };
+
+/// True for an index.json entry that is an OCI 1.1 referrer (an SBOM attached to a manifest),
+/// not an image: it has an artifactType. Readers that pick an image by tag skip these.
+inline bool is_referrer(const Descriptor& d) { return !d.artifact_type.empty(); }
 
 /// {"os","architecture","variant"?}.
 boost::json::object to_json(const OciPlatform& p);

@@ -16,6 +16,7 @@
 #include "oci/lint.hpp"
 #include "oci/media_types.hpp"
 #include "oci/provenance.hpp"
+#include "oci/sbom.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/interrupt.hpp"
@@ -213,6 +214,34 @@ std::string docker_manifest(const Descriptor& config, const std::vector<Descript
   return json::serialize(json::array{image});
 }
 
+/// What one platform's SBOM lists: the files xbuild put in (project, runtime libraries), the
+/// crates of the project's Cargo.lock, the base's dpkg packages, the package each runtime
+/// library came from, an emulation rootfs's packages, and the toolchain.
+SbomInput sbom_input(const ImageSpec& project, const PlatformImageInput& in, const std::vector<LayerFile>& files,
+                     const RuntimeLayer& runtime, const PlannedImage& planned, const ExportOptions& o, long long epoch) {
+  SbomInput s;
+  s.project = project.name;
+  s.platform = in.platform;
+  s.epoch = epoch;
+  s.files = files;
+  s.files.insert(s.files.end(), runtime.files.begin(), runtime.files.end());
+  std::error_code ec;
+  s.packages = cargo_lock_packages(project.dir / "Cargo.lock");
+  for (auto& p : go_module_packages(files)) s.packages.push_back(std::move(p));
+  for (auto& p : dpkg_status_packages(planned.dpkg_status, "base image")) s.packages.push_back(std::move(p));
+  if (!runtime.files.empty()) {
+    fs::path root = !planned.sysroot.empty() && fs::exists(planned.sysroot / "var/lib/dpkg/status", ec) ? planned.sysroot : fs::path("/");
+    std::vector<fs::path> sources;
+    for (const auto& f : runtime.files)
+      if (fs::is_regular_file(fs::symlink_status(f.source, ec))) sources.push_back(f.source);
+    for (auto& p : dpkg_owners(root, sources)) s.packages.push_back(std::move(p));
+  }
+  if (auto r = o.rootfs.find(in.platform); r != o.rootfs.end() && fs::is_regular_file(r->second / "var/lib/dpkg/status", ec))
+    for (auto& p : dpkg_status_packages(read_file(r->second / "var/lib/dpkg/status"), "emulation rootfs")) s.packages.push_back(std::move(p));
+  if (auto t = o.tools.find(in.platform); t != o.tools.end()) s.tool = t->second;
+  return s;
+}
+
 }  // namespace
 
 void check_export(const ImageSpec& project, const std::vector<Platform>& platforms, const ExportOptions& options) {
@@ -262,7 +291,7 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
     rc.override_with(img.env, img.entrypoint, img.cmd, img.workdir, img.user, img.labels, img.exposed_ports);
     auto sysroot = options.sysroots.find(inputs[i].platform);
     planned.push_back({{inputs[i].platform, rc.entrypoint, rc.cmd, rc.env}, base ? &base->source() : nullptr,
-                       base ? bases[i].layers : std::vector<Descriptor>{}, files[i], sysroot == options.sysroots.end() ? fs::path() : sysroot->second});
+                       base ? bases[i].layers : std::vector<Descriptor>{}, files[i], sysroot == options.sysroots.end() ? fs::path() : sysroot->second, {}});
   }
   RuntimeMode mode = parse_runtime_mode(project.image.runtime, "[image] runtime in " + project.file.string());
   auto runtime = options.checks == ImageChecks::run ? check_before_export(planned, mode, staging.path()) : std::vector<RuntimeLayer>(inputs.size());
@@ -297,7 +326,7 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
     if (!prov.revision.empty()) common[std::string(annotation::k_revision)] = prov.revision;
 
     ExportResult result;
-    std::vector<Descriptor> manifests;
+    std::vector<Descriptor> manifests, referrers;
     std::string docker_json;  // manifest.json of a docker archive (its one platform)
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const auto& in = inputs[i];
@@ -351,6 +380,42 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
       manifest.platform = OciPlatform::from(in.platform);
       manifests.push_back(manifest);
       result.manifests.emplace_back(in.platform, manifest.digest.str());
+      // The SBOM and the provenance: OCI 1.1 referrers of this manifest, listed in index.json
+      // (never in the image index).
+      SbomInput contents;
+      if (options.sbom || options.provenance != ProvenanceMode::none)
+        contents = sbom_input(project, in, files[i], runtime[i], planned[i], options, prep.epoch);
+      auto attach = [&](std::string_view type, const std::string& doc, std::map<std::string, std::string> notes) {
+        Descriptor blob = writer.put_bytes(type, doc);
+        writer.put_bytes(media::k_empty, media::k_empty_bytes);
+        notes[std::string(annotation::k_created)] = created;
+        Descriptor ref = writer.put_bytes(media::k_manifest, make_referrer(type, blob, manifest, notes));
+        ref.artifact_type = type;
+        referrers.push_back(ref);
+        return ref.digest.str();
+      };
+      if (options.sbom)
+        result.sboms.emplace_back(in.platform, options.sbom_format == SbomFormat::cyclonedx
+                                                   ? attach(media::k_cyclonedx_json, make_cyclonedx(contents), {})
+                                                   : attach(media::k_spdx_json, make_spdx(contents), {}));
+      if (options.provenance != ProvenanceMode::none) {
+        ProvenanceInput pi;
+        pi.image_name = project.name.empty() ? std::string("image") : project.name;  // not a tag: the same manifest, the same statement
+        pi.platform = in.platform;
+        pi.manifest = manifest;
+        pi.mode = options.provenance;
+        pi.source = prov;
+        if (auto b = options.builds.find(in.platform); b != options.builds.end()) pi.build = b->second;
+        if (auto t = options.tools.find(in.platform); t != options.tools.end()) pi.build.tool = t->second;
+        if (base) {
+          pi.base_name = base->reference();
+          pi.base_digest = bases[i].manifest.digest.str();
+        }
+        for (const auto& p : contents.packages)  // the materials: not the base's or a rootfs's whole package list
+          if (p.source != "base image" && p.source != "emulation rootfs") pi.packages.push_back(p);
+        result.provenances.emplace_back(in.platform, attach(k_in_toto_json, make_provenance(pi),
+                                                            {{"in-toto.io/predicate-type", "https://slsa.dev/provenance/v1"}}));
+      }
     }
 
     Descriptor index = writer.put_bytes(media::k_index, make_index(manifests, common));
@@ -365,6 +430,8 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
       entries.push_back(e);
       result.ref_names.push_back(ref);
     }
+    // A docker archive holds the image alone: docker load reads every index.json entry.
+    if (options.type != OutputType::docker) entries.insert(entries.end(), referrers.begin(), referrers.end());
     throw_if_interrupted("exporting the image to " + options.dest.string());
     writer.commit(entries);
 

@@ -8,6 +8,8 @@
 
 #include "oci/compress.hpp"
 #include "oci/image_spec.hpp"
+#include "oci/provenance.hpp"
+#include "oci/sbom.hpp"
 #include "platform/platform.hpp"
 
 #include <cstdint>
@@ -47,6 +49,12 @@ struct ExportOptions {
   unsigned threads = 0;                        ///< gzip threads (0 = CPUs); output never depends on it
   std::map<Platform, std::filesystem::path> sysroots;  ///< per platform, where runtime libraries come from
   ImageChecks checks = ImageChecks::run;               ///< [image] runtime and the lint (oci/lint.hpp)
+  bool sbom = true;                                    ///< attach an SBOM to each platform's manifest (oci/sbom.hpp)
+  SbomFormat sbom_format = SbomFormat::spdx;           ///< SPDX 2.3 JSON, or CycloneDX 1.5 JSON
+  std::map<Platform, BuildTool> tools;                 ///< per platform, the toolchain the SBOM names
+  std::map<Platform, std::filesystem::path> rootfs;    ///< per emulated platform, the rootfs whose dpkg status the SBOM lists
+  ProvenanceMode provenance = ProvenanceMode::none;    ///< attach SLSA provenance per platform (the cli's default: min)
+  std::map<Platform, BuildRecord> builds;              ///< per platform, how it was built (for the provenance)
 };
 
 /// What was written.
@@ -55,6 +63,8 @@ struct ExportResult {
   std::int64_t index_size = 0;
   std::vector<std::pair<Platform, std::string>> manifests;  ///< per platform, the manifest digest
   std::vector<std::string> ref_names;                        ///< the index.json ref names written
+  std::vector<std::pair<Platform, std::string>> sboms;       ///< per platform, the SBOM referrer manifest's digest
+  std::vector<std::pair<Platform, std::string>> provenances; ///< per platform, the provenance referrer manifest's digest
 };
 
 /// Writes the image for `inputs` (in that order in the index). Throws Error naming the file,

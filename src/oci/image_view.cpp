@@ -85,7 +85,8 @@ bool needs_whole_file(std::string_view head) {
 }
 
 bool keeps_text(std::string_view path) {
-  return path == "/etc/ld.so.conf" || path.rfind("/etc/ld.so.conf.d/", 0) == 0;
+  return path == "/etc/ld.so.conf" || path.rfind("/etc/ld.so.conf.d/", 0) == 0 || path == "/var/lib/dpkg/status" ||
+         path.rfind("/var/lib/dpkg/status.d/", 0) == 0;  // the packages a base has, for the SBOM
 }
 
 std::vector<std::string> ImageView::ld_so_conf_dirs() const {

@@ -71,7 +71,7 @@ private:
 void classify(std::string_view bytes, ViewNode& node);
 /// True when a file starting with `head` needs to be read whole for classify().
 bool needs_whole_file(std::string_view head);
-/// True for the paths whose text the view keeps (ld.so's configuration).
+/// True for the paths whose text the view keeps (ld.so's configuration; dpkg's status, for the SBOM).
 bool keeps_text(std::string_view path);
 /// "/a/b" of "a/b", "./a/b/", "/a//b": a tar entry name made an absolute view path.
 std::string view_path(std::string_view name);

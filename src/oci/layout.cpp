@@ -118,7 +118,19 @@ std::pair<fs::path, std::string> split_layout_ref(std::string_view text) {
   return {fs::path(s), ""};
 }
 
-std::vector<Descriptor> LayoutSource::entries() { return read_index_entries(m_dir); }
+std::vector<Descriptor> LayoutSource::entries() {
+  std::vector<Descriptor> out;
+  for (auto& d : read_index_entries(m_dir))
+    if (!is_referrer(d)) out.push_back(std::move(d));
+  return out;
+}
+
+std::vector<Descriptor> LayoutSource::referrers() {
+  std::vector<Descriptor> out;
+  for (auto& d : read_index_entries(m_dir))
+    if (is_referrer(d)) out.push_back(std::move(d));
+  return out;
+}
 
 void LayoutSource::verify_blob(const Descriptor& d, Verify what) const {
   fs::path p = blob_path(d.digest);
@@ -216,7 +228,7 @@ LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs
   if (existing) {
     LayoutSource src(m_dest);
     std::set<std::string> replaced(replaced_refs.begin(), replaced_refs.end());
-    for (const auto& d : src.entries()) {
+    for (const auto& d : read_index_entries(m_dest)) {  // the images and the referrers
       auto ref = d.annotations.find(std::string(annotation::k_ref_name));
       if (ref != d.annotations.end() && replaced.count(ref->second)) continue;
       src.verify_tree(d);
@@ -287,10 +299,34 @@ void LayoutWriter::commit(const std::vector<Descriptor>& entries) {
     auto r = e.annotations.find(std::string(annotation::k_ref_name));
     if (r != e.annotations.end()) refs.insert(r->second);
   }
-  json::array manifests;
+  std::vector<Descriptor> kept;
   for (const auto& d : m_existing) {
     auto r = d.annotations.find(std::string(annotation::k_ref_name));
     if (r != d.annotations.end() && refs.count(r->second)) continue;
+    kept.push_back(d);
+  }
+  // A referrer (an SBOM) stays only while its subject is still an image here (a tagged
+  // entry or one of its platform manifests), and once: the same build writes the same one.
+  std::set<Digest> live, listed;
+  auto add_live = [&](const Descriptor& d) {
+    live.insert(d.digest);
+    if (!media::is_index(d.media_type)) return;
+    std::string bytes = read_file(m_root / d.digest.blob_path());
+    for (const auto& c : children(d, bytes, m_root.string() + " " + d.digest.str())) live.insert(c.digest);
+  };
+  for (const auto& d : kept)
+    if (!is_referrer(d)) add_live(d);
+  for (const auto& d : entries)
+    if (!is_referrer(d)) add_live(d);
+  for (const auto& d : entries) listed.insert(d.digest);
+  json::array manifests;
+  for (const auto& d : kept) {
+    if (is_referrer(d)) {
+      if (listed.count(d.digest)) continue;
+      json::object m = parse_json_object(read_file(m_root / d.digest.blob_path()), m_root.string() + " referrer " + d.digest.str());
+      const json::value* subject = m.if_contains("subject");
+      if (!subject || !live.count(descriptor_from_json(*subject, "subject of referrer " + d.digest.str()).digest)) continue;
+    }
     manifests.push_back(to_json(d));
   }
   for (const auto& d : entries) manifests.push_back(to_json(d));

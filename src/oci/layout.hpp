@@ -43,7 +43,10 @@ class LayoutSource final : public BlobSource {
 public:
   /// Opens DIR; throws Error naming it when it has no oci-layout file or index.json.
   explicit LayoutSource(std::filesystem::path dir);
+  /// The images of index.json (its referrers left out: see referrers()).
   std::vector<Descriptor> entries() override;
+  /// The OCI 1.1 referrers index.json lists (SBOMs; each names its subject manifest).
+  std::vector<Descriptor> referrers();
   std::string read_blob(const Descriptor& d) override;
   void copy_blob(const Descriptor& d, const std::filesystem::path& dest) override;
   std::string describe() const override { return "OCI layout " + m_dir.string(); }

@@ -200,6 +200,9 @@ std::vector<RuntimeLayer> check_before_export(std::vector<PlannedImage>& images,
     auto& img = images[i];
     ImageView view;
     for (const auto& l : img.base_layers) view.add_layer(img.base->read_blob(l), NodeOrigin::base, "base layer " + l.digest.str());
+    for (const auto& [path, node] : view.nodes())  // what the base's dpkg says is installed (status.d: distroless)
+      if (node.kind == NodeKind::file && (path == "/var/lib/dpkg/status" || path.rfind("/var/lib/dpkg/status.d/", 0) == 0))
+        img.dpkg_status += node.text + "\n\n";
     view.add_files(img.files, NodeOrigin::project);
     std::filesystem::path dir = staging / std::to_string(i);
     std::filesystem::create_directories(dir);

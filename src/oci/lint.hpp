@@ -45,6 +45,7 @@ struct PlannedImage {
   std::vector<Descriptor> base_layers;        ///< the base's layers, bottom first
   std::vector<LayerFile> files;               ///< the project's files
   std::filesystem::path sysroot;              ///< where runtime libraries come from ("" = none known)
+  std::string dpkg_status;                    ///< out: the base's /var/lib/dpkg/status (and status.d/*), for the SBOM
 };
 
 /// Resolves runtime libraries (per `mode`) and lints every planned image. Returns, per image,

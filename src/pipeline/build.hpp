@@ -34,6 +34,7 @@ struct BuildOptions {
 struct PlatformResult {
   Platform platform;
   Strategy strategy = Strategy::none;
+  bool accelerated = false;                      ///< emulate with the host's cross compiler serving the rootfs's
   bool ok = false;
   bool cancelled = false;                        ///< never ran or killed because another failed
   std::string error;                             ///< why it failed

@@ -19,6 +19,11 @@ namespace fs = std::filesystem;
 
 fs::path state_dir(const Project& project) { return project.dir / ".xbuild"; }
 
+std::string strategy_label(Strategy s, bool accelerated) {
+  if (s == Strategy::emulate && accelerated) return "emulate (accelerated)";
+  return std::string(to_string(s));
+}
+
 PlatformPaths platform_paths(const Project& project, const fs::path& root, const Platform& p) {
   PlatformPaths paths;
   paths.src = project.source == SourceMode::copy ? root / "src" / p.dir_name() : project.dir;
@@ -316,6 +321,7 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     plan.paths = platform_paths(project, root, p);
     plan.jobs = jobs;
     plan.args = args;
+    plan.accelerate = options.accelerate.value_or(project.emulate.accelerate);
     bool is_host = p == host;
 
     std::optional<Strategy> forced;

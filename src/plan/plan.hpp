@@ -53,7 +53,17 @@ struct PlatformPlan {
   PlatformPaths paths;
   CachePlan cache;                               ///< its compiler caches (plan/cache.hpp), already in `env`
   int jobs = 1;                                  ///< parallel jobs the build may use
+  Accelerate accelerate = Accelerate::automatic; ///< for emulate: may the host's cross compiler serve
+                                                 ///< the rootfs's (--[no-]accelerate, else [emulate])
+  std::vector<std::string> accelerated;          ///< for emulate: the rootfs tools the host's cross tools
+                                                 ///< serve (set by emulate::prepare_build; empty = none)
+  std::string not_accelerated;                   ///< for emulate with accelerate auto: why it runs fully
+                                                 ///< emulated (set by emulate::prepare_build)
 };
+
+/// "emulate (accelerated)" for an emulated plan whose compilers the host serves, else the
+/// strategy's name: what the build summary, bench and plan call it.
+std::string strategy_label(Strategy s, bool accelerated);
 
 /// Options that shape a plan.
 struct PlanOptions {
@@ -63,6 +73,7 @@ struct PlanOptions {
   int slots = 0;                                        ///< -j (0 = cores)
   std::map<std::string, std::string> build_args;        ///< --build-arg KEY=VALUE (over [args])
   bool no_cache = false;                                ///< --no-cache: no compiler cache, whatever [cache] says
+  std::optional<Accelerate> accelerate;                 ///< --accelerate / --no-accelerate (over [emulate])
 };
 
 /// Resolves every platform. Never throws for a platform it cannot serve: that plan gets

@@ -154,6 +154,102 @@ std::optional<ElfInfo> read_elf(const std::filesystem::path& path) {
   return parse_elf(read_whole(path));
 }
 
+namespace {
+
+constexpr std::string_view k_go_magic = "\xff Go buildinf:";
+
+/// The file offset of the .go.buildinfo section from the section headers, if any.
+std::optional<std::uint64_t> go_section_offset(const Bytes& r, bool is64) {
+  std::uint64_t shoff = r.get(is64 ? 40 : 32, is64 ? 8 : 4);
+  std::uint64_t shentsize = r.get(is64 ? 58 : 46, 2), shnum = r.get(is64 ? 60 : 48, 2), shstrndx = r.get(is64 ? 62 : 50, 2);
+  if (shoff == 0 || shentsize < (is64 ? 64u : 40u) || shstrndx >= shnum) return std::nullopt;
+  auto field = [&](std::uint64_t i, int off64, int off32) {
+    return r.get(shoff + i * shentsize + (is64 ? off64 : off32), is64 ? 8 : 4);
+  };
+  std::uint64_t names = field(shstrndx, 24, 16);
+  for (std::uint64_t i = 0; i < shnum && r.has(shoff + i * shentsize, shentsize); ++i) {
+    std::uint64_t name = r.get(shoff + i * shentsize, 4);
+    if (r.str(names + name) == ".go.buildinfo") return field(i, 24, 16);
+  }
+  return std::nullopt;
+}
+
+/// A uvarint-prefixed string at `off` (advanced past it); nullopt when out of bounds.
+std::optional<std::string> go_string(std::string_view b, std::uint64_t& off) {
+  std::uint64_t n = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (off >= b.size()) return std::nullopt;
+    auto c = static_cast<unsigned char>(b[off++]);
+    n |= static_cast<std::uint64_t>(c & 0x7f) << shift;
+    if (!(c & 0x80)) break;
+  }
+  if (n > b.size() - off) return std::nullopt;
+  std::string s(b.substr(off, n));
+  off += n;
+  return s;
+}
+
+}  // namespace
+
+std::optional<GoBuildInfo> parse_go_buildinfo(std::string_view bytes) {
+  if (bytes.size() < 64 || !is_elf_magic(bytes)) return std::nullopt;
+  bool is64 = bytes[4] == 2;
+  Bytes r{bytes, bytes[5] != 2};
+  std::optional<std::uint64_t> at = go_section_offset(r, is64);
+  if (!at || !r.has(*at, 32) || bytes.substr(*at, k_go_magic.size()) != k_go_magic) {
+    at.reset();
+    for (std::size_t off = bytes.find(k_go_magic); off != std::string_view::npos; off = bytes.find(k_go_magic, off + 1))
+      if (off % 16 == 0) {
+        at = off;
+        break;
+      }
+  }
+  if (!at || !r.has(*at, 32)) return std::nullopt;
+  auto flags = static_cast<unsigned char>(bytes[*at + 15]);
+  if (!(flags & 2)) return std::nullopt;  // before Go 1.18: pointers into the data segment
+  std::uint64_t off = *at + 32;
+  auto version = go_string(bytes, off);
+  auto modinfo = go_string(bytes, off);
+  if (!version || !modinfo) return std::nullopt;
+  GoBuildInfo info;
+  info.go_version = *version;
+  // modinfo is framed by 16-byte sentinels; the lines are tab-separated fields.
+  std::string_view text = *modinfo;
+  if (text.size() >= 33 && text[text.size() - 17] == '\n') text = text.substr(16, text.size() - 32);
+  GoModule* last = nullptr;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    std::vector<std::string> f;
+    for (std::string_view rest = line;;) {
+      auto tab = rest.find('\t');
+      f.emplace_back(rest.substr(0, tab));
+      if (tab == std::string_view::npos) break;
+      rest.remove_prefix(tab + 1);
+    }
+    auto at_ = [&](std::size_t i) { return i < f.size() ? f[i] : std::string(); };
+    if (f[0] == "path") info.path = at_(1);
+    else if (f[0] == "mod") {
+      info.main = GoModule{at_(1), at_(2), at_(3), "", ""};
+      last = &*info.main;
+    } else if (f[0] == "dep") {
+      info.deps.push_back(GoModule{at_(1), at_(2), at_(3), "", ""});
+      last = &info.deps.back();
+    } else if (f[0] == "=>" && last) {
+      last->replaced_by = at_(1);
+      last->replacement_version = at_(2);
+      if (!at_(3).empty()) last->sum = at_(3);
+    }
+  }
+  return info;
+}
+
+std::optional<GoBuildInfo> read_go_buildinfo(const std::filesystem::path& path) {
+  if (!is_elf_magic(read_file(path, 4))) return std::nullopt;
+  return parse_go_buildinfo(read_whole(path));
+}
+
 bool is_ar_archive(std::string_view bytes) { return bytes.substr(0, 8) == "!<arch>\n"; }
 
 std::vector<ArchiveMember> parse_ar(std::string_view bytes) {

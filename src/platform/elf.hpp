@@ -48,6 +48,31 @@ struct ArchiveMember {
   std::optional<ElfInfo> elf;   ///< nullopt when the member is not ELF
 };
 
+/// One module of a Go binary's build info (`go version -m`: a "mod" or "dep" line, with the
+/// "=>" replacement that follows it, if any).
+struct GoModule {
+  std::string path;     ///< "golang.org/x/sys"
+  std::string version;  ///< "v0.1.0", "(devel)"
+  std::string sum;      ///< "h1:..." ("" when none)
+  std::string replaced_by;          ///< the replacement's path ("" when none)
+  std::string replacement_version;  ///< its version ("" for a local directory)
+};
+
+/// What the Go linker embeds in .go.buildinfo (Go 1.18+ layout, strings inline).
+struct GoBuildInfo {
+  std::string go_version;  ///< "go1.19.8"
+  std::string path;        ///< the main package's import path
+  std::optional<GoModule> main;  ///< the "mod" line
+  std::vector<GoModule> deps;    ///< the "dep" lines, in order
+};
+
+/// Reads the Go build info of ELF `bytes`: the .go.buildinfo section (by its section header,
+/// else by its magic at a 16-byte boundary, as Go's debug/buildinfo does), its version and
+/// modinfo strings bounds-checked. nullopt when not a Go binary or an older layout.
+std::optional<GoBuildInfo> parse_go_buildinfo(std::string_view bytes);
+/// The same for the file at `path` (nullopt when not ELF or unreadable).
+std::optional<GoBuildInfo> read_go_buildinfo(const std::filesystem::path& path);
+
 /// Parses ELF bytes; nullopt when `bytes` is not an ELF file. The dynamic section is
 /// read when present and well-formed.
 std::optional<ElfInfo> parse_elf(std::string_view bytes);

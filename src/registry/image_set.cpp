@@ -47,14 +47,21 @@ void check_blob_file(const fs::path& layout, const oci::Descriptor& d, std::stri
     fail(Exit::usage, "{}: {} has size {} but {} says {}", layout.string(), p.string(), size, where, d.size);
 }
 
+/// index.json's entries: the images, and the referrers (SBOMs, provenance) attached to them.
+struct LayoutEntries {
+  std::vector<oci::Descriptor> images;
+  std::vector<oci::Descriptor> referrers;
+};
+
 // index.json's entries, read by oci::LayoutSource (the one reader of index.json: a corrupt
 // one is exit 2 naming the file), after a clearer word for a directory that is no layout.
-std::vector<oci::Descriptor> index_entries(const fs::path& layout) {
+LayoutEntries index_entries(const fs::path& layout) {
   std::error_code ec;
   if (!fs::is_regular_file(layout / "oci-layout", ec))
     fail(Exit::usage, "{} is not an OCI image layout (no oci-layout file); build one with xbuild build "
                       "--output type=oci,dest={}", layout.string(), layout.string());
-  return oci::LayoutSource(layout).entries();
+  oci::LayoutSource src(layout);
+  return {src.entries(), src.referrers()};
 }
 
 std::string ref_name(const oci::Descriptor& d) {
@@ -98,12 +105,12 @@ std::vector<oci::Descriptor> manifest_blobs(const std::string& bytes, std::strin
 
 std::vector<std::string> layout_tags(const fs::path& layout) {
   std::vector<std::string> tags;
-  for (const auto& d : index_entries(layout)) tags.push_back(ref_name(d));
+  for (const auto& d : index_entries(layout).images) tags.push_back(ref_name(d));
   return tags;
 }
 
 ImageSet read_layout_image(const fs::path& layout, const std::string& tag) {
-  std::vector<oci::Descriptor> entries = index_entries(layout);
+  auto [entries, referrers] = index_entries(layout);  // the images; the SBOMs attached to their manifests
   std::vector<std::string> names;
   for (const auto& e : entries) names.push_back(ref_name(e).empty() ? "(untagged)" : ref_name(e));
 
@@ -155,6 +162,23 @@ ImageSet read_layout_image(const fs::path& layout, const std::string& tag) {
   } else {
     fail(Exit::usage, "{}: the entry tagged '{}' has media type {}, not an image index or manifest", layout.string(),
          tag, chosen->media_type);
+  }
+  // The referrers whose subject is one of this image's manifests go with it.
+  std::set<oci::Digest> subjects{set.top.desc.digest};
+  for (const auto& c : set.children) subjects.insert(c.desc.digest);
+  for (const auto& r : referrers) {
+    std::string where = fmt::format("{} referrer {}", layout.string(), r.digest.short_hex());
+    Referrer ref;
+    ref.manifest.desc = r;
+    ref.manifest.desc.annotations.clear();
+    ref.manifest.bytes = read_blob_checked(layout, r, where);
+    auto m = oci::parse_json_object(ref.manifest.bytes, where);
+    const json::value* subject = m.if_contains("subject");
+    if (!subject) continue;
+    ref.subject = oci::descriptor_from_json(*subject, where + " subject");
+    if (!subjects.count(ref.subject.digest)) continue;
+    add_manifest_blobs(ref.manifest, where);
+    set.referrers.push_back(std::move(ref));
   }
   return set;
 }

@@ -28,10 +28,17 @@ struct BlobLocation {
   std::string repository;
 };
 
+/// An OCI 1.1 referrer (an SBOM) attached to one of the image's manifests.
+struct Referrer {
+  RawManifest manifest;    ///< the artifact manifest (desc.artifact_type says what it carries)
+  oci::Descriptor subject; ///< the manifest it is about
+};
+
 /// One image (single manifest or index) ready to push or write.
 struct ImageSet {
   RawManifest top;                                ///< an index, or a single manifest
   std::vector<RawManifest> children;              ///< the index's manifests (empty for a single manifest)
+  std::vector<Referrer> referrers;                ///< SBOMs about `top` or a child (their blobs are in `blobs`)
   std::vector<oci::Descriptor> blobs;             ///< configs and layers, unique by digest
   std::map<std::string, BlobLocation> locations;  ///< by digest string, one per blob
   std::vector<std::shared_ptr<TempDirectory>> unpacked;  ///< unpacked oci-archives the locations point into

@@ -23,6 +23,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <map>
 
 namespace xb::registry {
@@ -93,6 +95,11 @@ ImageSet merge_images(const std::vector<std::string>& sources, ClientPool& pool)
       manifests.push_back(m.desc);  // annotations of the source index are kept
       out.children.push_back(m);
     }
+    // Each platform's SBOM and provenance (a layout's referrers) go with its manifest.
+    for (const auto& r : set.referrers)
+      if (std::none_of(out.referrers.begin(), out.referrers.end(),
+                       [&](const Referrer& o) { return o.manifest.desc.digest == r.manifest.desc.digest; }))
+        out.referrers.push_back(r);
     for (const auto& b : set.blobs) out.add_blob(b, set.locations.at(b.digest.str()));
     out.unpacked.insert(out.unpacked.end(), set.unpacked.begin(), set.unpacked.end());
   }
@@ -131,6 +138,7 @@ void write_layout(const ImageSet& image, const fs::path& dest, const std::string
     }
   }
   for (const auto& m : image.children) write_file_atomic(dest / m.desc.digest.blob_path(), m.bytes);
+  for (const auto& r : image.referrers) write_file_atomic(dest / r.manifest.desc.digest.blob_path(), r.manifest.bytes);
   write_file_atomic(dest / image.top.desc.digest.blob_path(), image.top.bytes);
   // index.json last: replace an entry with the same tag, keep the others.
   json::array kept;
@@ -149,6 +157,15 @@ void write_layout(const ImageSet& image, const fs::path& dest, const std::string
   top.platform.reset();
   top.annotations = {{std::string(oci::annotation::k_ref_name), tag}};
   kept.push_back(oci::to_json(top));
+  for (const auto& r : image.referrers) {  // listed beside the image, once (never in its index)
+    std::string digest = r.manifest.desc.digest.str();
+    bool listed = std::any_of(kept.begin(), kept.end(), [&](const json::value& e) {
+      const auto* o = e.if_object();
+      const json::value* d = o ? o->if_contains("digest") : nullptr;
+      return d && d->is_string() && d->get_string() == digest;
+    });
+    if (!listed) kept.push_back(oci::to_json(r.manifest.desc));
+  }
   json::object idx;
   idx["schemaVersion"] = 2;
   idx["mediaType"] = oci::media::k_index;

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <set>
 #include <map>
 #include <mutex>
 
@@ -302,6 +303,82 @@ bool put_manifest(PushContext& ctx, HttpSession& session, const RawManifest& m, 
   return true;
 }
 
+/// The referrers tag of the OCI 1.1 fallback ("sha256-<hex>" for a sha256 subject).
+std::string referrers_tag(const oci::Digest& subject) { return subject.algorithm() + "-" + subject.hex(); }
+
+/// Pushes the referrers (SBOMs) after the image: each artifact manifest by digest; when the
+/// registry's answer has no OCI-Subject header it keeps no referrers index of its own
+/// (docker-registry 2.8), so, as the OCI 1.1 distribution spec says, the referrers tag schema:
+/// the index at tag sha256-<subject hex> gets each new descriptor (read, extended, PUT;
+/// other tools' entries kept). Returns the manifests PUT.
+int push_referrers(PushContext& ctx, HttpSession& session, const std::vector<Referrer>& referrers) {
+  int put = 0;
+  std::map<oci::Digest, std::vector<const Referrer*>> fallback;  // per subject, the ones to list by tag
+  for (const auto& r : referrers) {
+    HttpRequest req;
+    req.method = "PUT";
+    req.url = fmt::format("/v2/{}/manifests/{}", ctx.target.repository, r.manifest.desc.digest.str());
+    req.set_header("Content-Type", r.manifest.desc.media_type);
+    req.body = Body::of(r.manifest.bytes);
+    HttpResponse resp = ctx.client.send_idempotent(session, req, {repo_scope(ctx.target.repository, Access::push)});
+    if (resp.status != 201 && resp.status != 200 && resp.status != 204)
+      throw error_from_response(fmt::format("pushing the SBOM {} of manifest {} to {}", r.manifest.desc.digest.str(),
+                                            r.subject.digest.str(), ctx.target.name()),
+                                req, resp);
+    check_digest_header(resp, req, r.manifest.desc.digest.str(), fmt::format("pushing an SBOM to {}", ctx.target.name()));
+    ++put;
+    if (resp.header("oci-subject").empty()) fallback[r.subject.digest].push_back(&r);
+  }
+  for (const auto& [subject, refs] : fallback) {
+    std::string tag = referrers_tag(subject);
+    json::object index{{"schemaVersion", 2}, {"mediaType", oci::media::k_index}, {"manifests", json::array{}}};
+    std::string old_digest;
+    try {
+      RawManifest existing = fetch_manifest(ctx.client, session, ctx.target.repository, tag);
+      if (existing.desc.media_type != oci::media::k_index)
+        throw RegistryError(fmt::format("{}:{} is a {}, not the OCI referrers index the tag schema keeps there; not "
+                                        "replacing it", ctx.target.name(), tag, existing.desc.media_type),
+                            200, {}, "GET", tag, Retryable::no);
+      index = oci::parse_json_object(existing.bytes, fmt::format("{}:{}", ctx.target.name(), tag));
+      old_digest = existing.desc.digest.str();
+    } catch (const RegistryError& e) {
+      if (e.status() != 404) throw;
+    } catch (const Error& e) {  // not JSON: say which tag, as a registry failure
+      throw RegistryError(fmt::format("{}:{}: {}", ctx.target.name(), tag, e.what()), 200, {}, "GET", tag, Retryable::no);
+    }
+    json::value* list = index.if_contains("manifests");
+    if (!list || !list->is_array()) index["manifests"] = json::array{};
+    json::array& arr = index["manifests"].as_array();
+    std::set<std::string> present;
+    for (const auto& v : arr)
+      if (const auto* o = v.if_object(); o && o->if_contains("digest") && o->at("digest").is_string())
+        present.insert(std::string(o->at("digest").get_string()));
+    bool changed = false;
+    for (const Referrer* r : refs) {
+      if (present.count(r->manifest.desc.digest.str())) continue;
+      oci::Descriptor d = r->manifest.desc;
+      d.platform.reset();
+      arr.push_back(oci::to_json(d));
+      changed = true;
+    }
+    if (!changed) continue;
+    RawManifest m;
+    m.bytes = json::serialize(index);
+    m.desc = oci::Descriptor::of(oci::media::k_index, m.bytes);
+    if (m.desc.digest.str() == old_digest) continue;
+    HttpRequest req;
+    req.method = "PUT";
+    req.url = fmt::format("/v2/{}/manifests/{}", ctx.target.repository, tag);
+    req.set_header("Content-Type", m.desc.media_type);
+    req.body = Body::of(m.bytes);
+    HttpResponse resp = ctx.client.send_idempotent(session, req, {repo_scope(ctx.target.repository, Access::push)});
+    if (resp.status != 201 && resp.status != 200 && resp.status != 204)
+      throw error_from_response(fmt::format("updating the referrers tag {} of {}", tag, ctx.target.name()), req, resp);
+    ++put;
+  }
+  return put;
+}
+
 }  // namespace
 
 std::pair<std::vector<RawManifest>, RawManifest> to_docker_manifest_list(const ImageSet& image) {
@@ -454,6 +531,10 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
     push_manifests(children, list);
     top_digest = list.desc.digest.str();
   }
+
+  // 4. The SBOMs, once their subjects are there (a registry may check that a subject exists).
+  // The opt-in Docker list has other manifests, which the SBOMs do not name: none then.
+  if (!image.referrers.empty() && top_digest == image.top.desc.digest.str()) manifests += push_referrers(ctx, *session, image.referrers);
 
   PushResult r;
   r.reference = target.with_digest(top_digest);

@@ -1,4 +1,4 @@
-// The ELF and ar reader (platform/elf.cpp) sees every build output, every file of a base
+// The ELF, ar and Go build info reader (platform/elf.cpp) sees every build output, every file of a base
 // image's layers and every member of a static library: bytes nobody vouches for. It must
 // bounds-check every offset (ASan catches a read outside the input) and return nullopt or
 // empty fields for what it cannot read.
@@ -24,6 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto bytes = fuzz::as_text(data, size);
   fuzz::accepts([&] {
     if (auto info = parse_elf(bytes)) check(*info);
+  });
+  fuzz::accepts([&] {
+    if (auto go = parse_go_buildinfo(bytes))
+      for (const auto& d : go->deps) fuzz::expect(d.path.size() <= bytes.size(), "a module path comes from the input");
   });
   fuzz::accepts([&] {
     bool ar = is_ar_archive(bytes);

@@ -85,6 +85,7 @@ class State:
     upload_repo: dict = field(default_factory=dict)  # uuid -> repo
     manifests: dict = field(default_factory=dict)    # (repo, digest) -> (ctype, bytes)
     tags: dict = field(default_factory=dict)         # (repo, tag) -> digest
+    referrers: dict = field(default_factory=dict)    # (repo, subject digest) -> [descriptor]
     log: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,11 +95,13 @@ class FakeRegistry:
     post_digest_202 (answer 202 to POST ?digest= like docker-registry), users (dict for
     Basic auth), absolute_locations (Location as absolute URLs instead of relative),
     tag_pages (a function (repo, query) -> (status, headers, body) answering
-    GET /v2/<repo>/tags/list, for hostile tag lists; without it the list is the pushed tags)."""
+    GET /v2/<repo>/tags/list, for hostile tag lists; without it the list is the pushed tags),
+    referrers_api (the OCI 1.1 referrers API, which docker-registry 2.8 lacks)."""
 
     def __init__(self, faults=None, post_digest_202=False, users=None, absolute_locations=False, blob_redirect=None,
-                 bearer_realm=None, tag_pages=None):
+                 bearer_realm=None, tag_pages=None, referrers_api=False):
         self.tag_pages = tag_pages
+        self.referrers_api = referrers_api  # OCI 1.1: GET /v2/<name>/referrers/<digest>, OCI-Subject on PUT
         self.bearer_realm = bearer_realm  # every request needs "Bearer fake-token" from this realm
         self.blob_redirect = blob_redirect  # a BlobHost: blob GETs answer 307 to it
         self.faults = faults or []
@@ -336,6 +339,12 @@ class FakeRegistry:
             if not tags:
                 return reply(404, errors=[("NAME_UNKNOWN", "repository name not known to registry")])
             return reply(200, {"Content-Type": "application/json"}, json.dumps({"name": m["name"], "tags": tags}).encode())
+        m = re.match(r"^/v2/(?P<name>.+)/referrers/(?P<digest>sha256:[0-9a-f]{64})$", path)
+        if m and self.referrers_api and method == "GET":
+            with st.lock:
+                descs = list(st.referrers.get((m["name"], m["digest"]), []))
+            return reply(200, {"Content-Type": OCI_INDEX},
+                         json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}).encode())
         m = re.match(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$", path)
         if m:
             return self._manifest(method, m["name"], m["ref"], body, ctype, reply, fault)
@@ -429,7 +438,17 @@ class FakeRegistry:
         answered = digest
         if fault and fault.action == "wrong-digest":
             answered = "sha256:" + "0" * 64
-        return reply(201, {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": answered})
+        headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": answered}
+        if self.referrers_api and "subject" in doc:
+            desc = {"mediaType": ctype, "digest": digest, "size": len(body)}
+            if "artifactType" in doc:
+                desc["artifactType"] = doc["artifactType"]
+            with st.lock:
+                listed = st.referrers.setdefault((name, doc["subject"]["digest"]), [])
+                if desc not in listed:
+                    listed.append(desc)
+            headers["OCI-Subject"] = doc["subject"]["digest"]
+        return reply(201, headers)
 
 
 class RecordingHost:

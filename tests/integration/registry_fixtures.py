@@ -253,11 +253,12 @@ def _blob(layout: Path, data: bytes) -> str:
 
 
 def make_layout(layout: Path, platforms=PLATFORMS, tag="latest", layer_bytes=0, seed=b"", shared_layer=True,
-                single=False) -> dict:
+                single=False, extra_files=None) -> dict:
     """Writes a valid multi-platform OCI layout without compiling anything: per platform a
     layer with a text file (plus `layer_bytes` random bytes, incompressible), a config, a
     manifest; a layer shared by all platforms; an index tagged `tag` (or, with single=True,
-    the one platform's manifest). Returns {"index": digest, "manifests": {platform: digest}}."""
+    the one platform's manifest); `extra_files` ({path: bytes}) go into every platform's layer.
+    Returns {"index": digest, "manifests": {platform: digest}}."""
     layout.mkdir(parents=True, exist_ok=True)
     (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
@@ -269,6 +270,7 @@ def make_layout(layout: Path, platforms=PLATFORMS, tag="latest", layer_bytes=0, 
         files = {"etc/platform.txt": f"{p} {seed.decode(errors='replace')}\n".encode()}
         if layer_bytes:
             files["data/random.bin"] = os.urandom(layer_bytes)
+        files.update(extra_files or {})
         layer, diff_id = _tar_gz(files)
         layers = []
         diff_ids = []

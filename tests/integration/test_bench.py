@@ -1,5 +1,5 @@
-"""`xbuild bench` on the C example for linux/arm64: a clean cross build and a clean emulated
-build (in the machine's cached rootfs), both binaries checked with the project's test and
+"""`xbuild bench` on the C example for linux/arm64: a clean cross build, a clean emulated
+build (in the machine's cached rootfs) and a clean accelerated emulated one, all binaries checked with the project's test and
 with tools xbuild did not write; the report as a table, JSON, Markdown and an SVG that
 rsvg-convert renders. No timing is asserted beyond the ratio being reported."""
 import json
@@ -37,11 +37,15 @@ def test_bench_reports_both_strategies_and_a_ratio(bench_result):
     lines = [l for l in p.stdout.splitlines() if l.startswith("linux/arm64")]
     assert any(" cross " in l and "pass" in l for l in lines), p.stdout
     assert any(" emulate " in l and "pass" in l for l in lines), p.stdout
+    assert any(" accelerated " in l and "pass" in l for l in lines), p.stdout
+    assert "linux/arm64: accelerated emulation is " in p.stdout
     assert "linux/arm64: emulation is " in p.stdout and "x slower than cross-compiling (wall; " in p.stdout
     doc = json.loads((proj / "bench.json").read_text())
     rows = {r["strategy"]: r for r in doc["results"] if r["platform"] == "linux/arm64"}
-    assert rows["cross"]["built"] and rows["emulate"]["built"]
-    assert rows["cross"]["test"] is True and rows["emulate"]["test"] is True
+    assert rows["cross"]["built"] and rows["emulate"]["built"] and rows["accelerated"]["built"]
+    assert rows["cross"]["test"] is True and rows["emulate"]["test"] is True and rows["accelerated"]["test"] is True
+    assert "note" not in rows["accelerated"], rows["accelerated"]  # it was accelerated, not a fallback
+    assert doc["accelerated_over_cross"]["linux/arm64"] > 0
     assert rows["cross"]["wall_seconds"] > 0 and rows["emulate"]["wall_seconds"] > 0
     assert doc["emulate_over_cross"]["linux/arm64"] > 0
     assert doc["jobs"] >= 1 and "CPUs" in doc["machine"]
@@ -50,7 +54,7 @@ def test_bench_reports_both_strategies_and_a_ratio(bench_result):
 def test_bench_binaries_are_real_and_work(bench_result):
     proj, _, _ = bench_result
     qemu = need("qemu-aarch64-static")
-    for strategy in ("cross", "emulate"):
+    for strategy in ("cross", "emulate", "accelerated"):
         hello = proj / ".xbuild" / "bench" / strategy / "out" / "linux_arm64" / "hello"
         assert "ARM aarch64" in file_says(hello), strategy
         out = run([qemu, hello, "--check"]).stdout

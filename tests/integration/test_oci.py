@@ -58,6 +58,11 @@ def build(xbuild, project: Path, *args, check=True, env=None):
     return run([xbuild, "-C", project, "build", "--progress", "plain", *args], check=check, env=e)
 
 
+def image_entries(layout: Path) -> list:
+    """index.json's images, without the SBOM referrers listed beside them (artifactType)."""
+    return [e for e in json.loads((layout / "index.json").read_text())["manifests"] if "artifactType" not in e]
+
+
 def check_image(xbuild, layout: Path, tag: str, platforms, tmp: Path, expect: str):
     """Everything an independent tool can check about one built multi-platform image."""
     need("skopeo"), need("umoci"), need("oci-image-tool"), need("file")
@@ -78,7 +83,15 @@ def check_image(xbuild, layout: Path, tag: str, platforms, tmp: Path, expect: st
     centry, cindex = top_index(copy, tag)
     assert centry["digest"] == entry["digest"]
     assert cindex == index
-    assert sorted(os.listdir(copy / "blobs" / "sha256")) == sorted(os.listdir(layout / "blobs" / "sha256"))
+    # Every blob but the SBOMs' and provenances' (OCI referrers listed beside the image in
+    # index.json, which an image copy leaves behind): artifact manifests, empty config, documents.
+    sbom_blobs = set()
+    for e in json.loads((layout / "index.json").read_text())["manifests"]:
+        if "artifactType" in e:
+            ref = json.loads(blob(layout, e["digest"]))
+            sbom_blobs |= {d["digest"].split(":")[1] for d in [e, ref["config"], *ref["layers"]]}
+    assert sbom_blobs, "every xbuild image has an SBOM per platform"
+    assert sorted(os.listdir(copy / "blobs" / "sha256")) == sorted(set(os.listdir(layout / "blobs" / "sha256")) - sbom_blobs)
 
     for m in index["manifests"]:
         plat = platform_of(m)
@@ -233,14 +246,19 @@ def test_new_tag_keeps_other_images_and_same_tag_replaces(xbuild, c_image, tmp_p
     layout = tmp_path / "layout"
     shutil.copytree(layout0, layout)
     build(xbuild, project, "--platform", "linux/arm64", "--output", f"type=oci,dest={layout}", "-t", "hello:2.0")
-    refs = [e["annotations"]["org.opencontainers.image.ref.name"] for e in json.loads((layout / "index.json").read_text())["manifests"]]
+    refs = [e["annotations"]["org.opencontainers.image.ref.name"] for e in image_entries(layout)]
     assert refs == ["1.0", "2.0"]
     for tag in ("1.0", "2.0"):
         run(["skopeo", "inspect", "--raw", f"oci:{layout}:{tag}"])
     build(xbuild, project, "--platform", "linux/arm/v7", "--output", f"type=oci,dest={layout}", "-t", "hello:2.0")
-    entries = json.loads((layout / "index.json").read_text())["manifests"]
+    entries = image_entries(layout)
     assert [e["annotations"]["org.opencontainers.image.ref.name"] for e in entries] == ["1.0", "2.0"]
     assert [platform_of(m) for m in top_index(layout, "2.0")[1]["manifests"]] == ["linux/arm/v7"]
+    # One SBOM per platform manifest the two images have (the replaced 2.0's arm64 one is 1.0's too).
+    for kind in ("application/spdx+json", "application/vnd.in-toto+json"):  # SBOM and provenance
+        subjects = sorted(json.loads(blob(layout, e["digest"]))["subject"]["digest"]
+                          for e in json.loads((layout / "index.json").read_text())["manifests"] if e.get("artifactType") == kind)
+        assert subjects == sorted({m["digest"] for t in ("1.0", "2.0") for m in top_index(layout, t)[1]["manifests"]})
 
 
 def test_corrupt_layout_is_reported_not_reused(xbuild, c_image, tmp_path):
@@ -428,8 +446,7 @@ def test_two_builds_into_one_layout_keep_both_tags(xbuild, tmp_path):
     for p in procs:
         out, _ = p.communicate(timeout=600)
         assert p.returncode == 0, out
-    refs = sorted(e["annotations"]["org.opencontainers.image.ref.name"]
-                  for e in json.loads((layout / "index.json").read_text())["manifests"])
+    refs = sorted(e["annotations"]["org.opencontainers.image.ref.name"] for e in image_entries(layout))
     assert refs == ["0", "1"]
     for tag in ("0", "1"):
         run(["skopeo", "inspect", "--raw", f"oci:{layout}:{tag}"])

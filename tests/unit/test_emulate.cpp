@@ -3,6 +3,7 @@
 // resolution inside a rootfs (and the sandbox's mount points made through util/in_root), the exec-in-rootfs argument round trip, the choice of how a
 // foreign command runs, and the bench report formats.
 
+#include "emulate/accelerate.hpp"
 #include "emulate/bench_report.hpp"
 #include "emulate/binfmt.hpp"
 #include "emulate/qemu.hpp"
@@ -280,6 +281,125 @@ TEST_CASE("emulate::exec_args round trip and errors") {
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--file", "nohost", "--", "sh"}), doctest::Contains("HOST=INSIDE"), Error);
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--what", "x", "--", "sh"}), doctest::Contains("unknown option"), Error);
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--file", "/q=rel", "--", "sh"}), doctest::Contains("must be absolute"), Error);
+
+  SUBCASE("the acceleration options: overlay, read-only binds, hidden dirs, scripts") {
+    RootfsExec a = e;
+    a.overlay = true;
+    a.ro_binds = {{"/usr", "/.xbuild-host/usr"}, {"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2"}};
+    a.inner_binds = {{"/usr/lib/aarch64-linux-gnu", "/.xbuild-host/usr/aarch64-linux-gnu/lib"}};
+    a.empties = {"/.xbuild-host/usr/aarch64-linux-gnu/include"};
+    a.scripts = {{"/usr/bin/gcc", "#!/.xbuild-host/usr/bin/sh\nexec x --sysroot=/ \"$@\"\n"}};
+    RootfsExec b = parse_exec_args(exec_args(a));
+    CHECK(b.overlay);
+    CHECK(b.ro_binds == a.ro_binds);
+    CHECK(b.inner_binds == a.inner_binds);
+    CHECK(b.empties == a.empties);
+    CHECK(b.scripts == a.scripts);
+    CHECK(b.argv == a.argv);
+    CHECK_FALSE(parse_exec_args(exec_args(e)).overlay);
+    // Nothing is ever bound or written into the rootfs itself: without the overlay they are refused.
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--ro-bind", "/usr=/h", "--", "sh"}), doctest::Contains("need --overlay tmpfs"), Error);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--script", "/usr/bin/gcc=x", "--", "sh"}), doctest::Contains("need --overlay tmpfs"), Error);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--overlay", "disk", "--", "sh"}), doctest::Contains("takes 'tmpfs'"), Error);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--overlay", "tmpfs", "--ro-bind", "usr=/h", "--", "sh"}),
+                         doctest::Contains("must be absolute"), Error);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--overlay", "tmpfs", "--script", "nopath", "--", "sh"}),
+                         doctest::Contains("PATH=VALUE"), Error);
+  }
+}
+
+namespace {
+
+/// A file tree that looks like a Debian rootfs's compiler to plan_acceleration (nothing runs).
+void fake_rootfs_gcc(const fs::path& root, const std::string& triple, int major) {
+  fs::create_directories(root / "usr/bin");
+  fs::create_directories(root / ("usr/lib/gcc/" + triple + "/" + std::to_string(major)));
+  fs::create_directories(root / ("usr/lib/" + triple));
+  fs::create_symlink("usr/bin", root / "bin");
+  std::string real = triple + "-gcc-" + std::to_string(major);
+  std::ofstream(root / "usr/bin" / real) << "";
+  fs::create_symlink(real, root / ("usr/bin/gcc-" + std::to_string(major)));
+  fs::create_symlink("gcc-" + std::to_string(major), root / "usr/bin/gcc");
+  fs::create_symlink("/etc/alternatives/cc", root / "usr/bin/cc");
+  std::ofstream(root / "usr/bin/g++") << "";
+}
+
+void fake_host_tool(const fs::path& usr, const std::string& name) {
+  fs::create_directories(usr / "bin");
+  std::ofstream(usr / "bin" / name) << "#!/bin/sh\n";
+  fs::permissions(usr / "bin" / name, fs::perms::owner_all);
+}
+
+}  // namespace
+
+TEST_CASE("emulate::plan_acceleration reads the rootfs's gcc and the host's cross tools") {
+  TempDir t;
+  Platform arm64 = Platform::parse("linux/arm64");
+  fs::path root = t.path / "rootfs", usr = t.path / "usr";
+  fake_rootfs_gcc(root, "aarch64-linux-gnu", 12);
+  fake_host_tool(usr, "sh");
+  EnvVar host_usr("XBUILD_ACCEL_HOST_USR", usr.string());
+  if (::geteuid() != 0) {  // without root it never accelerates, and says so
+    fake_host_tool(usr, "aarch64-linux-gnu-gcc-12");
+    CHECK(plan_acceleration(arm64, root, Accelerate::automatic).why_not.find("needs root") != std::string::npos);
+    return;
+  }
+
+  SUBCASE("off: nothing, and no reason needed") {
+    fake_host_tool(usr, "aarch64-linux-gnu-gcc-12");
+    Acceleration a = plan_acceleration(arm64, root, Accelerate::off);
+    CHECK_FALSE(a.active());
+    CHECK(a.why_not.empty());
+    CHECK(a.describe(Accelerate::off).rfind("off:", 0) == 0);
+  }
+  SUBCASE("no cross compiler on the host") {
+    Acceleration a = plan_acceleration(arm64, root, Accelerate::automatic);
+    CHECK_FALSE(a.active());
+    CHECK(a.why_not.find("the host has no cross compiler for aarch64-linux-gnu") != std::string::npos);
+    CHECK(a.why_not.find("apt-get install gcc-aarch64-linux-gnu") != std::string::npos);
+    CHECK(a.scripts.empty());
+    CHECK(a.ro_binds.empty());
+  }
+  SUBCASE("another major on the host") {
+    fake_host_tool(usr, "aarch64-linux-gnu-gcc-16");
+    Acceleration a = plan_acceleration(arm64, root, Accelerate::automatic);
+    CHECK_FALSE(a.active());
+    CHECK(a.why_not.find("cross gcc is version 16, the rootfs's gcc is 12 (the major versions must match)") != std::string::npos);
+  }
+  SUBCASE("a match: wrappers for the names the rootfs has and the host serves") {
+    fake_host_tool(usr, "aarch64-linux-gnu-gcc-12");
+    fake_host_tool(usr, "aarch64-linux-gnu-as");
+    fs::create_directories(usr / "aarch64-linux-gnu/include");
+    fs::create_directories(usr / "aarch64-linux-gnu/lib");
+    std::ofstream(root / "usr/bin/as") << "";
+    Acceleration a = plan_acceleration(arm64, root, Accelerate::automatic);
+    REQUIRE(a.active());
+    CHECK(a.compiler == "aarch64-linux-gnu-gcc-12");
+    CHECK(a.tools == std::vector<std::string>{"gcc", "cc", "gcc-12", "aarch64-linux-gnu-gcc-12", "as"});
+    CHECK(a.emulated == std::vector<std::string>{"g++"});  // the rootfs has it, the host has no g++-12
+    REQUIRE(a.scripts.size() == 5);
+    CHECK(a.scripts[0].first == "/usr/bin/gcc");
+    CHECK(a.scripts[0].second.find("exec /.xbuild-host/usr/bin/aarch64-linux-gnu-gcc-12 --sysroot=/ \"$@\"") != std::string::npos);
+    CHECK(a.scripts[4].second.find("exec /.xbuild-host/usr/bin/aarch64-linux-gnu-as \"$@\"") != std::string::npos);
+    CHECK(a.ro_binds.front() == std::pair<fs::path, fs::path>{usr, "/.xbuild-host/usr"});
+    // The host's cross libc is hidden; the rootfs's own libraries stand in for it.
+    CHECK(a.hidden == std::vector<fs::path>{"/.xbuild-host/usr/aarch64-linux-gnu/include"});
+    CHECK(a.inner_binds == std::vector<std::pair<fs::path, fs::path>>{{"/usr/lib/aarch64-linux-gnu", "/.xbuild-host/usr/aarch64-linux-gnu/lib"}});
+    CHECK(a.describe(Accelerate::automatic).find("by the host's aarch64-linux-gnu-gcc-12") != std::string::npos);
+  }
+  SUBCASE("a rootfs without gcc") {
+    fake_host_tool(usr, "aarch64-linux-gnu-gcc-12");
+    fs::remove(root / "usr/bin/gcc");
+    Acceleration a = plan_acceleration(arm64, root, Accelerate::automatic);
+    CHECK_FALSE(a.active());
+    CHECK(a.why_not.find("has no /usr/bin/gcc") != std::string::npos);
+  }
+  SUBCASE("a rootfs gcc for another triple") {
+    fake_host_tool(usr, "aarch64-linux-gnu-gcc-12");
+    Acceleration a = plan_acceleration(Platform::parse("linux/riscv64"), root, Accelerate::automatic);
+    CHECK_FALSE(a.active());
+    CHECK(a.why_not.find("is not a gcc for riscv64-linux-gnu") != std::string::npos);
+  }
 }
 
 TEST_CASE("emulate::foreign_command") {
@@ -353,6 +473,15 @@ TEST_CASE("emulate::bench report formats") {
             {"linux/riscv64", "emulate", true, 40.0, 39.0, false, "test: exit 1"}};
   REQUIRE(r.ratio("linux/arm64"));
   CHECK(*r.ratio("linux/arm64") == doctest::Approx(15.0));
+  {
+    BenchReport acc = r;
+    acc.rows.push_back({"linux/arm64", "accelerated", true, 3.0, 4.5, true, ""});
+    CHECK(*acc.vs_cross("linux/arm64", "accelerated") == doctest::Approx(1.5));
+    CHECK(*acc.vs_cross("linux/arm64", "accelerated", true) == doctest::Approx(1.5));
+    CHECK(bench_table(acc).find("1.5x") != std::string::npos);
+    auto d = boost::json::parse(bench_json(acc)).as_object();
+    CHECK(d.at("accelerated_over_cross").as_object().at("linux/arm64").as_double() == doctest::Approx(1.5));
+  }
   CHECK_FALSE(r.ratio("linux/riscv64"));
   CHECK(r.platforms() == std::vector<std::string>{"linux/arm64", "linux/riscv64"});
 

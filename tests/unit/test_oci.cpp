@@ -9,6 +9,8 @@
 #include "oci/image.hpp"
 #include "oci/layer.hpp"
 #include "oci/provenance.hpp"
+#include "oci/media_types.hpp"
+#include "oci/sbom.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
@@ -24,6 +26,7 @@
 
 #include "temp_dir.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <clocale>
 #include <random>
@@ -360,4 +363,67 @@ TEST_CASE("oci layers do not depend on the process locale (non-ASCII and long na
   CAPTURE(all);
   for (const auto& e : entries) found = found || e.path.find("\xc3\xbcmlaut") != std::string::npos;
   CHECK(found);
+}
+
+TEST_CASE("SBOM inputs: Cargo.lock crates, dpkg status, and a deterministic SPDX document") {
+  TempDir t;
+  write_file_atomic(t.path / "Cargo.lock",
+                    "version = 3\n\n[[package]]\nname = \"greet\"\nversion = \"0.2.0\"\n\n[[package]]\nname = \"libc\"\n"
+                    "version = \"0.2.1\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"x\"\n\n"
+                    "[metadata]\nname = \"ignored\"\n");
+  auto crates = cargo_lock_packages(t.path / "Cargo.lock");
+  REQUIRE(crates.size() == 2);
+  CHECK(crates[0].name == "greet");
+  CHECK(crates[0].download.empty());  // a path dependency
+  CHECK(crates[1].download == "https://crates.io/api/v1/crates/libc/0.2.1/download");
+  CHECK(cargo_lock_packages(t.path / "missing.lock").empty());
+
+  auto debs = dpkg_status_packages("Package: a\nStatus: install ok installed\nVersion: 1.0\nArchitecture: arm64\nDescription: x\n y\n\n"
+                                   "Package: b\nStatus: deinstall ok config-files\nVersion: 2\n\nPackage: c\nVersion: 3\n"
+                                   "Status: install ok installed\n",
+                                   "base image");
+  REQUIRE(debs.size() == 2);
+  CHECK(debs[0].name == "a");
+  CHECK(debs[0].arch == "arm64");
+  CHECK(debs[1].name == "c");
+
+  fs::create_directories(t.path / "bin");
+  write_file_atomic(t.path / "bin" / "hello", "hello");
+  SbomInput in;
+  in.project = "hello";
+  in.platform = Platform::parse("linux/arm64");
+  in.files = {{t.path / "bin", "/usr/local/bin"}};
+  in.packages = crates;
+  in.packages.insert(in.packages.begin(), debs.begin(), debs.end());
+  in.tool = {"gcc-cross", "gcc 12"};
+  std::string doc = make_spdx(in);
+  std::reverse(in.packages.begin(), in.packages.end());
+  CHECK(make_spdx(in) == doc);  // order of the inputs does not matter
+  auto o = boost::json::parse(doc).as_object();
+  CHECK(o["spdxVersion"].as_string() == "SPDX-2.3");
+  CHECK(o["files"].as_array().size() == 1);
+  CHECK(o["files"].as_array()[0].as_object()["fileName"].as_string() == "./usr/local/bin/hello");
+  CHECK(o["packages"].as_array().size() == 1 + 4 + 1);  // the image, a, c, greet, libc, the toolchain
+}
+
+TEST_CASE("provenance: modes and secret-looking names") {
+  CHECK(parse_provenance_mode("mode=max", "--provenance") == ProvenanceMode::max);
+  CHECK(parse_provenance_mode("false", "--provenance") == ProvenanceMode::none);
+  CHECK(parse_provenance_mode("true", "--provenance") == ProvenanceMode::min);
+  CHECK_THROWS_AS(parse_provenance_mode("maximal", "--provenance"), Error);
+  for (const char* n : {"GITHUB_TOKEN", "aws_secret_access_key", "DB_PASSWORD", "NPM_AUTH", "SSH_PRIVATE", "API_KEY"})
+    CHECK_MESSAGE(secret_looking(n), n);
+  for (const char* n : {"PATH", "GOARCH", "CC", "HOME", "PWD"}) CHECK_MESSAGE(!secret_looking(n), n);
+  ProvenanceInput in;
+  in.image_name = "app:1";
+  in.platform = Platform::parse("linux/arm64");
+  in.manifest = Descriptor::of(media::k_manifest, "{}");
+  in.mode = ProvenanceMode::max;
+  in.source = {"https://example.com/x.git", std::string(40, 'a'), false};
+  in.build.env = {{"GITHUB_TOKEN", "ghp_secret"}, {"MIRROR", "https://u:pw@example.com/m"}, {"GOARCH", "arm64"}};
+  std::string st = make_provenance(in);
+  CHECK(st.find("ghp_secret") == std::string::npos);
+  CHECK(st.find("pw@") == std::string::npos);
+  CHECK(st.find("\"GOARCH\":\"arm64\"") != std::string::npos);
+  CHECK(make_provenance(in) == st);
 }

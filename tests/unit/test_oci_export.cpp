@@ -83,8 +83,28 @@ TEST_CASE("export_images writes a multi-platform layout") {
 
   CHECK(read_file(o.dest / "oci-layout") == R"({"imageLayoutVersion":"1.0.0"})");
   auto index_json = json_file(o.dest / "index.json");
-  auto& entries = index_json["manifests"].as_array();
-  REQUIRE(entries.size() == 1);
+  auto& all = index_json["manifests"].as_array();
+  // One image entry, then one SBOM referrer per platform (artifactType, no platform, no tag).
+  REQUIRE(all.size() == 4);
+  boost::json::array entries{all[0]};
+  for (std::size_t i = 1; i < 4; ++i) {
+    auto& ref = all[i].as_object();
+    CHECK(ref["artifactType"].as_string() == media::k_spdx_json);
+    CHECK(!ref.contains("platform"));
+    CHECK(!ref.contains("annotations"));
+    CHECK(ref["digest"].as_string() == r.sboms[i - 1].second);
+    auto referrer = blob_json(o.dest, std::string(ref["digest"].as_string()));
+    CHECK(referrer["artifactType"].as_string() == media::k_spdx_json);
+    CHECK(referrer["subject"].as_object()["digest"].as_string() == r.manifests[i - 1].second);
+    CHECK(referrer["config"].as_object()["mediaType"].as_string() == media::k_empty);
+    auto doc = blob_json(o.dest, std::string(referrer["layers"].as_array()[0].as_object()["digest"].as_string()));
+    CHECK(doc["spdxVersion"].as_string() == "SPDX-2.3");
+    CHECK(doc["creationInfo"].as_object()["created"].as_string() == "1970-01-01T00:00:00Z");
+    CHECK(doc["files"].as_array().size() == 1);
+    CHECK(doc["files"].as_array()[0].as_object()["fileName"].as_string() == "./usr/local/bin/hello");
+  }
+  CHECK(LayoutSource(o.dest).entries().size() == 1);  // readers that pick an image see no SBOM
+  CHECK(LayoutSource(o.dest).referrers().size() == 3);
   auto& e = entries[0].as_object();
   CHECK(e["mediaType"].as_string() == media::k_index);
   CHECK(e["digest"].as_string() == r.index_digest);
@@ -132,10 +152,16 @@ TEST_CASE("export_images writes a multi-platform layout") {
     o2.tags = {"hello:2.0"};
     o2.compression = Compression::zstd;
     export_images(project, inputs, o2);
-    auto idx = json_file(o.dest / "index.json");
-    REQUIRE(idx["manifests"].as_array().size() == 2);
+    CHECK(LayoutSource(o.dest).entries().size() == 2);
+    CHECK(LayoutSource(o.dest).referrers().size() == 6);  // each image's own SBOMs (zstd: other manifests)
     export_images(project, inputs, o2);
-    CHECK(json_file(o.dest / "index.json")["manifests"].as_array().size() == 2);
+    CHECK(LayoutSource(o.dest).entries().size() == 2);
+    CHECK(LayoutSource(o.dest).referrers().size() == 6);  // not piled up
+    o2.tags = {"hello:2.0"};
+    o2.compression = Compression::none;
+    o2.sbom = false;  // 2.0 replaced by an image without SBOMs: the SBOMs of the manifests it dropped go too
+    export_images(project, inputs, o2);
+    CHECK(LayoutSource(o.dest).referrers().size() == 3);
   }
   SUBCASE("a corrupt blob is reported with its path") {
     auto m1 = Digest::parse(r.manifests[0].second);
@@ -145,8 +171,8 @@ TEST_CASE("export_images writes a multi-platform layout") {
     std::string err = error_of([&] { export_images(project, inputs, o2); });
     CHECK(err.find((o.dest / m1.blob_path()).string()) != std::string::npos);
     CHECK(err.find("corrupt") != std::string::npos);
-    // The layout was not touched: index.json still names only 1.0.
-    CHECK(json_file(o.dest / "index.json")["manifests"].as_array().size() == 1);
+    // The layout was not touched: index.json still names only 1.0 (and its three SBOMs).
+    CHECK(json_file(o.dest / "index.json")["manifests"].as_array().size() == 1 + 3);
   }
   SUBCASE("a missing blob is reported with its path") {
     auto m1 = Digest::parse(r.manifests[2].second);
@@ -206,8 +232,10 @@ TEST_CASE("export_images: bad input") {
     auto r = export_images(project, inputs, o);
     CHECK(r.ref_names == std::vector<std::string>{"1", "2"});
     auto idx = json_file(o.dest / "index.json");
-    REQUIRE(idx["manifests"].as_array().size() == 2);
-    for (const auto& e : idx["manifests"].as_array()) CHECK(e.as_object().at("digest").as_string() == r.index_digest);
+    REQUIRE(LayoutSource(o.dest).entries().size() == 2);
+    CHECK(LayoutSource(o.dest).referrers().size() == inputs.size());  // each platform's SBOM, once
+    for (const auto& e : idx["manifests"].as_array())
+      if (!e.as_object().contains("artifactType")) CHECK(e.as_object().at("digest").as_string() == r.index_digest);
   }
   SUBCASE("default tag is <name>:latest") {
     auto r = export_images(project, inputs, o);

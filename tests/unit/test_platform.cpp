@@ -114,3 +114,36 @@ TEST_CASE("the ELF check tells armhf from armel by the float ABI in e_flags") {
   CHECK(xb::describe(*soft).find("soft-float (armel)") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("xb::parse_go_buildinfo reads the inline Go 1.18+ layout and survives truncation") {
+  // A minimal ELF header (64-bit LE, no sections) followed by a .go.buildinfo blob found by its
+  // magic at a 16-byte boundary: magic, pointer size, flags (2 = inline strings), padding to 32,
+  // then the uvarint-prefixed version and modinfo (framed by 16-byte sentinels).
+  std::string elf(64, '\0');
+  elf[0] = 0x7f, elf[1] = 'E', elf[2] = 'L', elf[3] = 'F', elf[4] = 2, elf[5] = 1;
+  std::string blob = std::string("\xff Go buildinf:", 14) + std::string(1, 8) + std::string(1, 2) + std::string(16, '\0');
+  auto put = [&](const std::string& s) {
+    blob += static_cast<char>((s.size() & 0x7f) | (s.size() > 127 ? 0x80 : 0));
+    if (s.size() > 127) blob += static_cast<char>(s.size() >> 7);
+    blob += s;
+  };
+  std::string mod = "path\texample.com/hello\nmod\texample.com/hello\t(devel)\t\n"
+                    "dep\tgolang.org/x/sys\tv0.1.0\th1:abc=\ndep\texample.com/greet\tv0.0.0\n=>\t./greet\t(devel)\t\n"
+                    "build\t-compiler=gc\n";
+  put("go1.19.8");
+  put(std::string(16, 'S') + mod + std::string(16, 'E'));
+  std::string bytes = elf + blob;
+  auto info = xb::parse_go_buildinfo(bytes);
+  REQUIRE(info);
+  CHECK(info->go_version == "go1.19.8");
+  CHECK(info->path == "example.com/hello");
+  REQUIRE(info->main);
+  CHECK(info->main->version == "(devel)");
+  REQUIRE(info->deps.size() == 2);
+  CHECK(info->deps[0].path == "golang.org/x/sys");
+  CHECK(info->deps[0].sum == "h1:abc=");
+  CHECK(info->deps[1].replaced_by == "./greet");
+  // Every truncation is refused or read partially, never out of bounds.
+  for (std::size_t n = 0; n < bytes.size(); ++n) (void)xb::parse_go_buildinfo(std::string_view(bytes).substr(0, n));
+  CHECK(!xb::parse_go_buildinfo(elf + std::string(64, 'x')));
+}
