@@ -35,6 +35,7 @@ void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
                  "Force a strategy: auto|native|cross|emulate|runner for all, or PLATFORM=STRATEGY (repeatable)");
   cmd.add_option("-j,--jobs", flags.jobs, "Platforms built at once (default: cores)")->check(CLI::Range(1, 1024));
   add_build_arg_flag(cmd, flags.build_args);
+  add_no_cache_flag(cmd, flags.no_cache);
   auto* on = cmd.add_flag_callback("--accelerate", [&flags] { flags.accelerate = true; },
                                    "Emulated builds: serve the rootfs's gcc, cc, g++, as, ld... with the host's cross tools "
                                    "when their gcc major and triple match (the default; [emulate] accelerate)");
@@ -42,6 +43,10 @@ void add_plan_flags(CLI::App& cmd, PlanFlags& flags) {
                                     "Emulated builds: run every tool under qemu, the rootfs's own compiler included");
   on->excludes(off);
   add_cluster_flags(cmd, flags.cluster);
+}
+
+void add_no_cache_flag(CLI::App& cmd, bool& no_cache) {
+  cmd.add_flag("--no-cache", no_cache, "Use no compiler cache (ccache, GOCACHE under .xbuild/cache) for this run");
 }
 
 void add_cluster_flags(CLI::App& cmd, ClusterFlags& flags) {
@@ -133,6 +138,7 @@ PlanOptions to_plan_options(const PlanFlags& flags) {
   o.slots = flags.jobs;
   if (flags.accelerate) o.accelerate = *flags.accelerate ? Accelerate::automatic : Accelerate::off;
   o.build_args = parse_build_args(flags.build_args);
+  o.no_cache = flags.no_cache;
   return o;
 }
 

@@ -32,6 +32,7 @@ struct PlanFlags {
   std::vector<std::string> build_args;  ///< --build-arg KEY=VALUE, repeatable
   std::optional<bool> accelerate;       ///< --accelerate / --no-accelerate (unset: [emulate] accelerate)
   ClusterFlags cluster;                 ///< for --platform cluster
+  bool no_cache = false;                ///< --no-cache
 };
 
 /// The check every --platform option has (build, plan, matrix, bench, test, doctor, run, pull,
@@ -39,7 +40,7 @@ struct PlanFlags {
 /// error, never "all platforms".
 CLI::Validator platform_list_check();
 
-/// Adds --platform, --strategy, -j, --build-arg, --[no-]accelerate and the cluster flags to `cmd`.
+/// Adds --platform, --strategy, -j, --build-arg, --no-cache, --[no-]accelerate and the cluster flags to `cmd`.
 void add_plan_flags(CLI::App& cmd, PlanFlags& flags);
 /// Adds --kube-context, --nodes and --arm-variant to `cmd`.
 void add_cluster_flags(CLI::App& cmd, ClusterFlags& flags);
@@ -53,6 +54,9 @@ std::vector<Platform> platforms_from_flags(const std::vector<std::string>& items
 /// Adds --build-arg KEY=VALUE (repeatable, as docker buildx) to `cmd`, for commands that
 /// take no other plan flags (run, bench).
 void add_build_arg_flag(CLI::App& cmd, std::vector<std::string>& build_args);
+/// Adds --no-cache (no compiler cache for this run, whatever [cache] says) to `cmd`, for
+/// commands that take no other plan flags (bench).
+void add_no_cache_flag(CLI::App& cmd, bool& no_cache);
 /// KEY=VALUE strings into a map (a later KEY wins); Error(usage) naming the flag for a value
 /// without '=' or a KEY that is not [A-Za-z_][A-Za-z0-9_]*.
 std::map<std::string, std::string> parse_build_args(const std::vector<std::string>& build_args);

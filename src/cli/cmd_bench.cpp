@@ -126,6 +126,7 @@ void register_bench(CLI::App& app) {
         popts.state_root = bench_root / row.strategy;
         popts.slots = 1;
         popts.build_args = parse_build_args(o->build_args);
+        popts.no_cache = true;  // bench times cold builds: a warm compiler cache would time the cache, not the strategy
         auto plans = make_plan(project, toolchains, popts);
         PlatformPlan& plan = plans.front();
         report.jobs = std::max(report.jobs, plan.jobs);

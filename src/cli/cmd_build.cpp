@@ -354,6 +354,15 @@ void register_build(CLI::App& app) {
         boost::json::object ro{{"platform", r.platform.str()}, {"strategy", std::string(to_string(r.strategy))},
                                {"accelerated", r.accelerated}, {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
                                {"cpu_seconds", r.cpu_seconds}, {"out", r.out.string()}, {"log", r.log.string()}};
+        if (r.cache) {
+          boost::json::object co{{"kind", r.cache->kind}, {"dir", r.cache->dir.string()}};
+          if (r.cache->measured) {
+            co["hits"] = r.cache->hits;
+            co["misses"] = r.cache->misses;
+            co["hit_rate"] = r.cache->hit_rate();
+          }
+          ro["cache"] = co;
+        }
         if (!r.error.empty()) ro["error"] = r.error;
         if (!r.ok && !r.cancelled && r.exit_status >= 0) {  // its build ran and failed: the log's last lines
           boost::json::array tail;
@@ -382,8 +391,11 @@ void register_build(CLI::App& app) {
       for (const auto& r : results) {
         // Nothing is exported unless every platform built: then the outputs stay in .xbuild/out.
         bool exported = failures.empty() && !dest.empty();
-        if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
-                             exported ? (dest / r.platform.dir_name()).string() : r.out.string());
+        std::string cached;
+        if (r.cache && r.cache->measured)
+          cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
+        if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
+                             cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);
       }
       if (image) fmt::print(stderr, "xbuild: image {} -> {} ({})\n", image->index_digest, shown_dest.string(), join(image->ref_names, ", "));

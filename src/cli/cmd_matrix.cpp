@@ -93,6 +93,7 @@ boost::json::object gitlab_child_pipeline(const MatrixOpts& o, const Project& pr
   std::vector<std::string> build_flags;
   for (const auto& s : o.flags.strategies) build_flags.insert(build_flags.end(), {"--strategy", s});
   for (const auto& a : o.flags.build_args) build_flags.insert(build_flags.end(), {"--build-arg", a});
+  if (o.flags.no_cache) build_flags.push_back("--no-cache");
   if (o.flags.accelerate) build_flags.push_back(*o.flags.accelerate ? "--accelerate" : "--no-accelerate");
 
   boost::json::array needs;

@@ -68,6 +68,12 @@ boost::json::object plan_json(const Project& project, const PlatformPlan& p) {
     o["test"] = boost::json::object{{"command", targv}, {"env", tenv}, {"cwd", p.test.cwd.string()}};
   }
   o["src"] = p.paths.src.string();
+  boost::json::array cache_notes;
+  for (const auto& n : p.cache.notes) cache_notes.push_back(boost::json::value(n));
+  o["cache"] = boost::json::object{{"kind", p.cache.kind()},
+                                   {"dir", p.cache.dir.empty() ? boost::json::value(nullptr) : boost::json::value(p.cache.dir.string())},
+                                   {"key", p.cache.key},
+                                   {"notes", cache_notes}};
   if (p.runner) o["runner"] = p.runner->host;
   if (p.strategy == Strategy::emulate) {
     AccelView v = accel_view(project, p);
@@ -121,6 +127,9 @@ void register_plan(CLI::App& app) {
         fmt::print("  jobs:      {}\n  command:   {}\n  cwd:       {}\n  source:    {} ({})\n  outputs:   {}\n", p.jobs,
                    p.command.display(), p.command.cwd.string(), p.paths.src.string(), to_string(project.source),
                    p.paths.out.string());
+        if (p.cache.dir.empty()) fmt::print("  cache:     none\n");
+        else fmt::print("  cache:     {} in {}\n", p.cache.kind(), p.cache.dir.string());
+        for (const auto& n : p.cache.notes) fmt::print("  cache note: {}\n", n);
         fmt::print("  env:\n");
         for (const auto& [k, v] : p.env) fmt::print("    {}={}\n", k, v);
         if (!p.test.argv.empty()) {

@@ -19,10 +19,11 @@ using config::TableReader;
 
 const std::vector<std::string> k_languages = {"c", "cxx", "go", "rust", "custom"};
 const std::vector<std::string> k_root_keys = {"name", "language", "platforms", "build", "test", "outputs", "env",
-                                              "args", "toolchain", "source", "strategy", "image", "emulate", "runner"};
+                                              "args", "toolchain", "source", "strategy", "image", "emulate", "cache", "runner"};
 const std::vector<std::string> k_image_keys = {"base", "entrypoint", "cmd", "env", "workdir", "user", "labels",
                                                "ports", "tags", "compression", "runtime", "files", "sbom"};
 const std::vector<std::string> k_emulate_keys = {"rootfs", "packages", "timeout", "accelerate"};
+const std::vector<std::string> k_cache_keys = {"enabled", "max_size"};
 const std::vector<std::string> k_runner_keys = {"platform", "host", "port", "identity", "workdir"};
 
 /// Throws, positioned at `n`, for a `{name}` in `text` that is not a placeholder of
@@ -107,6 +108,32 @@ std::chrono::seconds parse_duration(TableReader& r, const std::string& key) {
     return std::chrono::seconds(v * mult);
   }
   r.error_at(*n, fmt::format("'{}' must be seconds (integer) or a string such as \"30m\"", r.full_key(key)));
+}
+
+/// True for a size ccache takes as CCACHE_MAXSIZE: digits, then K, M, G or T (decimal) or
+/// Ki, Mi, Gi, Ti (binary), as "2G", "500M", "10Gi"; "0" is no limit.
+bool valid_cache_size(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0 || i > 15) return false;
+  std::string_view unit = s.substr(i);
+  if (unit.empty()) return s == "0";  // a bare number's unit differs between ccache versions
+  static const std::vector<std::string_view> k_units = {"K", "M", "G", "T", "Ki", "Mi", "Gi", "Ti"};
+  return std::find(k_units.begin(), k_units.end(), unit) != k_units.end();
+}
+
+void read_cache(TableReader& r, CacheSection& cache) {
+  r.reject_unknown(k_cache_keys);
+  if (auto v = r.boolean("enabled")) cache.enabled = *v;
+  if (const toml::node* n = r.node("max_size")) {
+    if (!n->is_string())
+      r.error_at(*n, "'cache.max_size' must be a size string such as \"2G\" or \"500M\"");
+    cache.max_size = *n->value<std::string>();
+    if (!valid_cache_size(cache.max_size))
+      r.error_at(*n, fmt::format("'cache.max_size' must be a size such as \"2G\", \"500M\" or \"10Gi\" (digits, then K, M, G "
+                                 "or T, or Ki, Mi, Gi, Ti; \"0\" = no limit) (got \"{}\")", cache.max_size));
+  }
+  r.reject_unknown({});
 }
 
 void read_image(TableReader& r, ImageSection& image) {
@@ -277,6 +304,10 @@ Project load_project(const std::filesystem::path& dir_in, const std::filesystem:
       p.emulate.accelerate = *v == "off" ? Accelerate::off : Accelerate::automatic;
     }
     er.reject_unknown({});
+  }
+  if (const toml::table* t = r.table("cache")) {
+    TableReader cr(*t, file, "cache");
+    read_cache(cr, p.cache);
   }
   for (const toml::table* t : r.tables("runner")) {
     TableReader rr(*t, file, "runner");

@@ -49,6 +49,12 @@ struct RunnerSection {
   std::string workdir = "/tmp/xbuild-runner";
 };
 
+/// The [cache] section: the per-platform compiler caches (ccache, GOCACHE) under .xbuild/cache/.
+struct CacheSection {
+  bool enabled = true;                           ///< `enabled = false` turns every cache off
+  std::string max_size;                          ///< ccache's size cap as written ("2G", "500M"); "" = ccache's default
+};
+
 /// Where each platform's build sees the source tree ({src}).
 enum class SourceMode {
   copy,    ///< each platform builds in its own snapshot under .xbuild/src/ (safe for in-tree builds)
@@ -76,6 +82,7 @@ struct Project {
   SourceMode source = SourceMode::copy;          ///< `source = "copy" | "shared"`
   ImageSection image;
   EmulateSection emulate;
+  CacheSection cache;
   std::vector<RunnerSection> runners;
 };
 

@@ -6,6 +6,7 @@
 #include "config/toolchain.hpp"
 
 #include "config/toml_reader.hpp"
+#include "util/sha256.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -125,6 +126,7 @@ Toolchain load_toolchain(const std::filesystem::path& file) {
   Toolchain tc;
   tc.name = file.stem().string();
   tc.file = file;
+  tc.digest = sha256_file(file);
   tc.description = r.string("description").value_or("");
   tc.languages = r.strings("languages").value_or(std::vector<std::string>{});
   if (tc.languages.empty()) {

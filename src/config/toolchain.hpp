@@ -37,6 +37,7 @@ struct ToolSpec {
 struct Toolchain {
   std::string name;                              ///< file stem, e.g. "gcc-cross"
   std::filesystem::path file;                    ///< where it was loaded from
+  std::string digest;                            ///< sha256 hex of the file's content (part of the cache key)
   std::string description;
   std::vector<std::string> languages;            ///< c, cxx, go, rust
   std::vector<Platform> platforms;               ///< platforms it serves

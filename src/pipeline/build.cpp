@@ -109,6 +109,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     try {
       if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
         refresh_snapshot(project.dir, plan.paths.src, state_dir(project));
+      prepare_cache(plan);
       if (plan.strategy == Strategy::emulate) {
         emulate::prepare_build(project, plan);
         r.accelerated = !plan.accelerated.empty();
@@ -158,7 +159,10 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     PlatformResult& r = results[i];
     r.wall_seconds = jr.wall_seconds;
     r.cpu_seconds = jr.exit.cpu_seconds;
-    if (jr.status == JobStatus::ok || jr.status == JobStatus::failed) r.exit_status = jr.exit.status();
+    if (jr.status == JobStatus::ok || jr.status == JobStatus::failed) {
+      r.exit_status = jr.exit.status();
+      r.cache = read_cache_stats(plans[i]);
+    }
     switch (jr.status) {
       case JobStatus::ok: {
         auto problems = verify_outputs(project, plans[i].platform, plans[i].paths.out);

@@ -7,6 +7,7 @@
 
 #include "config/project.hpp"
 #include "exec/scheduler.hpp"
+#include "pipeline/cache.hpp"
 #include "pipeline/status.hpp"
 #include "plan/plan.hpp"
 #include "util/error.hpp"
@@ -43,6 +44,7 @@ struct PlatformResult {
   double cpu_seconds = 0;                        ///< user+sys of the build's processes
   std::filesystem::path out;                     ///< the collected outputs
   std::filesystem::path log;
+  std::optional<CacheStats> cache;               ///< what its build got from its compiler cache (nullopt: none)
 };
 
 /// Makes the runner for one run_builds call: at most `slots` jobs at once, output lines to `sink`.

@@ -397,6 +397,10 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     }
 
     plan.env = platform_env(project, plan);
+    plan.cache = plan_cache(project, plan, options.no_cache ? "--no-cache"
+                                           : project.cache.enabled ? ""
+                                                                   : "[cache] enabled = false in " + project.file.string());
+    for (auto& [k, v] : cache_env(project, plan.cache, plan.env)) plan.env[k] = v;
     auto values = placeholder_values(project, plan);
     plan.command.argv = expand_command(project.build, values);
     plan.command.env = plan.env;

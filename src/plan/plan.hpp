@@ -7,6 +7,7 @@
 #include "config/strategy.hpp"
 #include "config/toolchain.hpp"
 #include "exec/command.hpp"
+#include "plan/cache.hpp"
 #include "plan/probe.hpp"
 #include "platform/platform.hpp"
 
@@ -50,6 +51,7 @@ struct PlatformPlan {
   Command command;                               ///< the build command, placeholders expanded
   Command test;                                  ///< the test command as run here (empty argv: none)
   PlatformPaths paths;
+  CachePlan cache;                               ///< its compiler caches (plan/cache.hpp), already in `env`
   int jobs = 1;                                  ///< parallel jobs the build may use
   Accelerate accelerate = Accelerate::automatic; ///< for emulate: may the host's cross compiler serve
                                                  ///< the rootfs's (--[no-]accelerate, else [emulate])
@@ -70,6 +72,7 @@ struct PlanOptions {
   std::filesystem::path state_root;                     ///< "" = state_dir(project)
   int slots = 0;                                        ///< -j (0 = cores)
   std::map<std::string, std::string> build_args;        ///< --build-arg KEY=VALUE (over [args])
+  bool no_cache = false;                                ///< --no-cache: no compiler cache, whatever [cache] says
   std::optional<Accelerate> accelerate;                 ///< --accelerate / --no-accelerate (over [emulate])
 };
 

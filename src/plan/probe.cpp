@@ -139,6 +139,15 @@ std::string missing_tools(const std::vector<const ToolCheck*>& missing) {
 
 }  // namespace
 
+std::string tool_version(const std::vector<std::string>& argv, const std::string& path_env) {
+  if (argv.empty()) return "";
+  return cache().get("tool-version\x1f" + path_env + "\x1f" + join(argv, "\x1f"), [&] {
+    Captured out = capture(Command{argv, {{"PATH", path_env}}, {}});
+    if (!out.ok()) return std::string();
+    return std::string(trim(out.output.substr(0, out.output.find('\n'))));
+  });
+}
+
 ToolchainStatus probe_toolchain(const Toolchain& tc, const Platform& p, const std::string& language,
                                 const std::string& first_program) {
   ToolchainStatus st;

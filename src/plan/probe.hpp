@@ -39,6 +39,11 @@ struct ToolchainStatus {
 ToolchainStatus probe_toolchain(const Toolchain& tc, const Platform& p, const std::string& language = "",
                                 const std::string& first_program = "");
 
+/// The first line of what `argv` prints (e.g. {"gcc", "--version"}, {"go", "version"}), run with
+/// `path_env` as PATH; "" when it fails. Cached per argv and PATH like every probe, so the
+/// compiler versions in the cache key cost one process per compiler per xbuild.
+std::string tool_version(const std::vector<std::string>& argv, const std::string& path_env);
+
 /// The program a command runs first: argv[0], or for `sh -c SCRIPT` (also -ec, bash) the first
 /// command of the script that is not a shell builtin, keyword, assignment or everyday file
 /// utility (cd, set, mkdir, rm ...). "" when it cannot be told without running it (a `$VAR`,

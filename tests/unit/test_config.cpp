@@ -200,3 +200,31 @@ TEST_CASE("make_plan picks native for the host and says what to install otherwis
   CHECK(plans[1].env.at("TARGETARCH") == "s390x");
   fs::remove_all(dir);
 }
+
+TEST_CASE("issue 11: [cache] is read, and a bad value is file:line") {
+  {
+    TempProject p(std::string(k_minimal) + "[cache]\nenabled = false\nmax_size = \"10Gi\"\n");
+    Project proj = load_project(p.dir);
+    CHECK_FALSE(proj.cache.enabled);
+    CHECK(proj.cache.max_size == "10Gi");
+  }
+  {
+    TempProject p(k_minimal);
+    Project proj = load_project(p.dir);
+    CHECK(proj.cache.enabled);
+    CHECK(proj.cache.max_size.empty());
+  }
+  for (const char* ok : {"2G", "500M", "0", "1T", "64Ki"}) {
+    TempProject p(std::string(k_minimal) + "[cache]\nmax_size = \"" + ok + "\"\n");
+    CHECK(load_project(p.dir).cache.max_size == ok);
+  }
+  for (const char* bad : {"lots", "2", "G", "2GB", "-1G", "2 G", ""}) {
+    std::string why = error_of(std::string(k_minimal) + "[cache]\nmax_size = \"" + bad + "\"\n");
+    CAPTURE(bad);
+    CHECK(why.find("xbuild.toml:5:") != std::string::npos);
+    CHECK(why.find("'cache.max_size' must be a size") != std::string::npos);
+  }
+  CHECK(error_of(std::string(k_minimal) + "[cache]\nenabled = \"no\"\n").find("xbuild.toml:5:") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[cache]\nmax_size = 2\n").find("size string") != std::string::npos);
+  CHECK(error_of(std::string(k_minimal) + "[cache]\nmaxsize = \"2G\"\n").find("did you mean 'cache.max_size'") != std::string::npos);
+}

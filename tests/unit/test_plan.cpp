@@ -238,3 +238,71 @@ TEST_CASE("scan_tree/changed_files see what a build wrote into a shared tree") {
   p.file = t.path / "xbuild.toml";
   CHECK(shared_source_warning(p, changed).find("source = \"copy\"") != std::string::npos);
 }
+
+namespace {
+
+/// A cross descriptor serving arm64 and riscv64 with the real Debian cross compilers.
+std::vector<Toolchain> cross_gcc(const fs::path& dir, const std::string& extra = "") {
+  fs::create_directories(dir);
+  std::ofstream(dir / "cross.toml") << "languages = [\"c\"]\nplatforms = [\"linux/arm64\", \"linux/riscv64\"]\n"
+                                       "[env]\nCC = \"{triple}-gcc\"\n" << extra;
+  return load_toolchains({dir});
+}
+
+std::vector<PlatformPlan> two_platforms(const Project& proj, const std::vector<Toolchain>& tcs, bool no_cache = false) {
+  PlanOptions o;
+  o.platforms = {Platform::parse("linux/arm64"), Platform::parse("linux/riscv64")};
+  o.no_cache = no_cache;
+  return make_plan(proj, tcs, o);
+}
+
+}  // namespace
+
+TEST_CASE("issue 11: each platform gets its own ccache, keyed by toolchain and codegen env, and CC stays") {
+  test::TempDir t("plan");
+  Project proj = project_in(t.path);
+  auto tcs = cross_gcc(t.path / "tc");
+  auto plans = two_platforms(proj, tcs);
+  REQUIRE(plans[0].strategy == Strategy::cross);
+  REQUIRE(plans[1].strategy == Strategy::cross);
+  for (const auto& plan : plans) {
+    CHECK(plan.cache.kind() == "ccache");
+    CHECK(plan.cache.dir.parent_path() == t.path / ".xbuild" / "cache");
+    CHECK(plan.cache.compilers == std::vector<std::string>{plan.env.at("XBUILD_TRIPLE") + "-gcc"});
+    CHECK(plan.env.at("CC") == plan.env.at("XBUILD_TRIPLE") + "-gcc");  // masquerade: CC is untouched
+    CHECK(plan.env.at("CCACHE_DIR") == plan.cache.ccache_dir().string());
+    CHECK(plan.env.at("PATH").rfind(plan.cache.bin().string() + ":", 0) == 0);
+    CHECK(plan.env.count("CCACHE_MAXSIZE") == 0);
+    CHECK_FALSE(fs::exists(plan.cache.dir));  // planning creates nothing
+  }
+  CHECK(plans[0].cache.dir != plans[1].cache.dir);
+  CHECK(plans[0].cache.key != plans[1].cache.key);
+
+  // Same inputs, same key; a codegen variable or another descriptor content, a new one.
+  CHECK(two_platforms(proj, tcs)[0].cache.dir == plans[0].cache.dir);
+  Project flags = project_in(t.path, "[env]\nCFLAGS = \"-O1\"\n[cache]\nmax_size = \"1G\"\n");
+  auto with_flags = two_platforms(flags, tcs);
+  CHECK(with_flags[0].cache.key != plans[0].cache.key);
+  CHECK(with_flags[0].env.at("CCACHE_MAXSIZE") == "1G");
+  auto upgraded = two_platforms(proj, cross_gcc(t.path / "tc2", "AR = \"{triple}-ar\"\n"));
+  CHECK(upgraded[0].cache.key != plans[0].cache.key);
+}
+
+TEST_CASE("issue 11: --no-cache, enabled = false, emulate and a CC path use no cache and say why") {
+  test::TempDir t("plan");
+  auto tcs = cross_gcc(t.path / "tc");
+  auto none = [](const PlatformPlan& plan, const std::string& note) {
+    CAPTURE(note);
+    CHECK(plan.cache.kind() == "none");
+    CHECK(plan.cache.dir.empty());
+    CHECK(plan.env.count("CCACHE_DIR") == 0);
+    REQUIRE(plan.cache.notes.size() == 1);
+    CHECK(plan.cache.notes[0].find(note) != std::string::npos);
+  };
+  Project proj = project_in(t.path);
+  none(two_platforms(proj, tcs, true)[0], "off (--no-cache)");
+  none(two_platforms(project_in(t.path, "[cache]\nenabled = false\n"), tcs)[0], "enabled = false");
+  none(emulate_plan(proj, "linux/arm64"), "inside the target's rootfs");
+  none(two_platforms(project_in(t.path, "[env]\nCC = \"/usr/bin/aarch64-linux-gnu-gcc\"\n"), tcs)[0], "is a path");
+  none(two_platforms(project_in(t.path, "[env]\nCC = \"ccache aarch64-linux-gnu-gcc\"\n"), tcs)[0], "already runs ccache");
+}
