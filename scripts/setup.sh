@@ -30,7 +30,8 @@ tool_pkgs=(
   python3-pytest python3-cryptography
   tmux zsh fish ccache python3-yaml python3-jsonschema jq
 )
-foreign_pkgs=(libstd-rust-dev:arm64)
+# Debian rustc's standard library for the cross targets (Rust cross builds and their tests).
+foreign_pkgs=(libstd-rust-dev:arm64 libstd-rust-dev:armhf)
 # kubectl: some machines carry one from a cloud SDK package, which Debian's
 # kubernetes-client conflicts with; install Debian's only where no kubectl exists.
 if ! command -v kubectl >/dev/null 2>&1; then
@@ -44,9 +45,11 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    dpkg --add-architecture arm64
-  fi
+  for arch in arm64 armhf; do
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      dpkg --add-architecture "$arch"
+    fi
+  done
   # A mirror caught mid-sync fails one index ("File has unexpected size"): retry, and if an
   # index still fails, go on with the lists apt has; the install below fails clearly if a
   # package is really missing.

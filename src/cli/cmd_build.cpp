@@ -392,7 +392,7 @@ void register_build(CLI::App& app) {
         // Nothing is exported unless every platform built: then the outputs stay in .xbuild/out.
         bool exported = failures.empty() && !dest.empty();
         std::string cached;
-        if (r.cache && r.cache->measured)
+        if (r.cache && r.cache->measured && r.cache->hits + r.cache->misses > 0)  // no "0/0" for a build that compiled no C
           cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());

@@ -335,8 +335,8 @@ def test_c_sbom_names_the_runtime_library_packages(xbuild, project_copy, tmp_pat
 
 def test_rust_sbom_lists_the_cargo_lock_crates(xbuild, project_copy, tmp_path):
     """The Rust example with a local path dependency: every crate of Cargo.lock is a package,
-    the path one without a download location. Two platforms: this machine's Debian rustc has
-    the standard library for amd64 and arm64 only."""
+    the path one without a download location. Three platforms: Debian's rustc has the standard
+    library of amd64, arm64 and armhf (scripts/setup.sh installs the foreign ones)."""
     proj = project_copy("rust-cargo")
     (proj / "greet" / "src").mkdir(parents=True)
     (proj / "greet" / "Cargo.toml").write_text('[package]\nname = "greet"\nversion = "0.2.0"\nedition = "2021"\n')
@@ -347,9 +347,11 @@ def test_rust_sbom_lists_the_cargo_lock_crates(xbuild, project_copy, tmp_path):
     (proj / "xbuild.toml").write_text((proj / "xbuild.toml").read_text() +
                                       '\n[image]\nfiles = { "hello" = "/hello" }\nentrypoint = ["/hello"]\n')
     layout = tmp_path / "oci"
-    run([xbuild, "-C", proj, "build", "--platform", "linux/amd64,linux/arm64", "-o", f"type=oci,dest={layout}",
-         "-t", "rust:1"], timeout=1800)
-    for platform, (manifest, entry, doc, raw) in layout_sboms(layout, "1").items():
+    run([xbuild, "-C", proj, "build", "--platform", "linux/amd64,linux/arm64,linux/arm/v7", "-o",
+         f"type=oci,dest={layout}", "-t", "rust:1"], timeout=1800)
+    sboms = layout_sboms(layout, "1")
+    assert set(sboms) == {"linux/amd64", "linux/arm64", "linux/arm/v7"}, sboms.keys()
+    for platform, (manifest, entry, doc, raw) in sboms.items():
         validate_spdx(doc)
         assert packages(doc, "pkg:cargo/") == {"greet": "0.2.0", "hello": "0.1.0"}
         assert all(p["downloadLocation"] == "NOASSERTION" for p in doc["packages"] if p["name"] in ("greet", "hello"))
