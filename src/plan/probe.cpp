@@ -274,7 +274,12 @@ std::string first_program_of_script(const std::string& script) {
     needs_target = i == w.size();  // "2>" then the file as the next word
     return true;
   };
+  int in_case = 0;  // a case's arms (`y) cmd;;`) are skipped whole, up to its esac
   for (auto& words : commands) {
+    if (in_case > 0) {
+      in_case -= static_cast<int>(std::count(words.begin(), words.end(), "esac"));
+      continue;
+    }
     for (std::size_t i = 0; i < words.size(); ++i) {
       std::string w = words[i];
       w.erase(std::remove(w.begin(), w.end(), '\x01'), w.end());
@@ -283,6 +288,10 @@ std::string first_program_of_script(const std::string& script) {
         if (needs_target) ++i;
         continue;
       }
+      // `for NAME in WORDS` and `case WORD in` name no program: the body after `do` (or a
+      // pattern's `)`) is a command of its own.
+      if (w == "case") ++in_case;
+      if (w == "for" || w == "case" || w == "select") break;
       if (k_keywords.count(w) || is_assignment(w) || k_prefixes.count(w)) continue;
       if (w.find('$') != std::string::npos || w.find('`') != std::string::npos || w.find('/') != std::string::npos)
         return "";  // not knowable without running the script, or a file of the project

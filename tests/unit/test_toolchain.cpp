@@ -166,6 +166,10 @@ TEST_CASE("first_program: the tool a build command runs first") {
   CHECK(first_program({"sh", "-ec", ">log 2> err make"}) == "make");
   CHECK(first_program({"sh", "-ec", "echo x >&2; exit 2"}).empty());
   CHECK(first_program({"sh", "-ec", "&>out cmake -B b && make"}) == "cmake");
+  // A loop's variable is not a program: `for p in ...` once made "p" the program (exit 3).
+  CHECK(first_program({"sh", "-ec", "for p in a b; do make -C $p; done"}) == "make");
+  CHECK(first_program({"sh", "-ec", "for f in *.c\ndo\n  gcc -c $f\ndone"}) == "gcc");
+  CHECK(first_program({"sh", "-ec", "case x in\n  y) exit 1;;\nesac\ncmake -B b"}) == "cmake");
   CHECK(first_program({}).empty());
 }
 
