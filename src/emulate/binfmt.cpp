@@ -4,6 +4,7 @@
 
 #include "emulate/binfmt.hpp"
 
+#include "util/fs.hpp"
 #include "util/strings.hpp"
 
 #include <fmt/format.h>
@@ -11,21 +12,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace fs = std::filesystem;
 
 namespace xb::emulate {
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 /// "7f454c46" -> "\x7f\x45\x4c\x46" (the register syntax; also escapes ':').
 std::string hex_to_escapes(const std::string& hex) {
@@ -126,7 +118,7 @@ BinfmtStatus check_binfmt(const Platform& p, const fs::path& dir) {
                            fmt::format("mount -t binfmt_misc binfmt_misc {}", dir.string())});
     return st;
   }
-  st.globally_enabled = trim(slurp(dir / "status")) == "enabled";
+  st.globally_enabled = trim(read_file_if_readable(dir / "status").value_or("")) == "enabled";
   if (!st.globally_enabled)
     st.problems.push_back({"binfmt_misc is mounted but globally disabled", fmt::format("echo 1 > {}/status", dir.string())});
 
@@ -138,7 +130,7 @@ BinfmtStatus check_binfmt(const Platform& p, const fs::path& dir) {
                            shipped ? fmt::format("update-binfmts --import {}", st.handler_name) : install});
     return st;
   }
-  st.handler = parse_binfmt_handler(slurp(entry));
+  st.handler = parse_binfmt_handler(read_file_if_readable(entry).value_or(""));
   const BinfmtHandler& h = *st.handler;
   if (!h.enabled)
     st.problems.push_back({fmt::format("binfmt handler {} is registered but disabled", st.handler_name),

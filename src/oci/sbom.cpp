@@ -10,6 +10,7 @@
 #include "oci/media_types.hpp"
 #include "platform/elf.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/sha256.hpp"
 #include "util/strings.hpp"
 
@@ -17,9 +18,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 namespace xb::oci {
@@ -28,15 +27,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-/// The text of a small file, "" when it cannot be read.
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 /// "name = \"value\"" -> value, or "" when `line` is not that key.
 std::string toml_string(std::string_view line, std::string_view key) {
@@ -140,7 +130,7 @@ std::vector<SbomPackage> go_module_packages(const std::vector<LayerFile>& files)
 
 std::vector<SbomPackage> cargo_lock_packages(const fs::path& cargo_lock) {
   std::vector<SbomPackage> out;
-  std::string text = read_text(cargo_lock);
+  std::string text = read_file_if_readable(cargo_lock).value_or("");
   std::optional<SbomPackage> cur;
   auto flush = [&] {
     if (cur && !cur->name.empty() && !cur->version.empty()) out.push_back(*cur);
@@ -218,7 +208,7 @@ std::vector<SbomPackage> dpkg_owners(const fs::path& root, const std::vector<fs:
   std::sort(lists.begin(), lists.end());
   std::set<std::string> owners;  // "name" or "name:arch", as the list file is named
   for (const auto& l : lists) {
-    std::string text = read_text(l);
+    std::string text = read_file_if_readable(l).value_or("");
     for (std::string_view line : lines_of(text))
       if (auto w = wanted.find(std::string(trim(line))); w != wanted.end() && w->second.empty()) {
         w->second = l.stem().string();
@@ -226,7 +216,7 @@ std::vector<SbomPackage> dpkg_owners(const fs::path& root, const std::vector<fs:
       }
   }
   if (owners.empty()) return out;
-  for (auto& p : dpkg_status_packages(read_text(root / "var/lib/dpkg/status"), "runtime library")) {
+  for (auto& p : dpkg_status_packages(read_file_if_readable(root / "var/lib/dpkg/status").value_or(""), "runtime library")) {
     if (owners.count(p.name) || owners.count(p.name + ":" + p.arch)) out.push_back(p);
   }
   return out;

@@ -10,12 +10,18 @@
 
 namespace xb {
 
-std::string read_file(const std::filesystem::path& path) {
+std::optional<std::string> read_file_if_readable(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(Exit::build_failed, "cannot read {}: {}", path.string(), std::strerror(errno));
+  if (!in) return std::nullopt;
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  auto text = read_file_if_readable(path);
+  if (!text) fail(Exit::build_failed, "cannot read {}: {}", path.string(), std::strerror(errno));
+  return std::move(*text);
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view data) {

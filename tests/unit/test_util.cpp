@@ -134,6 +134,8 @@ TEST_CASE("util::fs read_file and write_file_atomic") {
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
   CHECK(entries == 1);
   CHECK_THROWS_AS(read_file(dir.path / "missing"), Error);
+  CHECK(read_file_if_readable(f) == std::string("two\0bytes", 9));
+  CHECK_FALSE(read_file_if_readable(dir.path / "missing").has_value());
   CHECK_THROWS_AS(write_file_atomic(dir.path / "no" / "such" / "dir", "x"), Error);
 }
 
