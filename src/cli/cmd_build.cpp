@@ -361,6 +361,9 @@ void register_build(CLI::App& app) {
             co["misses"] = r.cache->misses;
             co["hit_rate"] = r.cache->hit_rate();
           }
+          if (r.cache->go_measured)
+            co["go"] = boost::json::object{
+                {"hits", r.cache->go_hits}, {"misses", r.cache->go_misses}, {"hit_rate", r.cache->go_hit_rate()}};
           ro["cache"] = co;
         }
         if (!r.error.empty()) ro["error"] = r.error;
@@ -394,6 +397,8 @@ void register_build(CLI::App& app) {
         std::string cached;
         if (r.cache && r.cache->measured && r.cache->hits + r.cache->misses > 0)  // no "0/0" for a build that compiled no C
           cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
+        if (r.cache && r.cache->go_measured && r.cache->go_hits + r.cache->go_misses > 0)
+          cached += fmt::format(", go cache {}/{} hits", r.cache->go_hits, r.cache->go_hits + r.cache->go_misses);
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);

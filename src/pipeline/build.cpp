@@ -90,6 +90,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
   std::vector<Job> jobs;
   std::vector<std::size_t> plan_of_job;
   std::map<std::string, std::size_t> plan_of_name;  // a job's name is its platform, unique per build
+  std::vector<CacheBaseline> cache_baselines(plans.size());
   for (std::size_t i = 0; i < plans.size(); ++i) {
     PlatformPlan& plan = plans[i];
     PlatformResult& r = results[i];
@@ -109,7 +110,8 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     try {
       if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
         refresh_snapshot(project.dir, plan.paths.src, state_dir(project));
-      prepare_cache(plan);
+      cache_baselines[i] = prepare_cache(plan);
+      for (const auto& w : cache_baselines[i].warnings) status.warning(w);
       if (plan.strategy == Strategy::emulate) {
         emulate::prepare_build(project, plan);
         r.accelerated = !plan.accelerated.empty();
@@ -161,7 +163,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     r.cpu_seconds = jr.exit.cpu_seconds;
     if (jr.status == JobStatus::ok || jr.status == JobStatus::failed) {
       r.exit_status = jr.exit.status();
-      r.cache = read_cache_stats(plans[i]);
+      r.cache = read_cache_stats(plans[i], cache_baselines[i]);
     }
     switch (jr.status) {
       case JobStatus::ok: {
