@@ -109,12 +109,12 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     try {
       if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
         refresh_snapshot(project.dir, plan.paths.src, state_dir(project));
-      prepare_cache(plan);
       if (plan.strategy == Strategy::emulate) {
-        emulate::prepare_build(project, plan);
+        emulate::prepare_build(project, plan);  // seals the cache with the rootfs's identity
         r.accelerated = !plan.accelerated.empty();
         if (!plan.not_accelerated.empty()) status.warning(fmt::format("{}: {}", plan.platform.str(), plan.not_accelerated));
       }
+      prepare_cache(plan);
       if (plan.strategy == Strategy::runner)
         runner::prepare_build(project, plan, options.clean ? runner::CleanBuild::yes : runner::CleanBuild::no);
     } catch (const Error& e) {

@@ -23,7 +23,9 @@ struct CacheStats {
 };
 
 /// Creates `plan`'s cache dirs and its masquerade links (bin/<compiler> -> ccache) and zeroes
-/// ccache's statistics there (`ccache -z`). Nothing when the plan caches nothing. Throws
+/// ccache's statistics there (`ccache -z`, the host's ccache also for a build in a rootfs,
+/// which sees the dir at the same path). Nothing when the plan caches nothing, or an emulated
+/// plan's cache is still unsealed (emulate::prepare_build seals it: call this after). Throws
 /// Error(environment) naming what could not be made.
 void prepare_cache(const PlatformPlan& plan);
 

@@ -274,6 +274,15 @@ TEST_CASE("emulate::exec_args round trip and errors") {
   CHECK(back.files == e.files);
   CHECK(back.cwd == e.cwd);
   CHECK(back.argv == e.argv);
+  CHECK(back.path_prefix.empty());
+
+  SUBCASE("the compiler cache's masquerade dir first on PATH") {
+    RootfsExec c = e;
+    c.path_prefix = "/work/project/.xbuild/cache/linux_arm64-0123456789abcdef/bin";
+    CHECK(parse_exec_args(exec_args(c)).path_prefix == c.path_prefix);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--path-prefix", "rel/bin", "--", "sh"}), doctest::Contains("--path-prefix"), Error);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--path-prefix", "/a:/b", "--", "sh"}), doctest::Contains("without ':'"), Error);
+  }
 
   CHECK_THROWS_AS(parse_exec_args({}), Error);
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--bind", "/a"}), doctest::Contains("no command"), Error);
