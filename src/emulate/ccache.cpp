@@ -66,6 +66,8 @@ CachePlan rootfs_cache(const Project& project, const PlatformPlan& plan, const f
                                join(acc.tools, ",")));
   else
     more.push_back("accelerate=off");
+  if (project.dir.string().find(':') != std::string::npos)
+    return drop(fmt::format("the project path {} has ':', which cannot stand in the rootfs's PATH", project.dir.string()));
   seal_cache(project, c, plan.platform.dir_name(), more);
   c.link_target = k_ccache_inside;
   c.compiler_check = "string:" + c.key;

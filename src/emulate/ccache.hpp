@@ -27,8 +27,9 @@ inline constexpr const char* k_ccache_inside = "/.xbuild-ccache/ccache";
 
 /// plan.cache sealed for a build in `rootfs` under `acc`: key, dir, link target and compiler
 /// check, masquerading only the compilers the rootfs has. When ccache cannot run there (not
-/// root, a rootfs path an overlay cannot name, none of the compilers) the cache has no ccache
-/// and a note says why. Anything but an unsealed rootfs cache is returned as it is. Reads
+/// root, a rootfs path an overlay cannot name, a project path with a colon, none of the
+/// compilers) the cache has no ccache and a note says why. Anything but an unsealed rootfs
+/// cache is returned as it is. Reads
 /// files and runs the host cross compiler's --version (a cached probe); creates nothing.
 CachePlan rootfs_cache(const Project& project, const PlatformPlan& plan, const std::filesystem::path& rootfs,
                        const Acceleration& acc);
