@@ -110,13 +110,13 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     try {
       if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
         refresh_snapshot(project.dir, plan.paths.src, state_dir(project));
-      cache_baselines[i] = prepare_cache(plan);
-      for (const auto& w : cache_baselines[i].warnings) status.warning(w);
       if (plan.strategy == Strategy::emulate) {
-        emulate::prepare_build(project, plan);
+        emulate::prepare_build(project, plan);  // seals the cache with the rootfs's identity
         r.accelerated = !plan.accelerated.empty();
         if (!plan.not_accelerated.empty()) status.warning(fmt::format("{}: {}", plan.platform.str(), plan.not_accelerated));
       }
+      cache_baselines[i] = prepare_cache(plan);
+      for (const auto& w : cache_baselines[i].warnings) status.warning(w);
       if (plan.strategy == Strategy::runner)
         runner::prepare_build(project, plan, options.clean ? runner::CleanBuild::yes : runner::CleanBuild::no);
     } catch (const Error& e) {

@@ -76,7 +76,7 @@ void drop_cache(PlatformPlan& plan, const std::string& why) {
 CacheBaseline prepare_cache(PlatformPlan& plan) {
   CacheBaseline base;
   const CachePlan& cache = plan.cache;
-  if (cache.kinds.empty()) return base;
+  if (cache.kinds.empty() || cache.unsealed()) return base;
   try {
     std::error_code ec;
     auto make_dir = [&](const fs::path& d) {
@@ -87,13 +87,15 @@ CacheBaseline prepare_cache(PlatformPlan& plan) {
     if (cache.uses_ccache()) {
       make_dir(cache.bin());
       make_dir(cache.ccache_dir());
+      // In a rootfs the links name the host's ccache where the sandbox binds it, so they dangle here.
+      const fs::path& target = cache.link_target.empty() ? cache.ccache : cache.link_target;
+      if (cache.in_rootfs) make_dir(cache.ccache_dir() / "tmp");
       for (const auto& name : cache.compilers) {
         fs::path link = cache.bin() / name;
-        if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == cache.ccache) continue;
+        if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == target) continue;
         fs::remove(link, ec);
-        fs::create_symlink(cache.ccache, link, ec);
-        if (ec)
-          fail(Exit::environment, "cannot create the ccache link {} -> {}: {}", link.string(), cache.ccache.string(), ec.message());
+        fs::create_symlink(target, link, ec);
+        if (ec) fail(Exit::environment, "cannot create the ccache link {} -> {}: {}", link.string(), target.string(), ec.message());
       }
       Captured z = capture(ccache_command(plan, {"-z"}));
       if (!z.ok())

@@ -38,10 +38,13 @@ struct CacheBaseline {
 };
 
 /// Creates `plan`'s cache dirs and its masquerade links (bin/<compiler> -> ccache), zeroes
-/// ccache's statistics there (`ccache -z`) and ages GOCACHE's recently used action entries so
+/// ccache's statistics there (`ccache -z`, the host's ccache also for a build in a rootfs,
+/// which sees the dir at the same path) and ages GOCACHE's recently used action entries so
 /// Go marks each one this build uses (see read_cache_stats). Never throws: a cache is an
 /// optimisation, so a dir that cannot be made (read-only state dir, full disk) becomes a
 /// warning and the plan's cache is dropped from `plan` (the build runs uncached, as --no-cache).
+/// Nothing when the plan caches nothing, or an emulated plan's cache is still unsealed
+/// (emulate::prepare_build seals it: call this after).
 CacheBaseline prepare_cache(PlatformPlan& plan);
 
 /// What the build got from the cache: ccache's statistics (`ccache --print-stats`) since
