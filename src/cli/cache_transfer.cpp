@@ -161,6 +161,10 @@ void export_one(const PlatformPlan& plan, const CacheTarget& t, const registry::
   Record record;
   int existing = 0;
   std::int64_t written = 0;
+  // This run's platforms take turns on a local layout (processes take turns by its flock).
+  static std::mutex local_layouts;
+  std::unique_lock<std::mutex> turn(local_layouts, std::defer_lock);
+  if (t.type == CacheTarget::Type::local) turn.lock();
   {
     oci::LayoutWriter writer(layout, {tag});
     std::vector<TempFile> temps;
@@ -169,7 +173,12 @@ void export_one(const PlatformPlan& plan, const CacheTarget& t, const registry::
     parallel_for(chunks.size(), k_chunk_jobs, [&](std::size_t i) { descs[i] = oci::pack_cache_chunk(plan.cache.dir, chunks[i], temps[i].path()); });
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::error_code ec;
-      bool had = fs::exists(writer.root() / descs[i].digest.blob_path(), ec);
+      fs::path blob = writer.root() / descs[i].digest.blob_path();
+      bool had = fs::exists(blob, ec);
+      if (had && oci::digest_of_file(blob) != descs[i].digest) {  // a corrupt chunk an import rejected: rebuilt here
+        fs::remove(blob, ec);
+        had = false;
+      }
       if (had) ++existing;
       else written += descs[i].size;
       writer.commit_blob(std::move(temps[i]), descs[i]);
@@ -241,6 +250,9 @@ CacheTarget parse_cache_target(std::string_view text, std::string_view flag) {
       if (eq == std::string::npos) fail(Exit::usage, "{} {}: '{}' is not KEY=VALUE; expected {}", flag, text, item, form);
       std::string key = item.substr(0, eq);
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        if (key == (to ? "src" : "dest"))
+          fail(Exit::usage, "{} {}: {}= belongs to {}; {} takes {}=DIR", flag, text, key, to ? "--cache-from" : "--cache-to", flag,
+               to ? "dest" : "src");
         std::string near = closest_name(key, keys);
         fail(Exit::usage, "{} {}: unknown key '{}'{}; expected {}", flag, text, key,
              near.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", near), form);
