@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 namespace xb::oci {
 
@@ -213,11 +214,16 @@ CacheArtifact parse_cache_manifest(std::string_view bytes, std::string_view wher
   auto* layers = o.if_contains("layers");
   if (!layers || !layers->is_array()) fail(Exit::registry, "{}: no layers array", where);
   std::size_t i = 0;
+  std::set<std::string> names;
   for (const auto& l : layers->as_array()) {
     Descriptor d = descriptor_from_json(l, fmt::format("{} layers[{}]", where, i++));
     auto title = d.annotations.find(std::string(k_title_annotation));
     if (title == d.annotations.end() || !valid_chunk_name(title->second))
       fail(Exit::registry, "{}: layer {} has no chunk name ({}) xbuild writes", where, d.digest.str(), k_title_annotation);
+    if (!names.insert(title->second).second) fail(Exit::registry, "{}: chunk {} is listed twice", where, title->second);
+    if (d.size > k_max_chunk_bytes)
+      fail(Exit::registry, "{}: chunk {} declares {} bytes, more than the {} a chunk may have; not downloading it", where,
+           title->second, d.size, k_max_chunk_bytes);
     out.chunks.push_back(std::move(d));
   }
   return out;

@@ -30,6 +30,7 @@ def slug(platform: str) -> str:
 
 def make_project(kind: str, dest: Path) -> tuple[Path, str, int]:
     """A fresh copy of the project at `dest`: (dir, output binary, compiles per platform)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
     if kind == "multi-file":
         return make_multi_file_project(dest), "many", N_SOURCES + 1
     shutil.copytree(PROJECTS / "cxx-cmake", dest, ignore=shutil.ignore_patterns(".xbuild"))
@@ -77,7 +78,7 @@ def test_ci_round_trip_through_a_registry_hits_on_every_platform_with_identical_
         assert c["exported"] and c["bytes_exported"] > 0 and c["chunks_moved"] > 0, (p, c)
     # Each platform is its own artifact under its own tag.
     for p in PLATFORMS:
-        manifest = json.loads(skopeo_raw(f"docker://{registry_open.host}/cache/{kind}:ci-{slug(p)}"))
+        manifest = json.loads(skopeo_raw(f"{registry_open.host}/cache/{kind}:ci-{slug(p)}"))
         assert manifest["artifactType"] == ARTIFACT_TYPE, manifest
         assert manifest["annotations"]["dev.xbuild.cache.platform"] == p, manifest
         titles = [l["annotations"]["org.opencontainers.image.title"] for l in manifest["layers"]]
@@ -114,7 +115,7 @@ def test_parallel_exports_of_different_platforms_to_one_ref_keep_both(xbuild, tm
         assert proc.returncode == 0, (p, out, err)
         assert "warning" not in err, (p, err)
     for p in jobs:
-        manifest = json.loads(skopeo_raw(f"docker://{registry_open.host}/cache/par:ci-{slug(p)}"))
+        manifest = json.loads(skopeo_raw(f"{registry_open.host}/cache/par:ci-{slug(p)}"))
         assert manifest["annotations"]["dev.xbuild.cache.platform"] == p, manifest
     fresh, _, compiles = make_project("multi-file", tmp_path / "fresh" / "proj")
     warm, _ = build(xbuild, fresh, list(jobs), "--cache-from", ref)
@@ -153,8 +154,8 @@ def test_a_corrupt_blob_from_the_registry_is_rejected_and_the_build_is_cold_and_
     assert not c["imported"] and (c["hits"], c["misses"]) == (0, compiles), c
     assert "warning: linux/arm64: no cache imported" in p.stderr and "digest" in p.stderr, p.stderr
     assert outputs(second, ["linux/arm64"], binary) == good
-    cache_dir = Path(c["dir"])
-    assert not list(cache_dir.glob(".*import*")), "the rejected download left temps behind"
+    cache_root = Path(c["dir"]).parent
+    assert not list(cache_root.glob(".*import*")), "the rejected download left temps behind"
 
 
 def test_local_layout_round_trip_and_a_corrupt_chunk_is_rejected_then_rebuilt(xbuild, tmp_path):
@@ -233,3 +234,58 @@ def test_matrix_forwards_the_cache_flags_to_each_build_job(xbuild, tmp_path):
         assert "--cache-to reg.example.com/cache:ci" in script and "--cache-from reg.example.com/cache:ci" in script, script
     bad = run([xbuild, "-C", project, "matrix", "--cache-to", "type=nope,ref=x/y:z"], check=False)
     assert bad.returncode == 2 and "--cache-to" in bad.stderr, bad.stderr
+
+
+def write_cache_layout(store: Path, tag: str, key: str, platform: str, tar_bytes: bytes):
+    """An OCI layout holding one hand-made cache artifact whose only chunk is `tar_bytes` (gzip'd)."""
+    import gzip
+    import hashlib
+
+    blobs = store / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    layer = put(gzip.compress(tar_bytes, mtime=0))
+    config = put(b"{}")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": ARTIFACT_TYPE,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", **config},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer,
+                            "annotations": {"org.opencontainers.image.title": "ccache/0"}}],
+                "annotations": {"dev.xbuild.cache.key": key, "dev.xbuild.cache.platform": platform}}
+    top = put(json.dumps(manifest).encode())
+    (store / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (store / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **top,
+         "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+
+
+@pytest.mark.parametrize("entry", ["dotdot", "absolute", "symlink", "outside-tree"])
+def test_a_hostile_chunk_is_refused_and_writes_nothing_outside_the_cache(xbuild, tmp_path, entry):
+    import io
+    import tarfile
+
+    project, _, compiles = make_project("multi-file", tmp_path / "proj")
+    plan = json.loads(run([xbuild, "-C", project, "plan", "--platform", "linux/amd64", "--json"]).stdout)
+    key = plan["platforms"][0]["cache"]["key"]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo({"dotdot": "ccache/0/../../../../evil", "absolute": f"{tmp_path}/evil",
+                                "symlink": "ccache/0/link", "outside-tree": "bin/evil"}[entry])
+        if entry == "symlink":
+            info.type, info.linkname = tarfile.SYMTYPE, str(tmp_path / "evil")
+            tar.addfile(info)
+        else:
+            info.size = 5
+            tar.addfile(info, io.BytesIO(b"evil\n"))
+    store = tmp_path / "store"
+    write_cache_layout(store, "cache-linux_amd64", key, "linux/amd64", buf.getvalue())
+    results, p = build(xbuild, project, ["linux/amd64"], "--cache-from", f"type=local,src={store}")
+    assert "warning: linux/amd64: no cache imported" in p.stderr and "refused" in p.stderr, p.stderr
+    c = results["linux/amd64"]["cache"]
+    assert not c["imported"] and (c["hits"], c["misses"]) == (0, compiles), c
+    assert not (tmp_path / "evil").exists() and not (project / "evil").exists()
+    assert not (Path(c["dir"]) / "bin" / "evil").exists() and not (Path(c["dir"]) / "ccache" / "0" / "link").exists()
