@@ -14,77 +14,26 @@ import argparse
 import json
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from bench_push import Registry  # noqa: E402 (the loopback docker-registry both benches start)
+from generated_projects import make_multi_file_project  # noqa: E402 (the tests' 30-file C project, with heavier files)
 PLATFORMS = "linux/amd64,linux/arm64,linux/arm/v7,linux/riscv64"
 
 
-def make_c_project(root: Path, sources: int, funcs: int) -> Path:
-    """A C program of `sources`+1 translation units built by make, each with `funcs` functions."""
-    root.mkdir(parents=True)
-    for i in range(sources):
-        body = "".join(
-            f"static int f{i}_{j}(int x) {{ int s = 0; for (int k = 0; k < x; ++k) s += (k * {j + 1}) ^ (s >> 3); return s; }}\n"
-            for j in range(funcs))
-        calls = " + ".join(f"f{i}_{j}(x)" for j in range(funcs))
-        (root / f"part{i:02d}.c").write_text(f'#include "parts.h"\n{body}int part{i:02d}(int x) {{ return {calls}; }}\n')
-    (root / "parts.h").write_text("".join(f"int part{i:02d}(int x);\n" for i in range(sources)))
-    calls = " + ".join(f"part{i:02d}(3)" for i in range(sources))
-    (root / "main.c").write_text(f'#include <stdio.h>\n#include "parts.h"\nint main(void) {{ printf("%d\\n", {calls}); return 0; }}\n')
-    objs = " ".join(f"$(BUILD)/part{i:02d}.o" for i in range(sources))
-    (root / "Makefile").write_text(
-        "CC ?= cc\nCFLAGS ?= -O2\n"
-        f"OBJS = $(BUILD)/main.o {objs}\n"
-        "$(OUT)/many: $(OBJS)\n\t$(CC) $(CFLAGS) -static -o $@ $(OBJS)\n"
-        "$(BUILD)/%.o: %.c parts.h\n\t$(CC) $(CFLAGS) -c -o $@ $<\n")
-    (root / "xbuild.toml").write_text(
-        'name = "many"\nlanguage = "c"\n'
-        'build = ["make", "-C", "{src}", "-j{jobs}", "OUT={out}", "BUILD={build}"]\noutputs = ["many"]\n')
-    return root
-
-
 def checkout(kind: str, dest: Path, args) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
     if kind == "c":
-        return make_c_project(dest, args.sources, args.funcs)
+        return make_multi_file_project(dest, args.sources, args.funcs)
     shutil.copytree(REPO / "tests" / "projects" / "cxx-cmake", dest, ignore=shutil.ignore_patterns(".xbuild"))
     return dest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Registry:
-    def __init__(self, root: Path):
-        root.mkdir(parents=True)
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        (root / "config.yml").write_text(
-            f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\nhttp:\n  addr: {self.host}\n")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
-                return
-            except Exception:
-                time.sleep(0.1)
-        raise SystemExit(f"docker-registry did not start on {self.host}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
 
 
 def timed_build(xbuild: str, project: Path, args, *extra) -> tuple[float, float, dict]:

@@ -15,7 +15,7 @@ import pytest
 from conftest import PROJECTS, need, run
 from registry_fixtures import *  # noqa: F401,F403 (fixtures)
 from registry_fixtures import free_port, skopeo_raw
-from test_cache import N_SOURCES, make_multi_file_project
+from generated_projects import N_SOURCES, make_multi_file_project
 
 PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/riscv64"]
 QEMU = {"linux/arm64": ("qemu-aarch64-static", "/usr/aarch64-linux-gnu"),
