@@ -289,3 +289,52 @@ def test_a_hostile_chunk_is_refused_and_writes_nothing_outside_the_cache(xbuild,
     assert not c["imported"] and (c["hits"], c["misses"]) == (0, compiles), c
     assert not (tmp_path / "evil").exists() and not (project / "evil").exists()
     assert not (Path(c["dir"]) / "bin" / "evil").exists() and not (Path(c["dir"]) / "ccache" / "0" / "link").exists()
+
+
+def test_go_build_cache_round_trip_through_a_layout_compiles_nothing(xbuild, tmp_path):
+    need("go")
+
+    def checkout(dest: Path) -> Path:
+        shutil.copytree(PROJECTS / "go", dest, ignore=shutil.ignore_patterns(".xbuild"))
+        toml = dest / "xbuild.toml"  # without the example's own GOCACHE, and `go build -x` shows each compile
+        text = toml.read_text().replace('[env]\nGOCACHE = "{build}/gocache"\n', "")
+        toml.write_text(text.replace('build = ["go", "build",', 'build = ["go", "build", "-x",'))
+        return dest
+
+    def compiles(project: Path) -> int:
+        log = (project / ".xbuild/logs/linux_arm64.log").read_text()
+        return sum(1 for line in log.splitlines() if "/compile " in line)
+
+    store = tmp_path / "store"
+    first = checkout(tmp_path / "a" / "proj")
+    cold, _ = build(xbuild, first, ["linux/arm64"], "--cache-to", f"type=local,dest={store}")
+    assert cold["linux/arm64"]["cache"]["kind"] == "gocache" and compiles(first) > 0
+    index = json.loads((store / "index.json").read_text())
+    manifest = json.loads((store / "blobs/sha256" / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    titles = [l["annotations"]["org.opencontainers.image.title"] for l in manifest["layers"]]
+    assert titles and all(t.startswith("go-build/") for t in titles), titles
+    assert manifest["annotations"]["dev.xbuild.cache.kinds"] == "gocache", manifest
+
+    second = checkout(tmp_path / "elsewhere" / "proj")
+    warm, _ = build(xbuild, second, ["linux/arm64"], "--cache-from", f"type=local,src={store}")
+    assert warm["linux/arm64"]["cache"]["imported"], warm
+    assert compiles(second) == 0, "the imported GOCACHE did not serve the build"
+    assert outputs(second, ["linux/arm64"], "hello") == outputs(first, ["linux/arm64"], "hello")
+
+
+def test_parallel_local_exports_of_different_platforms_keep_both_entries(xbuild, tmp_path):
+    store = tmp_path / "store"
+    jobs = {}
+    for p in ("linux/amd64", "linux/arm64"):
+        project, _, _ = make_project("multi-file", tmp_path / slug(p) / "proj")
+        jobs[p] = subprocess.Popen([str(xbuild), "-C", str(project), "build", "--platform", p, "--cache-to", f"type=local,dest={store}"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for p, proc in jobs.items():
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0 and "warning" not in err, (p, out, err)
+    index = json.loads((store / "index.json").read_text())
+    tags = sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"])
+    assert tags == ["cache-linux_amd64", "cache-linux_arm64"], index
+    fresh, _, compiles = make_project("multi-file", tmp_path / "fresh" / "proj")
+    warm, _ = build(xbuild, fresh, list(jobs), "--cache-from", f"type=local,src={store}")
+    assert_all_hits(warm, compiles)
