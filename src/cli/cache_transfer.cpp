@@ -154,8 +154,9 @@ void export_one(const PlatformPlan& plan, const CacheTarget& t, const registry::
   std::vector<oci::CacheChunk> chunks = oci::list_cache_chunks(plan.cache.dir);
   std::optional<TempDirectory> scratch;
   fs::path layout = t.dir;
-  if (t.type == CacheTarget::Type::registry) {
-    scratch.emplace(TempDirectory::scratch("xbuild-cache-export-"));
+  if (t.type == CacheTarget::Type::registry) {  // staged beside the cache dir: a killed run's is cleared next time
+    remove_stale_temps_beside(plan.cache.dir.parent_path(), "export");
+    scratch.emplace(TempDirectory::beside(plan.cache.dir, "export"));
     layout = scratch->path() / "layout";
   }
   Record record;
