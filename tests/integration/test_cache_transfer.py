@@ -338,3 +338,21 @@ def test_parallel_local_exports_of_different_platforms_keep_both_entries(xbuild,
     fresh, _, compiles = make_project("multi-file", tmp_path / "fresh" / "proj")
     warm, _ = build(xbuild, fresh, list(jobs), "--cache-from", f"type=local,src={store}")
     assert_all_hits(warm, compiles)
+
+
+def test_the_registry_flags_apply_to_cache_refs(xbuild, tmp_path, registry_basic):
+    from registry_fixtures import PASSWORD, USER
+
+    ref = f"{registry_basic.host}/cache/auth:ci"
+    creds = f"{USER}:{PASSWORD}"
+    first, _, compiles = make_project("multi-file", tmp_path / "a" / "proj")
+    cold, p = build(xbuild, first, ["linux/arm64"], "--cache-to", ref, "--creds", creds)
+    assert cold["linux/arm64"]["cache"]["exported"], (cold, p.stderr)
+    assert PASSWORD not in p.stderr + p.stdout
+    # Without credentials the registry refuses: a warning and a cold build, exit 0.
+    anon, p = build(xbuild, make_project("multi-file", tmp_path / "b" / "proj")[0], ["linux/arm64"], "--cache-from", ref)
+    assert not anon["linux/arm64"]["cache"]["imported"] and "warning: linux/arm64: no cache imported" in p.stderr, p.stderr
+    warm, p = build(xbuild, make_project("multi-file", tmp_path / "c" / "proj")[0], ["linux/arm64"], "--cache-from", ref,
+                    "--creds", creds)
+    assert_all_hits(warm, compiles)
+    assert PASSWORD not in p.stderr + p.stdout
