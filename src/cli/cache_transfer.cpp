@@ -77,8 +77,7 @@ struct Source {
   std::function<void(const std::vector<oci::Descriptor>&, std::vector<fs::path>&)> fetch;
 };
 
-Source open_source(const CacheTarget& t, const std::string& tag, const registry::ClientOptions& copts,
-                   registry::ClientPool& pool, const fs::path& scratch) {
+Source open_source(const CacheTarget& t, const std::string& tag, registry::ClientPool& pool, const fs::path& scratch) {
   Source s;
   s.where = describe(t, tag);
   if (t.type == CacheTarget::Type::local) {
@@ -108,18 +107,16 @@ Source open_source(const CacheTarget& t, const std::string& tag, const registry:
     parallel_for(blobs.size(), k_chunk_jobs, [&] { return client.new_session(); },
                  [&](auto& session, std::size_t i) { paths[i] = registry::fetch_blob(client, *session, repo, blobs[i], scratch); });
   };
-  (void)copts;
   return s;
 }
 
 /// Imports one platform's cache from `t`; true when it did. Throws for what becomes a warning.
-bool import_one(const PlatformPlan& plan, const CacheTarget& t, const registry::ClientOptions& copts, registry::ClientPool& pool,
-                CacheTransfer& out) {
+bool import_one(const PlatformPlan& plan, const CacheTarget& t, registry::ClientPool& pool, CacheTransfer& out) {
   const std::string tag = cache_tag(t.type == CacheTarget::Type::local ? "cache" : registry::Reference::parse(t.ref).tag, plan.platform);
   fs::create_directories(plan.cache.dir);
   remove_stale_temps_beside(plan.cache.dir.parent_path(), "import");
   TempDirectory scratch = TempDirectory::beside(plan.cache.dir, "import");
-  Source src = open_source(t, tag, copts, pool, scratch.path());
+  Source src = open_source(t, tag, pool, scratch.path());
   oci::CacheArtifact art = oci::parse_cache_manifest(src.manifest, src.where);
   auto key = art.annotations.find(std::string(oci::k_cache_key_annotation));
   if (key == art.annotations.end() || key->second != plan.cache.key) {
@@ -307,7 +304,7 @@ void import_caches(const std::vector<PlatformPlan>& plans, const std::vector<Cac
     for (const auto& t : from) {
       try {
         CacheTransfer got;
-        if (import_one(plan, t, options.client_options(), pool, got)) {
+        if (import_one(plan, t, pool, got)) {
           got.imported = true;
           out[i] = got;
           return;

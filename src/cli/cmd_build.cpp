@@ -420,8 +420,10 @@ void register_build(CLI::App& app) {
           cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
         if (transfers && r.cache && i < run.caches.size()) {
           const CacheTransfer& t = run.caches[i];
-          if (!job.cache_from.empty()) cached += fmt::format(", cache imported {}", human_bytes(t.bytes_imported));
-          if (!job.cache_to.empty()) cached += fmt::format(", exported {}", human_bytes(t.bytes_exported));
+          if (!job.cache_from.empty())
+            cached += t.imported ? fmt::format(", cache imported {}", human_bytes(t.bytes_imported)) : ", no cache imported";
+          if (!job.cache_to.empty())
+            cached += t.exported ? fmt::format(", cache exported {}", human_bytes(t.bytes_exported)) : ", cache not exported";
         }
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());

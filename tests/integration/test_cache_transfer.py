@@ -356,3 +356,15 @@ def test_the_registry_flags_apply_to_cache_refs(xbuild, tmp_path, registry_basic
                     "--creds", creds)
     assert_all_hits(warm, compiles)
     assert PASSWORD not in p.stderr + p.stdout
+
+
+def test_the_plain_summary_shows_hits_and_what_moved(xbuild, tmp_path):
+    store = tmp_path / "store"
+    first, _, compiles = make_project("multi-file", tmp_path / "a" / "proj")
+    p = run([xbuild, "-C", first, "build", "--platform", "linux/arm64", "--progress", "plain", "--cache-to", f"type=local,dest={store}"])
+    assert f"ccache 0/{compiles} hits, cache exported " in p.stderr, p.stderr
+    second, _, _ = make_project("multi-file", tmp_path / "b" / "proj")
+    p = run([xbuild, "-C", second, "build", "--platform", "linux/arm64", "--progress", "plain", "--cache-from", f"type=local,src={store}",
+             "--cache-from", f"type=local,src={tmp_path / 'nothing-here'}"])
+    assert f"ccache {compiles}/{compiles} hits, cache imported " in p.stderr, p.stderr
+    assert "warning" not in p.stderr, "the first --cache-from had the cache: the second is not tried"
