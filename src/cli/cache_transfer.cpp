@@ -127,7 +127,7 @@ bool import_one(const PlatformPlan& plan, const CacheTarget& t, registry::Client
   Record record = read_record(plan.cache.dir);
   std::vector<oci::Descriptor> need;
   for (const auto& d : art.chunks) {
-    const std::string& name = d.annotations.at(std::string(oci::k_title_annotation));
+    const std::string& name = d.annotations.at(std::string(oci::annotation::k_title));
     auto have = record.find(name);
     if (have != record.end() && have->second == d.digest.str()) ++out.chunks_reused;
     else need.push_back(d);
@@ -135,7 +135,7 @@ bool import_one(const PlatformPlan& plan, const CacheTarget& t, registry::Client
   std::vector<fs::path> paths;
   src.fetch(need, paths);  // every blob verified (digest and size) before anything is unpacked
   for (std::size_t i = 0; i < need.size(); ++i) {
-    const std::string& name = need[i].annotations.at(std::string(oci::k_title_annotation));
+    const std::string& name = need[i].annotations.at(std::string(oci::annotation::k_title));
     oci::unpack_cache_chunk(paths[i], plan.cache.dir, fmt::format("cache chunk {} ({}) of {}", name, need[i].digest.short_hex(), src.where));
     record[name] = need[i].digest.str();
     out.bytes_imported += need[i].size;
@@ -182,7 +182,7 @@ void export_one(const PlatformPlan& plan, const CacheTarget& t, const registry::
       writer.commit_blob(std::move(temps[i]), descs[i]);
       record[chunks[i].name] = descs[i].digest.str();
     }
-    writer.put_bytes(oci::k_empty_media_type, "{}");
+    writer.put_bytes(oci::media::k_empty, oci::media::k_empty_bytes);
     std::map<std::string, std::string> notes{{std::string(oci::k_cache_platform_annotation), plan.platform.str()},
                                              {std::string(oci::k_cache_key_annotation), plan.cache.key},
                                              {std::string(oci::k_cache_kinds_annotation), join(plan.cache.kinds, ",")}};

@@ -129,7 +129,7 @@ Descriptor pack_cache_chunk(const fs::path& cache_dir, const CacheChunk& chunk, 
   // One compression thread per chunk: the caller packs chunks in parallel.
   LayerInfo info = write_layer(files, Compression::gzip, 0, out, 1);
   Descriptor d = info.descriptor;
-  d.annotations[std::string(k_title_annotation)] = chunk.name;
+  d.annotations[std::string(annotation::k_title)] = chunk.name;
   return d;
 }
 
@@ -192,7 +192,7 @@ std::string cache_manifest(const std::vector<Descriptor>& chunks, const std::map
   o["schemaVersion"] = 2;
   o["mediaType"] = media::k_manifest;
   o["artifactType"] = k_cache_artifact_type;
-  o["config"] = to_json(Descriptor::of(k_empty_media_type, "{}"));
+  o["config"] = to_json(Descriptor::of(media::k_empty, media::k_empty_bytes));
   boost::json::array layers;
   for (const auto& d : chunks) layers.push_back(to_json(d));
   o["layers"] = std::move(layers);
@@ -217,9 +217,9 @@ CacheArtifact parse_cache_manifest(std::string_view bytes, std::string_view wher
   std::set<std::string> names;
   for (const auto& l : layers->as_array()) {
     Descriptor d = descriptor_from_json(l, fmt::format("{} layers[{}]", where, i++));
-    auto title = d.annotations.find(std::string(k_title_annotation));
+    auto title = d.annotations.find(std::string(annotation::k_title));
     if (title == d.annotations.end() || !valid_chunk_name(title->second))
-      fail(Exit::registry, "{}: layer {} has no chunk name ({}) xbuild writes", where, d.digest.str(), k_title_annotation);
+      fail(Exit::registry, "{}: layer {} has no chunk name ({}) xbuild writes", where, d.digest.str(), annotation::k_title);
     if (!names.insert(title->second).second) fail(Exit::registry, "{}: chunk {} is listed twice", where, title->second);
     if (d.size > k_max_chunk_bytes)
       fail(Exit::registry, "{}: chunk {} declares {} bytes, more than the {} a chunk may have; not downloading it", where,

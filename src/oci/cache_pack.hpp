@@ -18,13 +18,12 @@
 
 namespace xb::oci {
 
-/// The artifactType of a cache manifest, and the manifest annotations it carries.
+/// The artifactType of a cache manifest, and the manifest annotations it carries (each layer is
+/// titled with its chunk name, annotation::k_title).
 inline constexpr std::string_view k_cache_artifact_type = "application/vnd.xbuild.cache.v1";
-inline constexpr std::string_view k_empty_media_type = "application/vnd.oci.empty.v1+json";
 inline constexpr std::string_view k_cache_platform_annotation = "dev.xbuild.cache.platform";
 inline constexpr std::string_view k_cache_key_annotation = "dev.xbuild.cache.key";
 inline constexpr std::string_view k_cache_kinds_annotation = "dev.xbuild.cache.kinds";
-inline constexpr std::string_view k_title_annotation = "org.opencontainers.image.title";
 
 /// The most entries and bytes one chunk may unpack to (a crafted tar stops there).
 inline constexpr std::size_t k_max_chunk_entries = 1 << 20;
