@@ -229,7 +229,10 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
   auto& plans = run.plans;
   if (globals().verbose) fmt::print(stderr, "xbuild: {}\n", describe_job_isolation());
   auto started = std::chrono::steady_clock::now();
+  // Caches come in before the builds and go out after them; a cache problem only warns.
+  import_caches(plans, job.cache_from, job.push_options, run.caches);
   run.results = run_builds(project, plans, job.build, status);
+  export_caches(plans, run.results, job.cache_to, job.push_options, run.caches);
   run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   // A build that failed outranks a setup problem: exit 1 if any platform's build failed,

@@ -4,6 +4,7 @@
 // (base, export, push access) first, then every platform in parallel, the export (a local
 // copy or an OCI layout) and the push. Flag parsing and reporting stay with the commands.
 
+#include "cli/cache_transfer.hpp"
 #include "config/project.hpp"
 #include "config/toolchain.hpp"
 #include "oci/export.hpp"
@@ -28,7 +29,9 @@ struct BuildJob {
   std::string shown_dest;               ///< dest as messages name it ("- (stdout)")
   bool push = false;                    ///< push the image to `refs` after the export
   std::vector<std::string> refs;        ///< where to push
-  registry::PushOptions push_options;
+  registry::PushOptions push_options;   ///< also the registry settings of cache_to / cache_from
+  std::vector<CacheTarget> cache_to;    ///< --cache-to: where each platform's cache goes after it built
+  std::vector<CacheTarget> cache_from;  ///< --cache-from: where caches come from before building
 };
 
 /// What happened.
@@ -40,6 +43,7 @@ struct BuildRun {
   std::optional<oci::ExportResult> image;   ///< the exported image (not for type=local)
   std::vector<registry::PushResult> pushed;
   std::string push_error;                   ///< a failed push with the command that retries it
+  std::vector<CacheTransfer> caches;        ///< per plan: what --cache-from / --cache-to moved
   double wall_seconds = 0;
   bool ok() const { return failures.empty() && push_error.empty(); }
 };

@@ -3,6 +3,7 @@
 
 #include "cli/build_flags.hpp"
 #include "cli/build_run.hpp"
+#include "cli/cache_transfer.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/image_spec.hpp"
@@ -52,7 +53,15 @@ struct BuildCmd {
   std::string sbom_format;    ///< --sbom-format spdx|cyclonedx
   CLI::Option* sbom_option = nullptr;
   registry::PushOptions push_options;
+  CacheFlags cache;           ///< --cache-to, --cache-from
 };
+
+/// Bytes as the summary shows them: "512 B", "3.4 KiB", "1.2 MiB".
+std::string human_bytes(std::int64_t n) {
+  if (n >= (1 << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1 << 20));
+  if (n >= 1024) return fmt::format("{:.1f} KiB", static_cast<double>(n) / 1024);
+  return fmt::format("{} B", n);
+}
 
 /// Copies the finished archive at `from` to stdout (-o type=oci-archive,dest=-).
 void stream_to_stdout(const fs::path& from) {
@@ -218,6 +227,7 @@ void register_build(CLI::App& app) {
                   "Root filesystem for emulated builds: DIR, TARBALL, oci:LAYOUT[:TAG] or docker://REF ({arch} expands); "
                   "overrides [emulate] rootfs");
   add_push_flags(*cmd, o->push_options);
+  add_cache_flags(*cmd, o->cache);
   cmd->add_flag("--keep-going", o->keep_going, "Finish the other platforms when one fails");
   cmd->add_flag("--clean", o->clean, "Remove each platform's build directory first");
   cmd->add_option("--progress", o->progress, "auto|plain|tty|json|quiet")->capture_default_str();
@@ -322,6 +332,9 @@ void register_build(CLI::App& app) {
     job.push = o->push;
     job.refs = o->tags.empty() ? project.image.tags : o->tags;
     job.push_options = o->push_options;
+    for (const auto& t : o->cache.to) job.cache_to.push_back(parse_cache_target(t, "--cache-to"));
+    for (const auto& t : o->cache.from) job.cache_from.push_back(parse_cache_target(t, "--cache-from"));
+    const bool transfers = !job.cache_to.empty() || !job.cache_from.empty();
     BuildRun run = build_and_export(project, toolchains, job, *status);
     const auto& results = run.results;
     const auto& failures = run.failures;
@@ -350,7 +363,8 @@ void register_build(CLI::App& app) {
 
     if (o->json) {
       boost::json::array arr;
-      for (const auto& r : results) {
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& r = results[i];
         boost::json::object ro{{"platform", r.platform.str()}, {"strategy", std::string(to_string(r.strategy))},
                                {"accelerated", r.accelerated}, {"ok", r.ok}, {"cancelled", r.cancelled}, {"wall_seconds", r.wall_seconds},
                                {"cpu_seconds", r.cpu_seconds}, {"out", r.out.string()}, {"log", r.log.string()}};
@@ -364,6 +378,15 @@ void register_build(CLI::App& app) {
           if (r.cache->go_measured)
             co["go"] = boost::json::object{
                 {"hits", r.cache->go_hits}, {"misses", r.cache->go_misses}, {"hit_rate", r.cache->go_hit_rate()}};
+          if (transfers && i < run.caches.size()) {
+            const CacheTransfer& t = run.caches[i];
+            co["imported"] = t.imported;
+            co["exported"] = t.exported;
+            co["bytes_imported"] = t.bytes_imported;
+            co["bytes_exported"] = t.bytes_exported;
+            co["chunks_reused"] = t.chunks_reused;
+            co["chunks_moved"] = t.chunks_moved;
+          }
           ro["cache"] = co;
         }
         if (!r.error.empty()) ro["error"] = r.error;
@@ -391,7 +414,8 @@ void register_build(CLI::App& app) {
       }
       fmt::print("{}\n", boost::json::serialize(root));
     } else {
-      for (const auto& r : results) {
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& r = results[i];
         // Nothing is exported unless every platform built: then the outputs stay in .xbuild/out.
         bool exported = failures.empty() && !dest.empty();
         std::string cached;
@@ -399,6 +423,13 @@ void register_build(CLI::App& app) {
           cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
         if (r.cache && r.cache->go_measured && r.cache->go_hits + r.cache->go_misses > 0)
           cached += fmt::format(", go cache {}/{} hits", r.cache->go_hits, r.cache->go_hits + r.cache->go_misses);
+        if (transfers && r.cache && i < run.caches.size()) {
+          const CacheTransfer& t = run.caches[i];
+          if (!job.cache_from.empty())
+            cached += t.imported ? fmt::format(", cache imported {}", human_bytes(t.bytes_imported)) : ", no cache imported";
+          if (!job.cache_to.empty())
+            cached += t.exported ? fmt::format(", cache exported {}", human_bytes(t.bytes_exported)) : ", cache not exported";
+        }
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);

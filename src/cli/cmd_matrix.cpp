@@ -10,6 +10,7 @@
 // unless a runner label sends its job to another machine.
 
 #include "cli/build_flags.hpp"
+#include "cli/cache_transfer.hpp"
 #include "cli/commands.hpp"
 #include "cli/image_spec.hpp"
 #include "oci/export.hpp"
@@ -27,6 +28,7 @@ namespace {
 
 struct MatrixOpts {
   PlanFlags flags;
+  CacheFlags cache;                        ///< --cache-to / --cache-from, forwarded to each build job
   std::string format = "github";
   std::vector<std::string> runner_labels;
   std::vector<std::string> tags;           ///< gitlab: the merged image's references
@@ -94,6 +96,8 @@ boost::json::object gitlab_child_pipeline(const MatrixOpts& o, const Project& pr
   for (const auto& s : o.flags.strategies) build_flags.insert(build_flags.end(), {"--strategy", s});
   for (const auto& a : o.flags.build_args) build_flags.insert(build_flags.end(), {"--build-arg", a});
   if (o.flags.no_cache) build_flags.push_back("--no-cache");
+  for (const auto& t : o.cache.to) build_flags.insert(build_flags.end(), {"--cache-to", t});
+  for (const auto& t : o.cache.from) build_flags.insert(build_flags.end(), {"--cache-from", t});
   if (o.flags.accelerate) build_flags.push_back(*o.flags.accelerate ? "--accelerate" : "--no-accelerate");
 
   boost::json::array needs;
@@ -124,6 +128,7 @@ void register_matrix(CLI::App& app) {
   auto o = std::make_shared<MatrixOpts>();
   auto* cmd = app.add_subcommand("matrix", "Print the platforms as a CI matrix (GitHub Actions) or a whole GitLab child pipeline");
   add_plan_flags(*cmd, o->flags);
+  add_cache_flags(*cmd, o->cache);
   cmd->add_option("--format", o->format, "github | gitlab")->capture_default_str()->check(CLI::IsMember({"github", "gitlab"}));
   cmd->add_option("--runner-labels", o->runner_labels,
                   "PLATFORM=LABEL,... : the runner each platform's job runs on (runs-on; GitLab: the job's tags)");
@@ -132,6 +137,8 @@ void register_matrix(CLI::App& app) {
   cmd->add_option("--gitlab-before-script", o->before_script,
                   "gitlab: a command each job runs first, e.g. installing xbuild or logging in (repeatable; default:before_script)");
   cmd->callback([o] {
+    for (const auto& t : o->cache.to) parse_cache_target(t, "--cache-to");  // bad forms fail here, not in each CI job
+    for (const auto& t : o->cache.from) parse_cache_target(t, "--cache-from");
     auto [project, toolchains] = load_project_and_toolchains();
     auto plans = make_plan(project, toolchains, to_plan_options(o->flags));
     auto labels = parse_runner_labels(o->runner_labels, plans);

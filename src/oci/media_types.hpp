@@ -12,6 +12,9 @@ inline constexpr std::string_view k_config = "application/vnd.oci.image.config.v
 inline constexpr std::string_view k_layer_tar = "application/vnd.oci.image.layer.v1.tar";
 inline constexpr std::string_view k_layer_gzip = "application/vnd.oci.image.layer.v1.tar+gzip";
 inline constexpr std::string_view k_layer_zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+/// The OCI 1.1 empty descriptor's media type and bytes: the config of artifacts (SBOM referrers, caches).
+inline constexpr std::string_view k_empty = "application/vnd.oci.empty.v1+json";
+inline constexpr std::string_view k_empty_bytes = "{}";
 inline constexpr std::string_view k_layout_file = R"({"imageLayoutVersion":"1.0.0"})";
 
 inline constexpr std::string_view k_docker_list = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -32,5 +35,6 @@ inline constexpr std::string_view k_source = "org.opencontainers.image.source";
 inline constexpr std::string_view k_revision = "org.opencontainers.image.revision";
 inline constexpr std::string_view k_base_name = "org.opencontainers.image.base.name";
 inline constexpr std::string_view k_base_digest = "org.opencontainers.image.base.digest";
+inline constexpr std::string_view k_title = "org.opencontainers.image.title";
 
 }  // namespace xb::oci::annotation

@@ -16,6 +16,7 @@
 
 #include "oci/descriptor.hpp"
 #include "oci/layer.hpp"
+#include "oci/media_types.hpp"
 #include "platform/platform.hpp"
 
 #include <filesystem>
@@ -29,8 +30,6 @@ namespace xb::oci {
 namespace media {
 inline constexpr std::string_view k_spdx_json = "application/spdx+json";
 inline constexpr std::string_view k_cyclonedx_json = "application/vnd.cyclonedx+json";
-inline constexpr std::string_view k_empty = "application/vnd.oci.empty.v1+json";
-inline constexpr std::string_view k_empty_bytes = "{}";
 }  // namespace media
 
 /// The tool that built a platform (a descriptor's name, or "emulate"/"runner HOST") and what

@@ -443,9 +443,10 @@ PushResult push_image(ClientPool& pool, const ImageSet& image, const Reference& 
   PushContext ctx{pool, client, target, options, client.single_post};
   std::uint64_t total = 0;
   for (const auto& b : image.blobs) total += static_cast<std::uint64_t>(b.size);
-  fmt::print(stderr, "xbuild: pushing {} ({} blobs, {:.1f} MiB, {} manifests) with {} parallel uploads\n", target.str(),
-             image.blobs.size(), static_cast<double>(total) / (1 << 20), image.children.size() + 1,
-             std::max(1, options.jobs));
+  if (!options.quiet)
+    fmt::print(stderr, "xbuild: pushing {} ({} blobs, {:.1f} MiB, {} manifests) with {} parallel uploads\n", target.str(),
+               image.blobs.size(), static_cast<double>(total) / (1 << 20), image.children.size() + 1,
+               std::max(1, options.jobs));
 
   // 1. Blobs, in parallel: each worker has its own session (its own reused connection).
   // A blob's failure is collected and the others go on, so one run reports every blob that

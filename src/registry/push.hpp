@@ -31,6 +31,7 @@ struct PushOptions {
   int max_attempts = 4;                           ///< tries per blob / manifest on 5xx and broken connections
   int backoff_ms = 200;                           ///< first retry delay, doubled each time
   bool docker_fallback = false;                   ///< --docker-manifest-list-fallback
+  bool quiet = false;                             ///< no "pushing REF (...)" line on stderr (cache exports)
 
   /// The client settings these imply.
   ClientOptions client_options() const;

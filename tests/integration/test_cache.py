@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import need, run
+from generated_projects import N_SOURCES, make_multi_file_project
 
 PLATFORMS = ["linux/amd64", "linux/arm64", "linux/riscv64"]
 QEMU = {"linux/arm64": "qemu-aarch64-static", "linux/riscv64": "qemu-riscv64-static"}
-N_SOURCES = 30
 
 
 def build_json(xbuild, project: Path, *extra) -> dict:
@@ -37,31 +37,6 @@ def wipe_build_state(project: Path):
 def run_output(platform: str, binary: Path) -> str:
     argv = [binary] if platform == "linux/amd64" else [need(QEMU[platform]), binary]
     return run(argv).stdout
-
-
-def make_multi_file_project(root: Path) -> Path:
-    """A C program of N_SOURCES+1 translation units built by make, objects in {build}."""
-    root.mkdir()
-    for i in range(N_SOURCES):
-        (root / f"part{i:02d}.c").write_text(
-            f'#include "parts.h"\nint part{i:02d}(int x) {{ return x * {i + 3} + {i}; }}\n')
-    (root / "parts.h").write_text("".join(f"int part{i:02d}(int x);\n" for i in range(N_SOURCES)))
-    calls = " + ".join(f"part{i:02d}(1)" for i in range(N_SOURCES))
-    (root / "main.c").write_text(
-        '#include <stdio.h>\n#include "parts.h"\n'
-        '#if defined(__aarch64__)\n#define ARCH "aarch64"\n#elif defined(__riscv)\n#define ARCH "riscv64"\n'
-        '#elif defined(__x86_64__)\n#define ARCH "x86_64"\n#else\n#define ARCH "unknown"\n#endif\n'
-        f'int main(void) {{ printf("sum %d on " ARCH "\\n", {calls}); return 0; }}\n')
-    objs = " ".join(f"$(BUILD)/part{i:02d}.o" for i in range(N_SOURCES))
-    (root / "Makefile").write_text(
-        "CC ?= cc\nCFLAGS ?= -O2\n"
-        f"OBJS = $(BUILD)/main.o {objs}\n"
-        "$(OUT)/many: $(OBJS)\n\t$(CC) $(CFLAGS) -static -o $@ $(OBJS)\n"
-        "$(BUILD)/%.o: %.c parts.h\n\t$(CC) $(CFLAGS) -c -o $@ $<\n")
-    (root / "xbuild.toml").write_text(
-        'name = "many"\nlanguage = "c"\n'
-        'build = ["make", "-C", "{src}", "-j{jobs}", "OUT={out}", "BUILD={build}"]\noutputs = ["many"]\n')
-    return root
 
 
 COMPILER = {"linux/amd64": "gcc", "linux/arm64": "aarch64-linux-gnu-gcc", "linux/riscv64": "riscv64-linux-gnu-gcc"}
