@@ -231,7 +231,11 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
   auto started = std::chrono::steady_clock::now();
   // Caches come in before the builds and go out after them; a cache problem only warns.
   import_caches(plans, job.cache_from, job.push_options, run.caches);
-  run.results = run_builds(project, plans, job.build, status);
+  BuildOptions build_options = job.build;
+  build_options.cache_sealed = [&](std::size_t i, const PlatformPlan& plan) {  // emulated: its key needs the rootfs
+    import_cache(plan, job.cache_from, job.push_options, run.caches[i]);
+  };
+  run.results = run_builds(project, plans, build_options, status);
   export_caches(plans, run.results, job.cache_to, job.push_options, run.caches);
   run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

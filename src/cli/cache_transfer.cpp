@@ -292,29 +292,41 @@ std::string cache_tag(const std::string& tag, const Platform& platform) {
   return out;
 }
 
+namespace {
+
+void import_into(const PlatformPlan& plan, const std::vector<CacheTarget>& from, registry::ClientPool& pool, CacheTransfer& out) {
+  if (plan.cache.kinds.empty() || plan.cache.dir.empty()) return;
+  std::vector<std::string> misses;
+  for (const auto& t : from) {
+    try {
+      CacheTransfer got;
+      if (import_one(plan, t, pool, got)) {
+        got.imported = true;
+        out = got;
+        return;
+      }
+    } catch (const std::exception& e) {
+      misses.push_back(reason(e));
+    }
+  }
+  for (const auto& m : misses) warn(plan.platform, fmt::format("no cache imported ({}): building cold", m));
+}
+
+}  // namespace
+
 void import_caches(const std::vector<PlatformPlan>& plans, const std::vector<CacheTarget>& from,
                    const registry::PushOptions& options, std::vector<CacheTransfer>& out) {
   out.resize(plans.size());
   if (from.empty()) return;
   registry::ClientPool pool(options.client_options());
-  parallel_for(plans.size(), k_platform_jobs, [&](std::size_t i) {
-    const PlatformPlan& plan = plans[i];
-    if (plan.cache.kinds.empty() || plan.cache.dir.empty()) return;
-    std::vector<std::string> misses;
-    for (const auto& t : from) {
-      try {
-        CacheTransfer got;
-        if (import_one(plan, t, pool, got)) {
-          got.imported = true;
-          out[i] = got;
-          return;
-        }
-      } catch (const std::exception& e) {
-        misses.push_back(reason(e));
-      }
-    }
-    for (const auto& m : misses) warn(plan.platform, fmt::format("no cache imported ({}): building cold", m));
-  });
+  parallel_for(plans.size(), k_platform_jobs, [&](std::size_t i) { import_into(plans[i], from, pool, out[i]); });
+}
+
+void import_cache(const PlatformPlan& plan, const std::vector<CacheTarget>& from, const registry::PushOptions& options,
+                  CacheTransfer& out) {
+  if (from.empty()) return;
+  registry::ClientPool pool(options.client_options());
+  import_into(plan, from, pool, out);
 }
 
 void export_caches(const std::vector<PlatformPlan>& plans, const std::vector<PlatformResult>& results,

@@ -53,8 +53,13 @@ struct CacheTransfer {
 
 /// Imports each plan's cache from the first of `from` that has it (in parallel across
 /// plans). `out` gets one entry per plan. Never throws for a cache problem: warnings on stderr.
+/// A plan whose cache is still unsealed (an emulated build: its key needs the rootfs) is left
+/// to import_cache, which run_builds calls once it sealed it.
 void import_caches(const std::vector<PlatformPlan>& plans, const std::vector<CacheTarget>& from,
                    const registry::PushOptions& options, std::vector<CacheTransfer>& out);
+/// Imports one plan's cache (as import_caches does for each) into `out`.
+void import_cache(const PlatformPlan& plan, const std::vector<CacheTarget>& from, const registry::PushOptions& options,
+                  CacheTransfer& out);
 /// Exports the cache of each plan whose result is ok to every target of `to`. Never throws
 /// for a cache problem: warnings on stderr.
 void export_caches(const std::vector<PlatformPlan>& plans, const std::vector<PlatformResult>& results,

@@ -110,11 +110,13 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     try {
       if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
         refresh_snapshot(project.dir, plan.paths.src, state_dir(project));
+      const bool unsealed = plan.cache.unsealed();
       if (plan.strategy == Strategy::emulate) {
         emulate::prepare_build(project, plan);  // seals the cache with the rootfs's identity
         r.accelerated = !plan.accelerated.empty();
         if (!plan.not_accelerated.empty()) status.warning(fmt::format("{}: {}", plan.platform.str(), plan.not_accelerated));
       }
+      if (unsealed && !plan.cache.unsealed() && !plan.cache.kinds.empty() && options.cache_sealed) options.cache_sealed(i, plan);
       cache_baselines[i] = prepare_cache(plan);
       for (const auto& w : cache_baselines[i].warnings) status.warning(w);
       if (plan.strategy == Strategy::runner)

@@ -28,6 +28,10 @@ struct BuildOptions {
   bool keep_going = false;                       ///< finish the others after a failure
   std::optional<std::chrono::seconds> timeout;   ///< per-platform build timeout
   bool clean = false;                            ///< wipe build and out dirs first
+  /// Called with a plan's index once the pipeline sealed its cache (an emulated build's key
+  /// needs the rootfs, which exists only then), before the cache dirs are prepared: the caller
+  /// imports a shared cache there.
+  std::function<void(std::size_t, const PlatformPlan&)> cache_sealed;
 };
 
 /// What happened to one platform.

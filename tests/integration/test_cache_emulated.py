@@ -8,6 +8,7 @@ Plain compiles under qemu are slow, so the plain path builds the two-file c-make
 the accelerated path the 31-file project of test_cache."""
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,26 @@ def test_no_cache_uses_none_for_an_emulated_build(xbuild, project_copy, arm64_ro
     assert "cache" not in built, built
     assert not (project / ".xbuild" / "cache").exists(), "an uncached emulated build created a cache dir"
     assert_runs_on_aarch64(output(project, "hello"))
+
+
+def test_an_emulated_cache_travels_through_cache_to_and_cache_from(xbuild, project_copy, arm64_rootfs, tmp_path):
+    """An emulated build's cache key needs the rootfs, which exists only once the build starts:
+    its import happens then. A fresh checkout elsewhere, with no local cache, gets every compile
+    from the exported cache and the same bytes."""
+    store = tmp_path / "store"
+    first = project_copy("c-make")
+    cold = build(xbuild, first, "--no-accelerate", "--cache-to", f"type=local,dest={store}")
+    assert cold["cache"]["exported"] and cold["cache"]["misses"] > 0, cold["cache"]
+    compiles = cold["cache"]["misses"]
+
+    second = tmp_path / "elsewhere" / "c-make"
+    second.parent.mkdir()
+    os.rename(first, second)  # a checkout at another path, without the first one's state
+    for d in ("cache", "out", "build", "src", "oci"):
+        shutil.rmtree(second / ".xbuild" / d, ignore_errors=True)
+    warm = build(xbuild, second, "--no-accelerate", "--cache-from", f"type=local,src={store}")
+    w = warm["cache"]
+    assert w["imported"] and w["bytes_imported"] > 0, w
+    assert (w["hits"], w["misses"]) == (compiles, 0), w
+    assert w["dir"] != cold["cache"]["dir"] and Path(w["dir"]).is_relative_to(second), (w["dir"], cold["cache"]["dir"])
+    assert_runs_on_aarch64(output(second, "hello"))
