@@ -8,6 +8,8 @@
 #include "exec/cgroup.hpp"
 #include "exec/subprocess.hpp"
 #include "pipeline/verify.hpp"
+#include "plan/cache.hpp"
+#include "plan/probe.hpp"
 #include "util/fd.hpp"
 #include "util/host.hpp"
 #include "util/interrupt.hpp"
@@ -170,6 +172,11 @@ std::string tool_version(const Project& project, const PlatformPlan& plan) {
     argv.push_back("--version");
   }
   if (argv.empty()) return {};
+  // Behind the compiler cache's masquerade links is the compiler plan_cache already asked
+  // (probe.hpp keeps its answer): the same first line, without a process per platform.
+  std::string masquerade = plan.cache.bin().string() + ":";
+  if (plan.cache.uses_ccache() && argv.size() == 2 && env("PATH").rfind(masquerade, 0) == 0)
+    return xb::tool_version(argv, env("PATH").substr(masquerade.size()));
   Command cmd{argv, plan.env, {}};
   CaptureOptions quiet;
   quiet.err = OutputTo::discard;
@@ -273,6 +280,7 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
         }
         eopts.builds[plan.platform] = std::move(b);
       }
+      eopts.reuse_dir = cache_root(project) / "image";  // beside the compiler caches, not in one
       run.image = in_phase(status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
     }
     throw_if_interrupted("finishing the export to " + job.shown_dest);
