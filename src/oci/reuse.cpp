@@ -87,14 +87,13 @@ void LayerStore::record(const Platform& p, const LayerRecord& rec, const fs::pat
     if (!fs::exists(m_dir / "index.json"))
       write_file_atomic(m_dir / "index.json", json::serialize(json::object{{"schemaVersion", 2}, {"manifests", json::array{}}}));
     remove_stale_temps(blobs, ".tmp-");
-    fs::path stored = m_dir / rec.layer.descriptor.digest.blob_path();
+    // Always from the image just written (whose blob the writer verified): a stored copy of
+    // the same name may be the damaged one that made this a miss.
+    TempFile t = TempFile::in(blobs, ".tmp-");
+    t.close();
+    fs::copy_file(blob, t.path(), fs::copy_options::overwrite_existing);
+    t.commit(m_dir / rec.layer.descriptor.digest.blob_path());
     std::error_code ec;
-    if (static_cast<std::int64_t>(fs::file_size(stored, ec)) != rec.layer.descriptor.size || ec) {
-      TempFile t = TempFile::in(blobs, ".tmp-");
-      t.close();
-      fs::copy_file(blob, t.path(), fs::copy_options::overwrite_existing);
-      t.commit(stored);
-    }
     json::object o{{"key", rec.key},
                    {"layer", to_json(rec.layer.descriptor)},
                    {"diff_id", rec.layer.diff_id.str()},

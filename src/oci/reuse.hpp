@@ -49,8 +49,9 @@ public:
   /// it). Throws what the writer throws (a full disk, a corrupt destination, a signal).
   bool put_into(LayoutWriter& writer, const Descriptor& d) const;
 
-  /// Records `layer` (whose blob is at `blob`) as p's layer for `key`, with `manifest`, and
-  /// drops blobs no record names any more. Never throws: a failed write is skipped.
+  /// Records `rec` as p's, its layer copied from `blob` (the image's verified copy, replacing
+  /// any stored one), and drops blobs no record names any more. Called only when something
+  /// changed. Never throws: a failed write is skipped.
   void record(const Platform& p, const LayerRecord& rec, const std::filesystem::path& blob) const;
 
 private:
