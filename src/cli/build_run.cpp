@@ -280,7 +280,7 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
         }
         eopts.builds[plan.platform] = std::move(b);
       }
-      eopts.reuse_dir = cache_root(project) / "image";  // beside the compiler caches, not in one
+      eopts.reuse_dir = state_dir(project) / "reuse";  // not under .xbuild/cache: --no-cache is about compilers
       run.image = in_phase(status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
     }
     throw_if_interrupted("finishing the export to " + job.shown_dest);

@@ -407,7 +407,7 @@ void register_build(CLI::App& app) {
         if (r.cache && r.cache->measured && r.cache->hits + r.cache->misses > 0)  // no "0/0" for a build that compiled no C
           cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
         if (const oci::PlatformReuse* reuse = reuse_of(r.platform); reuse && reuse->layer)
-          cached += reuse->image ? ", image unchanged: reused" : ", layer reused";
+          cached.insert(0, reuse->image ? ", image unchanged: reused" : ", layer reused");
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);

@@ -1,5 +1,5 @@
 """No-op rebuilds (issue 11): a platform whose outputs did not change gets its layer from the
-store in .xbuild/cache/image instead of being packed again, and the image is the same,
+store in .xbuild/reuse instead of being packed again, and the image is the same,
 byte for byte, as a cold build's: every reuse is checked against a build with the store
 deleted, written to a fresh layout. What changed (one platform's output file, a label, the
 entrypoint, SOURCE_DATE_EPOCH) is a miss with a new digest, and the changed file or setting
@@ -46,7 +46,7 @@ def reuse(doc) -> dict:
 
 def cold(xbuild, project: Path, dest: Path, *args, env=None) -> dict:
     """The same build with no store, into a fresh layout: what packing every layer gives."""
-    shutil.rmtree(project / ".xbuild/cache/image", ignore_errors=True)
+    shutil.rmtree(project / ".xbuild/reuse", ignore_errors=True)
     doc = build(xbuild, project, "-o", f"type=oci,dest={dest}", *args, env=env)
     assert not any(layer for layer, _ in reuse(doc).values()), doc
     return doc
@@ -90,7 +90,7 @@ def test_noop_rebuild_reuses_every_platform_and_is_the_cold_image(xbuild, projec
     assert plain.count("image unchanged: reused") == 4, plain
 
     # The store holds one layer per platform, byte for byte the layout's.
-    store = proj / ".xbuild/cache/image/blobs/sha256"
+    store = proj / ".xbuild/reuse/blobs/sha256"
     layout = proj / ".xbuild/oci"
     assert len(list(store.iterdir())) == 4
     for blob in store.iterdir():
@@ -170,7 +170,7 @@ def test_a_new_source_date_epoch_is_a_miss_with_the_new_mtimes(xbuild, project_c
 def test_a_damaged_store_is_a_miss_and_still_the_cold_image(xbuild, project_copy, tmp_path):
     proj = make_project(project_copy)
     first = build(xbuild, proj, "--platform", TWO)
-    store = proj / ".xbuild/cache/image"
+    store = proj / ".xbuild/reuse"
     records = {p: json.loads((store / "records" / f"{p.replace('/', '_')}.json").read_text()) for p in TWO.split(",")}
     amd64_blob = store / "blobs/sha256" / records["linux/amd64"]["layer"]["digest"].split(":")[1]
     arm64_record = store / "records/linux_arm64.json"
