@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 namespace xb::cli {
 
@@ -256,10 +257,18 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
     } else {
       std::vector<oci::PlatformImageInput> inputs;
       for (const auto& r : run.results) inputs.push_back({r.platform, r.out});
-      for (const auto& plan : plans) {
+      // Every platform's compiler is asked its version at once (a process each, unless
+      // plan_cache asked it already), not one after another.
+      bool name_tools = eopts.sbom || eopts.provenance != oci::ProvenanceMode::none;
+      std::vector<std::future<std::string>> versions;
+      for (const auto& plan : plans)
+        versions.push_back(std::async(name_tools ? std::launch::async : std::launch::deferred,
+                                      [&project, &plan] { return tool_version(project, plan); }));
+      for (std::size_t i = 0; i < plans.size(); ++i) {
+        const PlatformPlan& plan = plans[i];
         eopts.sysroots[plan.platform] = runtime_sysroot(plan);
-        if (!eopts.sbom && eopts.provenance == oci::ProvenanceMode::none) continue;
-        eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), tool_version(project, plan)};
+        if (!name_tools) continue;
+        eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), versions[i].get()};
         if (plan.strategy == Strategy::emulate) eopts.rootfs[plan.platform] = runtime_sysroot(plan);
       }
       for (const auto& plan : plans) {
