@@ -14,7 +14,8 @@ alternated in the same run so both see the same machine load:
 The median wall time of REPEAT runs per way counts; the difference is xbuild's own time.
 Both ways run twice over: as configured (C compiles go through ccache, whose statistics
 xbuild zeroes before and reads after each platform's build) and with --no-cache (plan and
-build), which shows what xbuild costs without that ccache bookkeeping.
+build), which shows what xbuild costs without that ccache bookkeeping, and once more with
+--no-cache and the layer store deleted before each run: what the reuse saves.
 Projects: c-make (tests/projects/c-make, 2 sources) or many (31 sources, as
 tests/integration/test_cache.py makes it). With --write-docs the table goes to the
 "## No-op rebuild" section of docs/benchmarks.md.
@@ -83,13 +84,15 @@ def direct(plans, slots: int) -> float:
     return time.monotonic() - t
 
 
-def via_xbuild(xbuild: Path, project: Path, flags) -> float:
+def via_xbuild(xbuild: Path, project: Path, flags, pack: bool) -> float:
+    if pack:  # no layer to reuse: every platform's layer is packed again (tar + gzip)
+        shutil.rmtree(project / ".xbuild" / "reuse", ignore_errors=True)
     t = time.monotonic()
     p = run([xbuild, "-C", project, "build", "--json", *flags])
     wall = time.monotonic() - t
     doc = json.loads(p.stdout)
     not_reused = [q["platform"] for q in doc["platforms"] if not q.get("image_reused")]
-    if not_reused:
+    if not_reused and not pack:
         sys.exit(f"not a no-op: {', '.join(not_reused)} packed a layer")
     return wall
 
@@ -116,13 +119,14 @@ def main():
         run([xbuild, "-C", project, "build"])  # cold: compiles, fills ccache and the layer store
         slots = os.cpu_count() or 1
         rows = []
-        for mode, flags in (("as configured (ccache)", []), ("--no-cache", ["--no-cache"])):
+        for mode, flags, pack in (("as configured (ccache)", [], False), ("--no-cache", ["--no-cache"], False),
+                                  ("--no-cache, .xbuild/reuse deleted before each run", ["--no-cache"], True)):
             run([xbuild, "-C", project, "build", *flags])  # the first no-op (the page cache warm)
             plans = json.loads(run([xbuild, "-C", project, "plan", "--json", *flags]).stdout)["platforms"]
             d, x = [], []
             for _ in range(a.repeat):
                 d.append(direct(plans, slots))
-                x.append(via_xbuild(xbuild, project, flags))
+                x.append(via_xbuild(xbuild, project, flags, pack))
             md, mx = statistics.median(d), statistics.median(x)
             rows.append((mode, md, mx))
             print(f"{mode}: all runs (ms): direct", [round(v * 1000) for v in d], "xbuild", [round(v * 1000) for v in x])
