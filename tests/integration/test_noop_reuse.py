@@ -76,12 +76,19 @@ def config_of(layout: Path, platform: str) -> dict:
 
 def test_noop_rebuild_reuses_every_platform_and_is_the_cold_image(xbuild, project_copy, tmp_path):
     proj = make_project(project_copy)
-    first = build(xbuild, proj)
+    first = build(xbuild, proj, "--metadata-file", tmp_path / "first.json")
     assert reuse(first) == {p: (False, False) for p in PLATFORMS}
-    again = build(xbuild, proj)
+    again = build(xbuild, proj, "--metadata-file", tmp_path / "again.json")
     assert reuse(again) == {p: (True, True) for p in PLATFORMS}
     assert again["image"]["digest"] == first["image"]["digest"]
     assert again["image"]["manifests"] == first["image"]["manifests"]
+    # The referrers (outside the image index) are the same documents too: the provenance
+    # records no build time, so a no-op changes no digest at all.
+    def referrers(name):
+        meta = json.loads((tmp_path / name).read_text())["xbuild.platforms"]
+        return {m["platform"]: (m["manifest"], m["sbom"], m["provenance"]) for m in meta}
+    assert referrers("again.json") == referrers("first.json")
+    assert len(referrers("first.json")) == 4
 
     # The summary line says so too.
     plain = run([xbuild, "-C", proj, "build", "-j2", "--progress", "plain"]).stderr
