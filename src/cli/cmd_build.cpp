@@ -369,6 +369,9 @@ void register_build(CLI::App& app) {
             co["misses"] = r.cache->misses;
             co["hit_rate"] = r.cache->hit_rate();
           }
+          if (r.cache->go_measured)
+            co["go"] = boost::json::object{
+                {"hits", r.cache->go_hits}, {"misses", r.cache->go_misses}, {"hit_rate", r.cache->go_hit_rate()}};
           ro["cache"] = co;
         }
         if (const oci::PlatformReuse* reuse = reuse_of(r.platform)) {
@@ -406,6 +409,8 @@ void register_build(CLI::App& app) {
         std::string cached;
         if (r.cache && r.cache->measured && r.cache->hits + r.cache->misses > 0)  // no "0/0" for a build that compiled no C
           cached = fmt::format(", ccache {}/{} hits", r.cache->hits, r.cache->hits + r.cache->misses);
+        if (r.cache && r.cache->go_measured && r.cache->go_hits + r.cache->go_misses > 0)
+          cached += fmt::format(", go cache {}/{} hits", r.cache->go_hits, r.cache->go_hits + r.cache->go_misses);
         if (const oci::PlatformReuse* reuse = reuse_of(r.platform); reuse && reuse->layer)
           cached.insert(0, reuse->image ? ", image unchanged: reused" : ", layer reused");
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,

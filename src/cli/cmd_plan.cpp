@@ -3,6 +3,7 @@
 #include "cli/build_flags.hpp"
 #include "cli/commands.hpp"
 #include "emulate/accelerate.hpp"
+#include "emulate/ccache.hpp"
 #include "emulate/rootfs.hpp"
 #include "util/strings.hpp"
 
@@ -42,9 +43,25 @@ AccelView accel_view(const Project& project, const PlatformPlan& p) {
   return v;
 }
 
+/// The compiler cache as the build will use it: an emulated build's is sealed with its rootfs
+/// when that exists (else it says when it will be), with its variables in `env`.
+CachePlan cache_view(const Project& project, const PlatformPlan& p, std::map<std::string, std::string>& env) {
+  if (!p.cache.unsealed()) return p.cache;
+  CachePlan c = p.cache;
+  if (auto rootfs = emulate::existing_rootfs(project, p.platform)) {
+    c = emulate::rootfs_cache(project, p, *rootfs, accel_view(project, p).acc);
+    for (auto& [k, v] : cache_env(project, c, env)) env[k] = v;
+  } else {
+    c.notes.push_back("ccache in the rootfs: its dir is decided once the rootfs exists (the key includes the rootfs and the acceleration)");
+  }
+  return c;
+}
+
 boost::json::object plan_json(const Project& project, const PlatformPlan& p) {
+  std::map<std::string, std::string> penv = p.env;
+  CachePlan cache = cache_view(project, p, penv);
   boost::json::object env;
-  for (const auto& [k, v] : p.env) env[k] = v;
+  for (const auto& [k, v] : penv) env[k] = v;
   boost::json::array argv;
   for (const auto& a : p.command.argv) argv.push_back(boost::json::value(a));
   boost::json::object o{
@@ -69,10 +86,10 @@ boost::json::object plan_json(const Project& project, const PlatformPlan& p) {
   }
   o["src"] = p.paths.src.string();
   boost::json::array cache_notes;
-  for (const auto& n : p.cache.notes) cache_notes.push_back(boost::json::value(n));
-  o["cache"] = boost::json::object{{"kind", p.cache.kind()},
-                                   {"dir", p.cache.dir.empty() ? boost::json::value(nullptr) : boost::json::value(p.cache.dir.string())},
-                                   {"key", p.cache.key},
+  for (const auto& n : cache.notes) cache_notes.push_back(boost::json::value(n));
+  o["cache"] = boost::json::object{{"kind", cache.kind()},
+                                   {"dir", cache.dir.empty() ? boost::json::value(nullptr) : boost::json::value(cache.dir.string())},
+                                   {"key", cache.key},
                                    {"notes", cache_notes}};
   if (p.runner) o["runner"] = p.runner->host;
   if (p.strategy == Strategy::emulate) {
@@ -127,11 +144,14 @@ void register_plan(CLI::App& app) {
         fmt::print("  jobs:      {}\n  command:   {}\n  cwd:       {}\n  source:    {} ({})\n  outputs:   {}\n", p.jobs,
                    p.command.display(), p.command.cwd.string(), p.paths.src.string(), to_string(project.source),
                    p.paths.out.string());
-        if (p.cache.dir.empty()) fmt::print("  cache:     none\n");
-        else fmt::print("  cache:     {} in {}\n", p.cache.kind(), p.cache.dir.string());
-        for (const auto& n : p.cache.notes) fmt::print("  cache note: {}\n", n);
+        std::map<std::string, std::string> env = p.env;
+        CachePlan cache = cache_view(project, p, env);
+        if (cache.kinds.empty()) fmt::print("  cache:     none\n");
+        else if (cache.dir.empty()) fmt::print("  cache:     {} (in the rootfs)\n", cache.kind());
+        else fmt::print("  cache:     {} in {}{}\n", cache.kind(), cache.dir.string(), cache.in_rootfs ? " (the host's ccache, in the rootfs)" : "");
+        for (const auto& n : cache.notes) fmt::print("  cache note: {}\n", n);
         fmt::print("  env:\n");
-        for (const auto& [k, v] : p.env) fmt::print("    {}={}\n", k, v);
+        for (const auto& [k, v] : env) fmt::print("    {}={}\n", k, v);
         if (!p.test.argv.empty()) {
           fmt::print("  test:      {}\n", p.test.display());
           bool more = false;

@@ -202,6 +202,7 @@ Acceleration plan_acceleration(const Platform& p, const fs::path& rootfs, Accele
     return a;
   }
   a.compiler = t + "-gcc-" + n;
+  a.compiler_path = usr / "bin" / a.compiler;
 
   // The host's toolchain read-only at a private path, its cross files where its linker scripts
   // name them, and the host's loader and libraries at their multiarch paths.
@@ -215,15 +216,8 @@ Acceleration plan_acceleration(const Platform& p, const fs::path& rootfs, Accele
   fs::path tooldir = fs::path(k_host_usr_inside) / triple;
   if (fs::is_directory(usr / triple / "include", ec)) a.hidden.push_back(tooldir / "include");
   if (fs::is_directory(usr / triple / "lib", ec)) a.inner_binds.emplace_back(fs::path("/usr/lib") / triple, tooldir / "lib");
-  const ArchTraits& host = host_platform().traits();
-  std::vector<fs::path> seen;
-  for (const auto& dir : host.library_dirs()) {
-    if (dir.find(host.gnu_triple) == std::string::npos) continue;  // only the multiarch dirs: /lib and /usr/lib are the rootfs's
-    fs::path real = fs::canonical(dir, ec);
-    if (ec || std::find(seen.begin(), seen.end(), real) != seen.end()) continue;
-    seen.push_back(real);
-    a.ro_binds.emplace_back(real, real);
-  }
+  auto runtime = host_runtime_binds();
+  a.ro_binds.insert(a.ro_binds.end(), runtime.begin(), runtime.end());
   // Phase two: sh and make from the host, where the rootfs has the very same Debian version of
   // them (same sources, same behaviour; only make's MAKE_HOST names the build machine). The
   // programs they run (uname, the build's test programs) are still the rootfs's.
@@ -239,11 +233,26 @@ Acceleration plan_acceleration(const Platform& p, const fs::path& rootfs, Accele
     a.host_programs.push_back(program);
     a.ro_binds.emplace_back(usr / "bin" / program, fs::path("/") / inside->lexically_relative(rootfs));
   }
+  return a;
+}
+
+std::vector<std::pair<fs::path, fs::path>> host_runtime_binds() {
+  std::vector<std::pair<fs::path, fs::path>> out;
+  std::error_code ec;
+  const ArchTraits& host = host_platform().traits();
+  std::vector<fs::path> seen;
+  for (const auto& dir : host.library_dirs()) {
+    if (dir.find(host.gnu_triple) == std::string::npos) continue;  // only the multiarch dirs: /lib and /usr/lib are the rootfs's
+    fs::path real = fs::canonical(dir, ec);
+    if (ec || std::find(seen.begin(), seen.end(), real) != seen.end()) continue;
+    seen.push_back(real);
+    out.emplace_back(real, real);
+  }
   fs::path loader(host.loader);
   fs::path loader_real = fs::canonical(loader, ec);
   if (!ec && std::none_of(seen.begin(), seen.end(), [&](const fs::path& d) { return d == loader.parent_path(); }))
-    a.ro_binds.emplace_back(loader_real, loader);
-  return a;
+    out.emplace_back(loader_real, loader);
+  return out;
 }
 
 }  // namespace xb::emulate

@@ -24,6 +24,7 @@ namespace xb::emulate {
 struct Acceleration {
   std::vector<std::string> tools;  ///< the rootfs names the host's tools serve (gcc, cc, gcc-12, ...); empty = none
   std::string compiler;            ///< the host compiler behind gcc: "aarch64-linux-gnu-gcc-12" ("" = none)
+  std::filesystem::path compiler_path;  ///< where the host has it: /usr/bin/aarch64-linux-gnu-gcc-12
   std::vector<std::string> emulated;  ///< compiler names the rootfs has that stay emulated (no host tool), e.g. "g++"
   std::vector<std::string> host_programs;  ///< phase two: rootfs programs replaced by the host's build of the
                                            ///< same Debian package version ("dash", "make")
@@ -52,6 +53,11 @@ inline constexpr const char* k_host_usr_inside = "/.xbuild-host/usr";
 /// their time there. Otherwise no tools and `why_not`. $XBUILD_ACCEL_HOST_USR replaces the host's /usr (tests
 /// simulate a host without the cross compiler, or with another major, through it).
 Acceleration plan_acceleration(const Platform& p, const std::filesystem::path& rootfs, Accelerate mode);
+
+/// The host's dynamic loader and multiarch library dirs (host path, path inside), bound read-only
+/// at their own paths in a rootfs of another architecture so that host programs run there: the
+/// accelerated tools, and the host's ccache of an emulated build (emulate/ccache.hpp).
+std::vector<std::pair<std::filesystem::path, std::filesystem::path>> host_runtime_binds();
 
 /// Before the rootfs exists: the host compilers that could serve `p` ("aarch64-linux-gnu-gcc-12",
 /// ...), for plan's "decided once the rootfs exists" line.

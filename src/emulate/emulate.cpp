@@ -8,6 +8,7 @@
 #include "emulate/emulate.hpp"
 
 #include "emulate/binfmt.hpp"
+#include "emulate/ccache.hpp"
 #include "emulate/rootfs.hpp"
 #include "emulate/sandbox.hpp"
 #include "emulate/tool_packages.hpp"
@@ -110,6 +111,13 @@ void prepare_build(const Project& project, PlatformPlan& plan) {
   Acceleration acc = plan_acceleration(p, e.rootfs, plan.accelerate);
   plan.accelerated = acc.tools;
   plan.not_accelerated = acc.active() ? std::string() : acc.why_not;
+  // The compiler cache's key needs the rootfs and the acceleration: sealed now, its variables
+  // (CCACHE_DIR, ...) added to the build's environment.
+  plan.cache = rootfs_cache(project, plan, e.rootfs, acc);
+  for (auto& [k, v] : cache_env(project, plan.cache, plan.env)) {
+    plan.env[k] = v;
+    plan.command.env[k] = v;
+  }
   Command cmd = in_rootfs(project, plan, e.rootfs, plan.command, e.files, acc);
   plan.command = std::move(cmd);
 }
@@ -126,8 +134,11 @@ Command in_rootfs(const Project& project, const PlatformPlan& plan, const fs::pa
     e.empties = acceleration.hidden;
     e.scripts = acceleration.scripts;
   }
+  add_cache_mounts(e, plan.cache);
+  bool cached = !e.path_prefix.empty();
   e.binds.push_back(project.dir);
-  for (const fs::path& d : {plan.paths.src, plan.paths.build, plan.paths.out, plan.paths.test_record}) {
+  for (const fs::path& d : {plan.paths.src, plan.paths.build, plan.paths.out, plan.paths.test_record,
+                            cached ? plan.cache.dir : fs::path()}) {
     if (d.empty()) continue;
     bool covered = false;
     for (const auto& b : e.binds) covered = covered || is_under(d, b) || d == b;

@@ -171,6 +171,10 @@ std::vector<std::string> exec_args(const RootfsExec& e) {
     a.push_back("--script");
     a.push_back(inside.string() + "=" + text);
   }
+  if (!e.path_prefix.empty()) {
+    a.push_back("--path-prefix");
+    a.push_back(e.path_prefix.string());
+  }
   if (!e.cwd.empty()) {
     a.push_back("--cwd");
     a.push_back(e.cwd.string());
@@ -183,7 +187,7 @@ std::vector<std::string> exec_args(const RootfsExec& e) {
 RootfsExec parse_exec_args(const std::vector<std::string>& args) {
   RootfsExec e;
   std::size_t i = 0;
-  if (args.empty() || args[0] == "--") fail(Exit::usage, "__exec-in-rootfs: expected ROOTFS [--bind DIR] [--file HOST=INSIDE] [--cwd DIR] -- ARGV");
+  if (args.empty() || args[0] == "--") fail(Exit::usage, "__exec-in-rootfs: expected ROOTFS [--bind DIR] [--file HOST=INSIDE] [--path-prefix DIR] [--cwd DIR] -- ARGV");
   e.rootfs = args[i++];
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -195,6 +199,7 @@ RootfsExec parse_exec_args(const std::vector<std::string>& args) {
     const std::string& v = args[++i];
     if (a == "--bind") e.binds.emplace_back(v);
     else if (a == "--cwd") e.cwd = v;
+    else if (a == "--path-prefix") e.path_prefix = v;
     else if (a == "--overlay") {
       if (v != "tmpfs") fail(Exit::usage, "__exec-in-rootfs: --overlay takes 'tmpfs', got '{}'", v);
       e.overlay = true;
@@ -224,6 +229,8 @@ RootfsExec parse_exec_args(const std::vector<std::string>& args) {
   for (const auto& [from, to] : e.inner_binds)
     if (!from.is_absolute() || !to.is_absolute())
       fail(Exit::usage, "__exec-in-rootfs: --inner-ro-bind {}={}: both paths must be absolute", from.string(), to.string());
+  if (!e.path_prefix.empty() && (!e.path_prefix.is_absolute() || e.path_prefix.string().find(':') != std::string::npos))
+    fail(Exit::usage, "__exec-in-rootfs: --path-prefix {}: an absolute path without ':'", e.path_prefix.string());
   for (const auto& p : e.empties)
     if (!p.is_absolute()) fail(Exit::usage, "__exec-in-rootfs: --hide {}: the path must be absolute", p.string());
   for (const auto& s : e.scripts)
@@ -286,7 +293,7 @@ void exec_in_rootfs(const RootfsExec& e) {
   if (::chroot(".") != 0) sys_fail(fmt::format("chroot {}", root.string()));
   fs::path cwd = e.cwd.empty() ? fs::path("/") : e.cwd;
   if (::chdir(cwd.c_str()) != 0) sys_fail(fmt::format("chdir {} inside the rootfs", cwd.string()));
-  ::setenv("PATH", k_path, 1);
+  ::setenv("PATH", e.path_prefix.empty() ? k_path : (e.path_prefix.string() + ":" + k_path).c_str(), 1);
 
   int err = exec_replace(Command{e.argv, {}, {}});
   if (err == ENOENT)

@@ -36,6 +36,8 @@ struct RootfsExec {
   std::vector<std::pair<std::filesystem::path, std::string>> scripts;  ///< path inside -> text of an
                                                   ///< executable file put there, in place of what was
                                                   ///< (needs overlay)
+  std::filesystem::path path_prefix;              ///< a directory put first on the rootfs PATH ("" = none):
+                                                  ///< the compiler cache's masquerade links
   std::filesystem::path cwd;                      ///< working directory inside ("" = /)
   std::vector<std::string> argv;                  ///< the command, looked up on the rootfs PATH
 };

@@ -90,6 +90,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
   std::vector<Job> jobs;
   std::vector<std::size_t> plan_of_job;
   std::map<std::string, std::size_t> plan_of_name;  // a job's name is its platform, unique per build
+  std::vector<CacheBaseline> cache_baselines(plans.size());
   for (std::size_t i = 0; i < plans.size(); ++i) {
     PlatformPlan& plan = plans[i];
     PlatformResult& r = results[i];
@@ -109,12 +110,13 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     try {
       if (project.source == SourceMode::copy && plan.strategy != Strategy::runner)
         refresh_snapshot(project.dir, plan.paths.src, state_dir(project));
-      prepare_cache(plan);
       if (plan.strategy == Strategy::emulate) {
-        emulate::prepare_build(project, plan);
+        emulate::prepare_build(project, plan);  // seals the cache with the rootfs's identity
         r.accelerated = !plan.accelerated.empty();
         if (!plan.not_accelerated.empty()) status.warning(fmt::format("{}: {}", plan.platform.str(), plan.not_accelerated));
       }
+      cache_baselines[i] = prepare_cache(plan);
+      for (const auto& w : cache_baselines[i].warnings) status.warning(w);
       if (plan.strategy == Strategy::runner)
         runner::prepare_build(project, plan, options.clean ? runner::CleanBuild::yes : runner::CleanBuild::no);
     } catch (const Error& e) {
@@ -161,7 +163,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
     r.cpu_seconds = jr.exit.cpu_seconds;
     if (jr.status == JobStatus::ok || jr.status == JobStatus::failed) {
       r.exit_status = jr.exit.status();
-      r.cache = read_cache_stats(plans[i]);
+      r.cache = read_cache_stats(plans[i], cache_baselines[i]);
     }
     switch (jr.status) {
       case JobStatus::ok: {

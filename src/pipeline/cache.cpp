@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <system_error>
 
 namespace xb {
@@ -24,36 +27,127 @@ Command ccache_command(const PlatformPlan& plan, std::vector<std::string> args) 
 
 }  // namespace
 
-void prepare_cache(const PlatformPlan& plan) {
-  const CachePlan& cache = plan.cache;
-  if (cache.kinds.empty()) return;
+namespace {
+
+/// Go's cache: <GOCACHE>/<2 hex>/<64 hex>-a is one action's entry (-d files are outputs).
+template <typename Fn>
+void for_each_go_action(const fs::path& gocache, Fn fn) {
   std::error_code ec;
-  auto make_dir = [&](const fs::path& d) {
-    fs::create_directories(d, ec);
-    if (ec) fail(Exit::environment, "cannot create the cache dir {}: {}", d.string(), ec.message());
-  };
-  if (cache.uses_gocache()) make_dir(cache.go_cache());
-  if (!cache.uses_ccache()) return;
-  make_dir(cache.bin());
-  make_dir(cache.ccache_dir());
-  for (const auto& name : cache.compilers) {
-    fs::path link = cache.bin() / name;
-    if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == cache.ccache) continue;
-    fs::remove(link, ec);
-    fs::create_symlink(cache.ccache, link, ec);
-    if (ec) fail(Exit::environment, "cannot create the ccache link {} -> {}: {}", link.string(), cache.ccache.string(), ec.message());
+  for (fs::directory_iterator dir(gocache, ec), end; !ec && dir != end; dir.increment(ec)) {
+    if (dir->path().filename().string().size() != 2 || !dir->is_directory(ec)) continue;
+    for (fs::directory_iterator f(dir->path(), ec), fend; !ec && f != fend; f.increment(ec)) {
+      const std::string name = f->path().filename().string();
+      if (name.size() > 2 && name.compare(name.size() - 2, 2, "-a") == 0) fn(f->path());
+    }
+    ec.clear();
   }
-  Captured z = capture(ccache_command(plan, {"-z"}));
-  if (!z.ok())
-    fail(Exit::environment, "`{}` failed ({}): {}", ccache_command(plan, {"-z"}).display(), z.exit.describe(), trim(z.output));
 }
 
-std::optional<CacheStats> read_cache_stats(const PlatformPlan& plan) {
+/// Go touches an entry it reuses only when its mtime is at least this old (cmd/go's
+/// internal/cache mtimeInterval, one hour), so entries younger than that are set back past it.
+constexpr auto k_go_touch_interval = std::chrono::hours(1);
+constexpr auto k_go_age_margin = std::chrono::minutes(10);
+
+/// Takes the cache out of the build: what plan_cache added to its environment goes, so the build
+/// runs as with --no-cache.
+void drop_cache(PlatformPlan& plan, const std::string& why) {
+  CachePlan& cache = plan.cache;
+  auto& env = plan.command.env;
+  auto drop_if = [&](const char* var, const std::string& ours) {
+    auto it = env.find(var);
+    if (it != env.end() && it->second == ours) env.erase(it);
+  };
+  if (cache.uses_ccache()) {
+    auto path = env.find("PATH");
+    const std::string prefix = cache.bin().string() + ":";
+    if (path != env.end() && path->second.rfind(prefix, 0) == 0) path->second.erase(0, prefix.size());
+    drop_if("CCACHE_DIR", cache.ccache_dir().string());
+    env.erase("CCACHE_BASEDIR");
+    env.erase("CCACHE_MAXSIZE");
+  }
+  if (cache.uses_gocache()) drop_if("GOCACHE", cache.go_cache().string());
+  CachePlan none;
+  none.notes.push_back("not used: " + why);
+  cache = std::move(none);
+}
+
+}  // namespace
+
+CacheBaseline prepare_cache(PlatformPlan& plan) {
+  CacheBaseline base;
   const CachePlan& cache = plan.cache;
-  if (cache.kinds.empty()) return std::nullopt;
+  if (cache.kinds.empty() || cache.unsealed()) return base;
+  try {
+    std::error_code ec;
+    auto make_dir = [&](const fs::path& d) {
+      fs::create_directories(d, ec);
+      if (ec) fail(Exit::environment, "cannot create the cache dir {}: {}", d.string(), ec.message());
+    };
+    if (cache.uses_gocache()) make_dir(cache.go_cache());
+    if (cache.uses_ccache()) {
+      make_dir(cache.bin());
+      make_dir(cache.ccache_dir());
+      // In a rootfs the links name the host's ccache where the sandbox binds it, so they dangle here.
+      const fs::path& target = cache.link_target.empty() ? cache.ccache : cache.link_target;
+      if (cache.in_rootfs) make_dir(cache.ccache_dir() / "tmp");
+      for (const auto& name : cache.compilers) {
+        fs::path link = cache.bin() / name;
+        if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == target) continue;
+        fs::remove(link, ec);
+        fs::create_symlink(target, link, ec);
+        if (ec) fail(Exit::environment, "cannot create the ccache link {} -> {}: {}", link.string(), target.string(), ec.message());
+      }
+      Captured z = capture(ccache_command(plan, {"-z"}));
+      if (!z.ok())
+        fail(Exit::environment, "`{}` failed ({}): {}", ccache_command(plan, {"-z"}).display(), z.exit.describe(), trim(z.output));
+    }
+  } catch (const Error& e) {
+    base.warnings.push_back(fmt::format("{}: building without the compiler cache: {}", plan.platform.str(), e.what()));
+    drop_cache(plan, e.what());
+    return base;
+  }
+  base.ready = true;
+  if (cache.uses_gocache()) {
+    auto now = fs::file_time_type::clock::now();
+    auto aged = now - k_go_touch_interval - k_go_age_margin;
+    long long entries = 0;
+    bool aged_all = true;
+    for_each_go_action(cache.go_cache(), [&](const fs::path& entry) {
+      ++entries;
+      std::error_code ec;
+      auto mtime = fs::last_write_time(entry, ec);
+      if (ec || mtime <= aged) return;
+      fs::last_write_time(entry, aged, ec);
+      if (ec) aged_all = false;
+    });
+    if (aged_all) {
+      base.go_entries = entries;
+      base.go_start = now;
+    }
+  }
+  return base;
+}
+
+std::optional<CacheStats> read_cache_stats(const PlatformPlan& plan, const CacheBaseline& baseline) {
+  const CachePlan& cache = plan.cache;
+  if (cache.kinds.empty() || !baseline.ready) return std::nullopt;
   CacheStats stats;
   stats.kind = cache.kind();
   stats.dir = cache.dir;
+  if (cache.uses_gocache() && baseline.go_entries >= 0) {
+    long long entries = 0, used = 0;
+    for_each_go_action(cache.go_cache(), [&](const fs::path& entry) {
+      ++entries;
+      std::error_code ec;
+      auto mtime = fs::last_write_time(entry, ec);
+      if (!ec && mtime >= baseline.go_start) ++used;
+    });
+    // Go trims entries unused for days at most once a day, so `entries` can shrink; new ones
+    // are never fewer than zero and never more than those used.
+    stats.go_misses = std::clamp(entries - baseline.go_entries, 0LL, used);
+    stats.go_hits = used - stats.go_misses;
+    stats.go_measured = true;
+  }
   if (!cache.uses_ccache()) return stats;
   Captured out = capture(ccache_command(plan, {"--print-stats"}));
   if (!out.ok()) return stats;

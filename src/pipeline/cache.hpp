@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace xb {
 
@@ -18,18 +19,39 @@ struct CacheStats {
   bool measured = false;          ///< ccache's statistics were read (hits/misses are meaningful)
   long long hits = 0;             ///< ccache direct + preprocessed hits during this build
   long long misses = 0;           ///< ccache misses during this build
+  bool go_measured = false;       ///< the Go build cache was counted (go_hits/go_misses are meaningful)
+  long long go_hits = 0;          ///< Go actions this build took from GOCACHE
+  long long go_misses = 0;        ///< Go actions this build ran and stored in GOCACHE
   /// hits / (hits + misses), 0 when nothing was compiled.
   double hit_rate() const { return hits + misses == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(hits + misses); }
+  double go_hit_rate() const {
+    return go_hits + go_misses == 0 ? 0.0 : static_cast<double>(go_hits) / static_cast<double>(go_hits + go_misses);
+  }
 };
 
-/// Creates `plan`'s cache dirs and its masquerade links (bin/<compiler> -> ccache) and zeroes
-/// ccache's statistics there (`ccache -z`). Nothing when the plan caches nothing. Throws
-/// Error(environment) naming what could not be made.
-void prepare_cache(const PlatformPlan& plan);
+/// What prepare_cache saw before the build, for read_cache_stats to count against.
+struct CacheBaseline {
+  bool ready = false;                                ///< the dirs exist and the build uses them
+  long long go_entries = -1;                         ///< GOCACHE's action entries before the build (-1: not counted)
+  std::filesystem::file_time_type go_start{};        ///< entries used by this build have an mtime at or after it
+  std::vector<std::string> warnings;                 ///< what could not be prepared (the build runs without it)
+};
+
+/// Creates `plan`'s cache dirs and its masquerade links (bin/<compiler> -> ccache), zeroes
+/// ccache's statistics there (`ccache -z`, the host's ccache also for a build in a rootfs,
+/// which sees the dir at the same path) and ages GOCACHE's recently used action entries so
+/// Go marks each one this build uses (see read_cache_stats). Never throws: a cache is an
+/// optimisation, so a dir that cannot be made (read-only state dir, full disk) becomes a
+/// warning and the plan's cache is dropped from `plan` (the build runs uncached, as --no-cache).
+/// Nothing when the plan caches nothing, or an emulated plan's cache is still unsealed
+/// (emulate::prepare_build seals it: call this after).
+CacheBaseline prepare_cache(PlatformPlan& plan);
 
 /// What the build got from the cache: ccache's statistics (`ccache --print-stats`) since
-/// prepare_cache; nullopt when the plan caches nothing. Never throws: a failed read leaves
-/// `measured` false.
-std::optional<CacheStats> read_cache_stats(const PlatformPlan& plan);
+/// prepare_cache, and Go's: Go's cache touches an action entry it reuses (when its mtime is an
+/// hour old or more; prepare_cache made every entry so) and writes a new one for each action it
+/// runs, so hits = old entries touched since the start, misses = new entries. nullopt when the
+/// plan caches nothing. Never throws: a failed read leaves `measured`/`go_measured` false.
+std::optional<CacheStats> read_cache_stats(const PlatformPlan& plan, const CacheBaseline& baseline);
 
 }  // namespace xb

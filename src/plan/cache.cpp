@@ -1,6 +1,8 @@
-// Deciding a platform's compiler caches. Only native and cross builds are cached: they run
-// here, with the compilers the probes found. An emulated build runs in the target's rootfs and
-// a runner build on another machine, where this ccache and these paths do not exist.
+// Deciding a platform's compiler caches. Native and cross builds run here, with the compilers
+// the probes found. An emulated build runs in the target's rootfs, which sees the project (and
+// so the cache dir) at the same path: its C/C++ compiles go through the host's ccache there,
+// decided here and sealed with the rootfs's identity by emulate/. A runner build runs on
+// another machine, where this ccache and these paths do not exist.
 
 #include "plan/cache.hpp"
 
@@ -60,23 +62,27 @@ CachePlan plan_cache(const Project& project, const PlatformPlan& plan, const std
     cache.notes.push_back(fmt::format("off ({})", off_reason));
     return cache;
   }
-  if (plan.strategy == Strategy::emulate) {
-    cache.notes.push_back("not used: the build runs inside the target's rootfs, where xbuild does not set up ccache");
-    return cache;
-  }
   if (plan.strategy == Strategy::runner) {
     cache.notes.push_back("not used: the build runs on the runner, which keeps its own build dirs");
     return cache;
   }
   const auto& env = plan.env;
   std::string path = build_path(env);
-  std::vector<std::string> key = {"platform=" + plan.platform.str()};
+  bool emulated = plan.strategy == Strategy::emulate;
+  cache.in_rootfs = emulated;
+  std::vector<std::string>& key = cache.key_parts;
+  key = {"platform=" + plan.platform.str()};
+  if (emulated) key.push_back("strategy=emulate");  // (native and cross keys stay as they were)
   if (plan.toolchain) key.push_back(fmt::format("toolchain={} {}", plan.toolchain->name, plan.toolchain->digest));
 
   // C and C++: the programs CC and CXX name, masqueraded by ccache.
   std::vector<std::string> compilers;
   std::string why_not;
+  // In a rootfs, ccache costs an overlay and the host's libraries in the sandbox: only for the
+  // languages whose build is the C/C++ compiles (a Go or Rust build there keeps its own caches).
+  bool c_build = !emulated || project.language == "c" || project.language == "cxx" || project.language == "custom";
   for (const char* var : {"CC", "CXX"}) {
+    if (!c_build) break;
     auto words = split(get(env, var), ' ');
     words.erase(std::remove(words.begin(), words.end(), std::string()), words.end());
     if (words.empty()) continue;
@@ -89,8 +95,12 @@ CachePlan plan_cache(const Project& project, const PlatformPlan& plan, const std
       why_not = fmt::format("{} is a path ({}), and ccache's masquerade needs a name looked up on PATH", var, prog);
       break;
     }
-    if (!find_program(prog, path.c_str())) continue;  // the toolchain's probe says what is missing
-    key.push_back(fmt::format("{}-version={}", var, tool_version({prog, "--version"}, path)));
+    // In a rootfs the compiler is the rootfs's: its version is in the rootfs's identity, and
+    // one it lacks is not masqueraded (emulate/ checks them there).
+    if (!emulated) {
+      if (!find_program(prog, path.c_str())) continue;  // the toolchain's probe says what is missing
+      key.push_back(fmt::format("{}-version={}", var, tool_version({prog, "--version"}, path)));
+    }
     if (std::find(compilers.begin(), compilers.end(), prog) == compilers.end()) compilers.push_back(prog);
   }
   if (why_not.empty() && !compilers.empty() && set_by_project(project, plan, "CCACHE_DIR"))
@@ -112,7 +122,9 @@ CachePlan plan_cache(const Project& project, const PlatformPlan& plan, const std
   bool go = project.language == "go" || (plan.toolchain && std::find(plan.toolchain->languages.begin(),
                                                                       plan.toolchain->languages.end(), "go") !=
                                                                 plan.toolchain->languages.end());
-  if (go) {
+  if (go && emulated) {
+    cache.notes.push_back("GOCACHE is not set for an emulated build: go keeps the rootfs's own");
+  } else if (go) {
     if (set_by_project(project, plan, "GOCACHE")) {
       cache.notes.push_back(fmt::format("GOCACHE is set by the project ({}): xbuild adds none", get(env, "GOCACHE")));
     } else {
@@ -126,16 +138,26 @@ CachePlan plan_cache(const Project& project, const PlatformPlan& plan, const std
 
   if (cache.kinds.empty()) return cache;
   for (const auto& var : k_codegen_vars) key.push_back(var + "=" + get(env, var));
-  cache.key = sha256_hex(join(key, "\n")).substr(0, 16);
-  cache.dir = cache_root(project) / (plan.platform.dir_name() + "-" + cache.key);
+  if (!emulated) seal_cache(project, cache, plan.platform.dir_name());
   return cache;
+}
+
+void seal_cache(const Project& project, CachePlan& cache, const std::string& platform_dir, const std::vector<std::string>& more) {
+  std::vector<std::string> key = cache.key_parts;
+  key.insert(key.end(), more.begin(), more.end());
+  cache.key_parts = key;
+  cache.key = sha256_hex(join(key, "\n")).substr(0, 16);
+  cache.dir = cache_root(project) / (platform_dir + "-" + cache.key);
 }
 
 std::map<std::string, std::string> cache_env(const Project& project, const CachePlan& cache,
                                              const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> add;
+  if (cache.unsealed()) return add;
   if (cache.uses_ccache()) {
-    add["PATH"] = cache.bin().string() + ":" + build_path(env);
+    if (cache.in_rootfs) add["CCACHE_TEMPDIR"] = (cache.ccache_dir() / "tmp").string();
+    else add["PATH"] = cache.bin().string() + ":" + build_path(env);
+    if (!cache.compiler_check.empty()) add["CCACHE_COMPILERCHECK"] = cache.compiler_check;
     add["CCACHE_DIR"] = cache.ccache_dir().string();
     add["CCACHE_BASEDIR"] = project.dir.string();
     if (!project.cache.max_size.empty()) add["CCACHE_MAXSIZE"] = project.cache.max_size;

@@ -158,6 +158,22 @@ def assert_uncached(xbuild, project: Path, *flags):
     assert not (project / ".xbuild" / "cache").exists(), "an uncached build created a cache dir"
 
 
+def test_a_cache_dir_that_cannot_be_made_is_a_warning_and_an_uncached_build(xbuild, project_copy):
+    project = project_copy("c-make")
+    (project / ".xbuild").mkdir(exist_ok=True)
+    (project / ".xbuild" / "cache").write_text("a file where the cache dir should be\n")
+    p = run([xbuild, "-C", project, "build", "--platform", "linux/arm64", "--json"])
+    result = json.loads(p.stdout)
+    assert result["ok"], p.stdout
+    assert "cache" not in result["platforms"][0], result["platforms"][0]
+    assert "building without the compiler cache" in p.stderr and "cannot create the cache dir" in p.stderr, p.stderr
+    log = (project / ".xbuild" / "logs" / "linux_arm64.log").read_text()
+    assert "ccache" not in log, log
+    out = project / ".xbuild" / "out" / "linux_arm64" / "hello"
+    assert "ARM aarch64" in run([need("file"), out]).stdout
+    assert "aarch64" in run_output("linux/arm64", out)
+
+
 def test_no_cache_flag_uses_no_ccache(xbuild, project_copy):
     project = project_copy("c-make")
     assert_uncached(xbuild, project, "--no-cache")
@@ -216,10 +232,16 @@ def test_go_gets_a_gocache_per_platform_and_the_rebuild_reuses_it(xbuild, projec
         assert cold[p]["cache"]["kind"] == "gocache"
         assert any(Path(gocaches[p]).iterdir()), f"{p}: GOCACHE {gocaches[p]} is empty after the build"
         assert compiles(p) == 1, p
+        # Go's own account: a cold cache reuses nothing and stores every action it ran.
+        go = cold[p]["cache"]["go"]
+        assert go["hits"] == 0 and go["misses"] > 0, (p, go)
     wipe_build_state(project)
-    build_json(xbuild, project)
+    warm = build_json(xbuild, project)
     for p in PLATFORMS:
         assert compiles(p) == 0, f"{p}: main was compiled again instead of taken from GOCACHE"
+        # ... and warm, nearly every action comes from the cache (the link step is run again).
+        go = warm[p]["cache"]["go"]
+        assert go["hits"] > 0 and go["misses"] <= 2 and go["hits"] > 10 * go["misses"], (p, go)
         out = project / ".xbuild/out" / p.replace("/", "_") / "hello"
         assert out.read_bytes() == cold_bytes[p], p
 

@@ -6,9 +6,11 @@
 #include "emulate/accelerate.hpp"
 #include "emulate/bench_report.hpp"
 #include "emulate/binfmt.hpp"
+#include "emulate/ccache.hpp"
 #include "emulate/qemu.hpp"
 #include "emulate/rootfs.hpp"
 #include "emulate/sandbox.hpp"
+#include "exec/subprocess.hpp"
 #include "util/error.hpp"
 #include "util/in_root.hpp"
 
@@ -274,6 +276,15 @@ TEST_CASE("emulate::exec_args round trip and errors") {
   CHECK(back.files == e.files);
   CHECK(back.cwd == e.cwd);
   CHECK(back.argv == e.argv);
+  CHECK(back.path_prefix.empty());
+
+  SUBCASE("the compiler cache's masquerade dir first on PATH") {
+    RootfsExec c = e;
+    c.path_prefix = "/work/project/.xbuild/cache/linux_arm64-0123456789abcdef/bin";
+    CHECK(parse_exec_args(exec_args(c)).path_prefix == c.path_prefix);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--path-prefix", "rel/bin", "--", "sh"}), doctest::Contains("--path-prefix"), Error);
+    CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--path-prefix", "/a:/b", "--", "sh"}), doctest::Contains("without ':'"), Error);
+  }
 
   CHECK_THROWS_AS(parse_exec_args({}), Error);
   CHECK_THROWS_WITH_AS(parse_exec_args({"/r", "--bind", "/a"}), doctest::Contains("no command"), Error);
@@ -399,6 +410,79 @@ TEST_CASE("emulate::plan_acceleration reads the rootfs's gcc and the host's cros
     Acceleration a = plan_acceleration(Platform::parse("linux/riscv64"), root, Accelerate::automatic);
     CHECK_FALSE(a.active());
     CHECK(a.why_not.find("is not a gcc for riscv64-linux-gnu") != std::string::npos);
+  }
+}
+
+TEST_CASE("emulate::rootfs_cache seals an emulated C build's ccache with its rootfs and acceleration") {
+  if (!find_program("ccache")) return;  // plan_cache uses no ccache without one (test_plan checks the note)
+  TempDir t;
+  fs::path root = t.path / "rootfs";
+  fake_rootfs_gcc(root, "aarch64-linux-gnu", 12);
+  for (const char* f : {"usr/bin/aarch64-linux-gnu-gcc-12", "usr/bin/g++"}) fs::permissions(root / f, fs::perms::owner_all);
+  fs::create_directories(root / "var/lib/dpkg");
+  std::ofstream(root / "var/lib/dpkg/status") << "Package: gcc-12\nVersion: 12.2.0-14\n\n";
+  Project proj;
+  proj.dir = t.path / "project";
+  proj.language = "c";
+  PlatformPlan plan;
+  plan.platform = Platform::parse("linux/arm64");
+  plan.strategy = Strategy::emulate;
+  plan.env = {{"CC", "gcc"}, {"CXX", "g++"}, {"CFLAGS", "-O2"}};
+  plan.cache = plan_cache(proj, plan, "");
+  // Planned, not sealed: the rootfs is not known yet, so there is no dir and nothing in env.
+  REQUIRE(plan.cache.kind() == "ccache");
+  CHECK(plan.cache.in_rootfs);
+  CHECK(plan.cache.unsealed());
+  CHECK(cache_env(proj, plan.cache, plan.env).empty());
+
+  CachePlan plain = rootfs_cache(proj, plan, root, Acceleration{});
+  if (::geteuid() != 0) {  // the overlay and binds need root, as accelerated emulation's
+    CHECK(plain.kind() == "none");
+    CHECK(plain.notes.back().find("needs root") != std::string::npos);
+    return;
+  }
+  REQUIRE(plain.kind() == "ccache");
+  CHECK(plain.dir.parent_path() == proj.dir / ".xbuild" / "cache");
+  CHECK(plain.dir.filename().string().rfind("linux_arm64-", 0) == 0);
+  CHECK(plain.compilers == std::vector<std::string>{"gcc", "g++"});
+  CHECK(plain.link_target == k_ccache_inside);
+  CHECK(plain.compiler_check == "string:" + plain.key);
+  auto env = cache_env(proj, plain, plan.env);
+  CHECK(env.at("CCACHE_DIR") == plain.ccache_dir().string());
+  CHECK(env.at("CCACHE_BASEDIR") == proj.dir.string());
+  CHECK(env.at("CCACHE_COMPILERCHECK") == plain.compiler_check);
+  CHECK(env.count("PATH") == 0);  // the sandbox puts bin() first on the rootfs's PATH
+  CHECK(rootfs_cache(proj, plan, root, Acceleration{}).dir == plain.dir);  // stable
+
+  // Accelerated compiles are another compiler's: another cache.
+  Acceleration acc;
+  acc.tools = {"gcc", "cc"};
+  acc.compiler = "aarch64-linux-gnu-gcc-12";
+  acc.compiler_path = "/nonexistent/aarch64-linux-gnu-gcc-12";
+  CHECK(rootfs_cache(proj, plan, root, acc).dir != plain.dir);
+  // A rootfs with other packages (a newer gcc): another cache.
+  std::ofstream(root / "var/lib/dpkg/status") << "Package: gcc-12\nVersion: 12.2.0-15\n\n";
+  CHECK(rootfs_cache(proj, plan, root, Acceleration{}).dir != plain.dir);
+  // Only the compilers the rootfs has are masqueraded; none at all, no ccache and a note.
+  fs::remove(root / "usr/bin/g++");
+  CHECK(rootfs_cache(proj, plan, root, Acceleration{}).compilers == std::vector<std::string>{"gcc"});
+  fs::remove(root / "usr/bin/gcc");
+  CachePlan none = rootfs_cache(proj, plan, root, Acceleration{});
+  CHECK(none.kind() == "none");
+  CHECK(none.notes.back().find("has none of gcc, g++") != std::string::npos);
+
+  SUBCASE("the sandbox: overlay, the host's ccache and runtime, bin() first on PATH") {
+    RootfsExec e;
+    e.ro_binds = host_runtime_binds();  // as an accelerated build has them: not bound twice
+    add_cache_mounts(e, plain);
+    CHECK(e.overlay);
+    CHECK(e.path_prefix == plain.bin());
+    CHECK(e.ro_binds.size() == host_runtime_binds().size() + 1);
+    CHECK(std::count_if(e.ro_binds.begin(), e.ro_binds.end(), [](const auto& b) { return b.second == k_ccache_inside; }) == 1);
+    RootfsExec untouched;
+    add_cache_mounts(untouched, plan.cache);  // unsealed: nothing
+    CHECK_FALSE(untouched.overlay);
+    CHECK(untouched.path_prefix.empty());
   }
 }
 

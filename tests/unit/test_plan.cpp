@@ -1,6 +1,7 @@
 // The one build/test environment per platform, placeholder expansion, and source snapshots.
 
 #include "config/project.hpp"
+#include "exec/subprocess.hpp"
 #include "pipeline/source.hpp"
 #include "plan/plan.hpp"
 #include "util/error.hpp"
@@ -28,9 +29,10 @@ Project project_in(const fs::path& dir, const std::string& extra = "") {
   return load_project(dir);
 }
 
-PlatformPlan emulate_plan(const Project& proj, const char* platform) {
+PlatformPlan emulate_plan(const Project& proj, const char* platform, bool no_cache = false) {
   PlanOptions o;
   o.platforms = {Platform::parse(platform)};
+  o.no_cache = no_cache;
   o.forced["all"] = Strategy::emulate;
   return make_plan(proj, {}, o).front();
 }
@@ -288,7 +290,7 @@ TEST_CASE("issue 11: each platform gets its own ccache, keyed by toolchain and c
   CHECK(upgraded[0].cache.key != plans[0].cache.key);
 }
 
-TEST_CASE("issue 11: --no-cache, enabled = false, emulate and a CC path use no cache and say why") {
+TEST_CASE("issue 11: --no-cache, enabled = false and a CC path use no cache and say why; emulate's is unsealed") {
   test::TempDir t("plan");
   auto tcs = cross_gcc(t.path / "tc");
   auto none = [](const PlatformPlan& plan, const std::string& note) {
@@ -302,7 +304,14 @@ TEST_CASE("issue 11: --no-cache, enabled = false, emulate and a CC path use no c
   Project proj = project_in(t.path);
   none(two_platforms(proj, tcs, true)[0], "off (--no-cache)");
   none(two_platforms(project_in(t.path, "[cache]\nenabled = false\n"), tcs)[0], "enabled = false");
-  none(emulate_plan(proj, "linux/arm64"), "inside the target's rootfs");
+  // An emulated build's cache is decided here and sealed with its rootfs by emulate/: no dir yet.
+  PlatformPlan emulated = emulate_plan(proj, "linux/arm64");
+  if (find_program("ccache")) {
+    CHECK(emulated.cache.kind() == "ccache");
+    CHECK(emulated.cache.unsealed());
+    CHECK(emulated.env.count("CCACHE_DIR") == 0);
+  }
+  none(emulate_plan(proj, "linux/arm64", true), "off (--no-cache)");
   none(two_platforms(project_in(t.path, "[env]\nCC = \"/usr/bin/aarch64-linux-gnu-gcc\"\n"), tcs)[0], "is a path");
   none(two_platforms(project_in(t.path, "[env]\nCC = \"ccache aarch64-linux-gnu-gcc\"\n"), tcs)[0], "already runs ccache");
 }
