@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdoc import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20240601
 WORDS = ("int void return static const struct if else for while include define char unsigned long "
@@ -107,15 +109,7 @@ def timed(argv=None, shell_pipeline=None, out: Path = None):
 
 
 def write_docs(section: str):
-    doc = REPO / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    start = text.find("## Layer packaging")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text if text.endswith("\n") else text + "\n")
+    write_section("## Layer packaging", section)
 
 
 def main():

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdoc import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Runtime libraries and lint"
 PLATFORMS = "linux/amd64,linux/arm64,linux/arm/v7,linux/riscv64"
@@ -36,15 +38,7 @@ def timed(argv, expect=0) -> float:
 
 
 def write_docs(section: str):
-    doc = REPO / "docs" / "benchmarks.md"
-    text = doc.read_text()
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    doc.write_text(text)
+    write_section(SECTION, section)
 
 
 def main():

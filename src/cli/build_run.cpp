@@ -8,6 +8,8 @@
 #include "exec/cgroup.hpp"
 #include "exec/subprocess.hpp"
 #include "pipeline/verify.hpp"
+#include "plan/cache.hpp"
+#include "plan/probe.hpp"
 #include "util/fd.hpp"
 #include "util/host.hpp"
 #include "util/interrupt.hpp"
@@ -23,6 +25,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 namespace xb::cli {
 
@@ -170,6 +173,11 @@ std::string tool_version(const Project& project, const PlatformPlan& plan) {
     argv.push_back("--version");
   }
   if (argv.empty()) return {};
+  // Behind the compiler cache's masquerade links is the compiler plan_cache already asked
+  // (probe.hpp keeps its answer): the same first line, without a process per platform.
+  std::string masquerade = plan.cache.bin().string() + ":";
+  if (plan.cache.uses_ccache() && argv.size() == 2 && env("PATH").rfind(masquerade, 0) == 0)
+    return xb::tool_version(argv, env("PATH").substr(masquerade.size()));
   Command cmd{argv, plan.env, {}};
   CaptureOptions quiet;
   quiet.err = OutputTo::discard;
@@ -256,10 +264,18 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
     } else {
       std::vector<oci::PlatformImageInput> inputs;
       for (const auto& r : run.results) inputs.push_back({r.platform, r.out});
-      for (const auto& plan : plans) {
+      // Every platform's compiler is asked its version at once (a process each, unless
+      // plan_cache asked it already), not one after another.
+      bool name_tools = eopts.sbom || eopts.provenance != oci::ProvenanceMode::none;
+      std::vector<std::future<std::string>> versions;
+      for (const auto& plan : plans)
+        versions.push_back(std::async(name_tools ? std::launch::async : std::launch::deferred,
+                                      [&project, &plan] { return tool_version(project, plan); }));
+      for (std::size_t i = 0; i < plans.size(); ++i) {
+        const PlatformPlan& plan = plans[i];
         eopts.sysroots[plan.platform] = runtime_sysroot(plan);
-        if (!eopts.sbom && eopts.provenance == oci::ProvenanceMode::none) continue;
-        eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), tool_version(project, plan)};
+        if (!name_tools) continue;
+        eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), versions[i].get()};
         if (plan.strategy == Strategy::emulate) eopts.rootfs[plan.platform] = runtime_sysroot(plan);
       }
       for (const auto& plan : plans) {
@@ -280,6 +296,7 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
         }
         eopts.builds[plan.platform] = std::move(b);
       }
+      eopts.reuse_dir = state_dir(project) / "reuse";  // not under .xbuild/cache: --no-cache is about compilers
       run.image = in_phase(status, Phase::pack, [&] { return oci::export_images(image_spec_of(project), inputs, eopts); });
     }
     throw_if_interrupted("finishing the export to " + job.shown_dest);

@@ -361,6 +361,14 @@ void register_build(CLI::App& app) {
     }
     fs::path dest = local ? out.dest : fs::path();
 
+    // What each platform's image took from the last build (oci/reuse.hpp); nullptr without an image.
+    auto reuse_of = [&](const Platform& p) -> const oci::PlatformReuse* {
+      if (!image) return nullptr;
+      for (const auto& [q, r] : image->reused)
+        if (q == p) return &r;
+      return nullptr;
+    };
+
     if (o->json) {
       boost::json::array arr;
       for (std::size_t i = 0; i < results.size(); ++i) {
@@ -388,6 +396,10 @@ void register_build(CLI::App& app) {
             co["chunks_moved"] = t.chunks_moved;
           }
           ro["cache"] = co;
+        }
+        if (const oci::PlatformReuse* reuse = reuse_of(r.platform)) {
+          ro["layer_reused"] = reuse->layer;
+          ro["image_reused"] = reuse->image;
         }
         if (!r.error.empty()) ro["error"] = r.error;
         if (!r.ok && !r.cancelled && r.exit_status >= 0) {  // its build ran and failed: the log's last lines
@@ -430,6 +442,8 @@ void register_build(CLI::App& app) {
           if (!job.cache_to.empty())
             cached += t.exported ? fmt::format(", cache exported {}", human_bytes(t.bytes_exported)) : ", cache not exported";
         }
+        if (const oci::PlatformReuse* reuse = reuse_of(r.platform); reuse && reuse->layer)
+          cached.insert(0, reuse->image ? ", image unchanged: reused" : ", layer reused");
         if (r.ok) fmt::print(stderr, "xbuild: {} ok ({}, {:.1f}s{}) -> {}\n", r.platform.str(), strategy_label(r.strategy, r.accelerated), r.wall_seconds,
                              cached, exported ? (dest / r.platform.dir_name()).string() : r.out.string());
         else if (r.cancelled) fmt::print(stderr, "xbuild: {} {}\n", r.platform.str(), r.error);

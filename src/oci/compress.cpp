@@ -25,6 +25,8 @@ Compression parse_compression(std::string_view text, std::string_view what) {
   fail(Exit::usage, "{}: unknown compression '{}'; expected gzip, zstd or none", what, text);
 }
 
+std::string compressor_versions() { return fmt::format("zlib {} zstd {}", zlibVersion(), ZSTD_versionString()); }
+
 std::string_view to_string(Compression c) {
   switch (c) {
     case Compression::gzip: return "gzip";

@@ -27,6 +27,9 @@ Compression parse_compression(std::string_view text, std::string_view what);
 std::string_view to_string(Compression c);
 /// The OCI layer media type for `c`.
 std::string_view layer_media_type(Compression c);
+/// The zlib and libzstd versions in use ("zlib 1.2.13 zstd 1.5.4"): a new library may
+/// compress the same bytes differently, so a kept layer is only reused under the same ones.
+std::string compressor_versions();
 
 inline constexpr int k_gzip_level = 6;
 inline constexpr int k_zstd_level = 3;

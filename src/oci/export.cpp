@@ -16,6 +16,7 @@
 #include "oci/lint.hpp"
 #include "oci/media_types.hpp"
 #include "oci/provenance.hpp"
+#include "oci/reuse.hpp"
 #include "oci/sbom.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -327,13 +328,25 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
 
     ExportResult result;
     std::vector<Descriptor> manifests, referrers;
+    LayerStore store(options.reuse_dir);
     std::string docker_json;  // manifest.json of a docker archive (its one platform)
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const auto& in = inputs[i];
       throw_if_interrupted("exporting the image to " + options.dest.string());
-      TempFile tmp = writer.temp_blob();
-      LayerInfo layer = write_layer(files[i], prep.compression, prep.epoch, tmp.path(), options.threads);
-      writer.commit_blob(std::move(tmp), layer.descriptor);
+      // The outputs' layer: the one kept from the last build when its key is the same (the
+      // same files, bytes and settings), else packed now.
+      std::string key = options.reuse_dir.empty() ? std::string() : layer_key(files[i], prep.compression, prep.epoch);
+      std::optional<LayerRecord> kept = store.find(in.platform, key);
+      PlatformReuse reuse;
+      reuse.layer = kept && store.put_into(writer, kept->layer.descriptor);
+      LayerInfo layer;
+      if (reuse.layer) {
+        layer = kept->layer;
+      } else {
+        TempFile tmp = writer.temp_blob();
+        layer = write_layer(files[i], prep.compression, prep.epoch, tmp.path(), options.threads);
+        writer.commit_blob(std::move(tmp), layer.descriptor);
+      }
 
       std::vector<Descriptor> layers;
       std::vector<std::string> diff_ids;
@@ -380,6 +393,10 @@ ExportResult export_images(const ImageSpec& project, const std::vector<PlatformI
       manifest.platform = OciPlatform::from(in.platform);
       manifests.push_back(manifest);
       result.manifests.emplace_back(in.platform, manifest.digest.str());
+      reuse.image = reuse.layer && kept->manifest == manifest.digest.str();
+      if (!reuse.image && !key.empty())
+        store.record(in.platform, {key, layer, manifest.digest.str()}, writer.root() / layer.descriptor.digest.blob_path());
+      result.reused.emplace_back(in.platform, reuse);
       // The SBOM and the provenance: OCI 1.1 referrers of this manifest, listed in index.json
       // (never in the image index).
       SbomInput contents;

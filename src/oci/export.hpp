@@ -55,6 +55,13 @@ struct ExportOptions {
   std::map<Platform, std::filesystem::path> rootfs;    ///< per emulated platform, the rootfs whose dpkg status the SBOM lists
   ProvenanceMode provenance = ProvenanceMode::none;    ///< attach SLSA provenance per platform (the cli's default: min)
   std::map<Platform, BuildRecord> builds;              ///< per platform, how it was built (for the provenance)
+  std::filesystem::path reuse_dir;                     ///< where each platform's last layer is kept (oci/reuse.hpp); "" = pack every layer
+};
+
+/// What a platform's image took from the last build (oci/reuse.hpp).
+struct PlatformReuse {
+  bool layer = false;  ///< its outputs' layer came from the store: nothing was packed
+  bool image = false;  ///< and its config and manifest are the last build's too (the same manifest digest)
 };
 
 /// What was written.
@@ -65,6 +72,7 @@ struct ExportResult {
   std::vector<std::string> ref_names;                        ///< the index.json ref names written
   std::vector<std::pair<Platform, std::string>> sboms;       ///< per platform, the SBOM referrer manifest's digest
   std::vector<std::pair<Platform, std::string>> provenances; ///< per platform, the provenance referrer manifest's digest
+  std::vector<std::pair<Platform, PlatformReuse>> reused;    ///< per platform, what was reused (all false without reuse_dir)
 };
 
 /// Writes the image for `inputs` (in that order in the index). Throws Error naming the file,

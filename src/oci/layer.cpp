@@ -302,6 +302,28 @@ private:
 
 }  // namespace
 
+std::string layer_key(const std::vector<LayerFile>& files, Compression c, long long mtime) {
+  EntryMap entries = collect(files);
+  Sha256 h;
+  h.update(fmt::format("xbuild layer {}\nlibarchive {}\n{}\n{}\n{}\n", k_layer_format, archive_version_string(),
+                       compressor_versions(), to_string(c), mtime));
+  // Lengths before names: a path may hold any byte but '\0', a newline included.
+  for (const auto& [path, e] : entries) {
+    switch (e.kind) {
+      case Kind::dir:
+        h.update(fmt::format("D {}:{}\n", path.size(), path));
+        break;
+      case Kind::symlink:
+        h.update(fmt::format("L {}:{} {}:{}\n", path.size(), path, e.link.size(), e.link));
+        break;
+      case Kind::file:
+        h.update(fmt::format("F {}:{} {} {} {}\n", path.size(), path, e.exec ? 755 : 644, e.size, sha256_file(e.source)));
+        break;
+    }
+  }
+  return h.hex();
+}
+
 LayerInfo write_layer(const std::vector<LayerFile>& files, Compression c, long long mtime, const fs::path& out, unsigned threads) {
   EntryMap entries = collect(files);
   ThreadLocale utf8;

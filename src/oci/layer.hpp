@@ -40,4 +40,14 @@ std::string normalize_image_path(std::string_view path, std::string_view what);
 LayerInfo write_layer(const std::vector<LayerFile>& files, Compression c, long long mtime,
                       const std::filesystem::path& out, unsigned threads = 0);
 
+/// The hex sha256 of everything write_layer's bytes depend on: the tar format's version
+/// (k_layer_format), libarchive's, zlib's and libzstd's versions, `c`, `mtime`, and every
+/// entry write_layer would write (path, type, mode, link target, size and the content's
+/// sha256). The same key means write_layer would write the same bytes. Reads every file;
+/// throws the Errors write_layer would for a missing or unreadable output.
+std::string layer_key(const std::vector<LayerFile>& files, Compression c, long long mtime);
+
+/// Bumped whenever write_layer writes different bytes for the same files (layer_key uses it).
+inline constexpr int k_layer_format = 1;
+
 }  // namespace xb::oci

@@ -249,7 +249,7 @@ LayoutWriter::LayoutWriter(fs::path dest, std::vector<std::string> replaced_refs
     fs::create_directories(m_root / "blobs" / "sha256", ec);
     if (ec) fail(Exit::environment, "cannot write output '{}': cannot create {}: {}", m_dest.string(), m_root.string(), ec.message());
   }
-  write_file_atomic(m_root / "oci-layout", std::string(media::k_layout_file));
+  write_file_if_changed(m_root / "oci-layout", std::string(media::k_layout_file));
 }
 
 LayoutWriter::~LayoutWriter() = default;  // an uncommitted stage and temps remove themselves
@@ -267,6 +267,7 @@ void LayoutWriter::commit_blob(TempFile temp, const Descriptor& d) {
   }
   fs::create_directories(final.parent_path(), ec);
   temp.commit(final);  // fsynced first: the bytes are on disk before any index can name them
+  m_added_blobs = true;
 }
 
 Descriptor LayoutWriter::put_bytes(std::string_view media_type, std::string_view bytes) {
@@ -334,8 +335,12 @@ void LayoutWriter::commit(const std::vector<Descriptor>& entries) {
   index["schemaVersion"] = 2;
   index["mediaType"] = media::k_index;
   index["manifests"] = std::move(manifests);
+  std::string text = json::serialize(index);
+  // A rewrite that adds no blob and leaves index.json as it is (a no-op rebuild) has nothing
+  // to make durable: skip the fsyncs.
+  if (m_stage.path().empty() && !m_added_blobs && read_file_if_readable(m_root / "index.json") == text) return;
   sync_path(m_root / "blobs" / "sha256");  // the renames too
-  write_file_atomic(m_root / "index.json", json::serialize(index));
+  write_file_atomic(m_root / "index.json", text);
   if (!m_stage.path().empty()) {
     std::error_code ec;
     if (fs::is_directory(m_dest)) fs::remove(m_dest, ec);  // an empty directory

@@ -109,6 +109,7 @@ private:
   std::filesystem::path m_root;
   TempDirectory m_stage;  ///< the hidden sibling a new layout is staged in ("" when writing in place)
   std::vector<Descriptor> m_existing;
+  bool m_added_blobs = false;  ///< a blob was renamed into place (commit fsyncs the directory then)
 };
 
 }  // namespace xb::oci

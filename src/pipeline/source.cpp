@@ -152,7 +152,7 @@ SnapshotStats refresh_snapshot(const fs::path& src, const fs::path& dest, const 
   }
   std::string list;
   for (const auto& rel : now) list += rel + "\n";
-  write_file_atomic(manifest_of(dest), list);
+  write_file_if_changed(manifest_of(dest), list);
   return stats;
 }
 

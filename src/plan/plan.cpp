@@ -397,9 +397,18 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
     }
 
     plan.env = platform_env(project, plan);
-    plan.cache = plan_cache(project, plan, options.no_cache ? "--no-cache"
-                                           : project.cache.enabled ? ""
-                                                                   : "[cache] enabled = false in " + project.file.string());
+    plans.push_back(std::move(plan));
+  }
+
+  // The compiler caches: plan_cache asks every compiler for its version (a process each),
+  // so every platform's is planned at once rather than one after another.
+  std::string cache_off = options.no_cache ? "--no-cache" : project.cache.enabled ? "" : "[cache] enabled = false in " + project.file.string();
+  std::vector<std::future<CachePlan>> caches;
+  for (const PlatformPlan& plan : plans)
+    caches.push_back(std::async(std::launch::async, [&project, &plan, &cache_off] { return plan_cache(project, plan, cache_off); }));
+  for (std::size_t i = 0; i < plans.size(); ++i) plans[i].cache = caches[i].get();
+
+  for (PlatformPlan& plan : plans) {
     for (auto& [k, v] : cache_env(project, plan.cache, plan.env)) plan.env[k] = v;
     auto values = placeholder_values(project, plan);
     plan.command.argv = expand_command(project.build, values);
@@ -422,7 +431,6 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
       for (const auto& [k, v] : test_env_additions(plan)) plan.test.env[k] = v;
       plan.test.cwd = plan.paths.src;
     }
-    plans.push_back(std::move(plan));
   }
   return plans;
 }
@@ -488,8 +496,8 @@ void write_toolchain_files(const PlatformPlan& plan) {
   if (cross && !sysroot.empty()) ms += fmt::format("\n[properties]\nsys_root = '{}'\n", sysroot);
 
   fs::create_directories(plan.paths.cmake_toolchain.parent_path());
-  write_file_atomic(plan.paths.cmake_toolchain, cm);
-  write_file_atomic(plan.paths.meson_cross, ms);
+  write_file_if_changed(plan.paths.cmake_toolchain, cm);
+  write_file_if_changed(plan.paths.meson_cross, ms);
 }
 
 }  // namespace xb

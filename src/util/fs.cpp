@@ -30,4 +30,10 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view data)
   tmp.commit(path);
 }
 
+bool write_file_if_changed(const std::filesystem::path& path, std::string_view data) {
+  if (read_file_if_readable(path) == data) return false;
+  write_file_atomic(path, data);
+  return true;
+}
+
 }  // namespace xb

@@ -16,5 +16,9 @@ std::optional<std::string> read_file_if_readable(const std::filesystem::path& pa
 /// Writes bytes to a TempFile beside `path`, fsyncs it and renames it over `path` (0644);
 /// throws Error naming the file. Readers see the old or the new content, never a part.
 void write_file_atomic(const std::filesystem::path& path, std::string_view data);
+/// write_file_atomic unless `path` already holds exactly `data` (then nothing is written,
+/// and no fsync is paid: what every build rewrites the same goes untouched on a no-op).
+/// Returns whether it wrote.
+bool write_file_if_changed(const std::filesystem::path& path, std::string_view data);
 
 }  // namespace xb

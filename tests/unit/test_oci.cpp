@@ -226,6 +226,45 @@ TEST_CASE("oci gzip output is standard gzip and independent of the thread count"
   CHECK(gunzip(empty).empty());
 }
 
+TEST_CASE("oci::layer_key: the same when write_layer would write the same bytes, else different") {
+  TempDir a, b;
+  make_tree(a.path / "out", 1000, 0700);
+  make_tree(b.path / "out", 2000000000, 0755);  // other times and modes, the same tar
+  auto files = [](const fs::path& root) {
+    return std::vector<LayerFile>{{root / "bin" / "hello", "/usr/local/bin/hello"}, {root / "share", "/usr/share/hello"},
+                                  {root / "bin" / "hi", "/usr/local/bin/hi"}};
+  };
+  std::string key = layer_key(files(a.path / "out"), Compression::gzip, 0);
+  CHECK(key.size() == 64);
+  CHECK(layer_key(files(b.path / "out"), Compression::gzip, 0) == key);
+  CHECK(layer_key(files(a.path / "out"), Compression::zstd, 0) != key);
+  CHECK(layer_key(files(a.path / "out"), Compression::gzip, 1) != key);
+  CHECK(layer_key({files(a.path / "out")[0]}, Compression::gzip, 0) != key);
+  SUBCASE("one byte of a file") {
+    std::string bytes = read_file(b.path / "out" / "share" / "doc" / "README");
+    bytes[0] = 'j';
+    write_file_atomic(b.path / "out" / "share" / "doc" / "README", bytes);
+    CHECK(layer_key(files(b.path / "out"), Compression::gzip, 0) != key);
+  }
+  SUBCASE("the executable bit") {
+    ::chmod((b.path / "out" / "bin" / "hello").c_str(), 0644);
+    CHECK(layer_key(files(b.path / "out"), Compression::gzip, 0) != key);
+  }
+  SUBCASE("a link's target") {
+    fs::remove(b.path / "out" / "bin" / "hi");
+    fs::create_symlink("hello2", b.path / "out" / "bin" / "hi");
+    CHECK(layer_key(files(b.path / "out"), Compression::gzip, 0) != key);
+  }
+  SUBCASE("a new empty directory") {
+    fs::create_directories(b.path / "out" / "share" / "empty");
+    CHECK(layer_key(files(b.path / "out"), Compression::gzip, 0) != key);
+  }
+  SUBCASE("a missing output fails as write_layer does") {
+    fs::remove(b.path / "out" / "bin" / "hello");
+    CHECK_THROWS_AS(layer_key(files(b.path / "out"), Compression::gzip, 0), Error);
+  }
+}
+
 TEST_CASE("oci layers are deterministic: sorted, normalised, same digest from different trees") {
   TempDir a, b;
   make_tree(a.path / "out", 1000, 0700);
