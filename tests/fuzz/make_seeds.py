@@ -301,6 +301,28 @@ def sandbox_args() -> None:
         seed("sandbox_args", f"{i:02d}", "\0".join(argv))
 
 
+def cache_chunks() -> None:
+    """--cache-from chunks: one as xbuild packs them, hostile ones it must refuse, a manifest."""
+    good = [special("ccache/", tarfile.DIRTYPE), special("ccache/3/", tarfile.DIRTYPE),
+            file_entry("ccache/3/a/3abcR", b"object bytes"), file_entry("go-build/a/ab-d", b"go output", 0o755)]
+    seed("cache_chunk", "chunk.tar.gz", gzip.compress(tar_bytes(good), mtime=0))
+    seed("cache_chunk", "chunk.tar", tar_bytes(good))
+    seed("cache_chunk", "escape.tar", tar_bytes([file_entry("../evil", b"x"), file_entry("/abs", b"x"),
+                                                 file_entry("ccache/../../up", b"x")]))
+    seed("cache_chunk", "links.tar", tar_bytes([special("ccache/0/link", tarfile.SYMTYPE, "/etc/passwd"),
+                                                special("ccache/0/hard", tarfile.LNKTYPE, "ccache/3/a/3abcR"),
+                                                special("ccache/0/fifo", tarfile.FIFOTYPE)]))
+    seed("cache_chunk", "clash.tar", tar_bytes([file_entry("ccache/1", b"a file"), file_entry("ccache/1/x", b"under it")]))
+    chunk = gzip.compress(tar_bytes(good), mtime=0)
+    seed("cache_chunk", "manifest.json", json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.xbuild.cache.v1",
+        "config": desc("application/vnd.oci.empty.v1+json", b"{}"),
+        "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", chunk,
+                        annotations={"org.opencontainers.image.title": "ccache/3"})],
+        "annotations": {"dev.xbuild.cache.key": "0123456789abcdef"}}).encode())
+
+
 def main() -> None:
     for d in (CORPUS, KNOWN):  # the harness folders only: known/README.md stays
         for h in d.glob("*/"):
@@ -314,6 +336,7 @@ def main() -> None:
     layers()
     oci_archive()
     sandbox_args()
+    cache_chunks()
     for d in (CORPUS, KNOWN):
         for h in sorted(p for p in d.iterdir() if p.is_dir()):
             n = len(list(h.iterdir()))
