@@ -117,7 +117,7 @@ std::vector<PlatformResult> run_builds(const Project& project, std::vector<Platf
         if (!plan.not_accelerated.empty()) status.warning(fmt::format("{}: {}", plan.platform.str(), plan.not_accelerated));
       }
       if (unsealed && !plan.cache.unsealed() && !plan.cache.kinds.empty() && options.cache_sealed) options.cache_sealed(i, plan);
-      cache_baselines[i] = prepare_cache(plan);
+      cache_baselines[i] = prepare_cache(project, plan);
       for (const auto& w : cache_baselines[i].warnings) status.warning(w);
       if (plan.strategy == Strategy::runner)
         runner::prepare_build(project, plan, options.clean ? runner::CleanBuild::yes : runner::CleanBuild::no);

@@ -3,6 +3,7 @@
 #include "pipeline/cache.hpp"
 
 #include "exec/subprocess.hpp"
+#include "plan/cache.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
@@ -64,32 +65,28 @@ Result<CcacheCounters> read_ccache_counters(const PlatformPlan& plan) {
   return c;
 }
 
-/// Takes the cache out of the build: what plan_cache added to its environment goes, so the build
-/// runs as with --no-cache.
-void drop_cache(PlatformPlan& plan, const std::string& why) {
-  CachePlan& cache = plan.cache;
+/// Takes the cache out of the build: each variable cache_env added goes from its environment
+/// (PATH loses only the masquerade dir in front), so the build runs as with --no-cache.
+void drop_cache(const Project& project, PlatformPlan& plan, const std::string& why) {
   auto& env = plan.command.env;
-  auto drop_if = [&](const char* var, const std::string& ours) {
+  for (const auto& [var, ours] : cache_env(project, plan.cache, env)) {
     auto it = env.find(var);
-    if (it != env.end() && it->second == ours) env.erase(it);
-  };
-  if (cache.uses_ccache()) {
-    auto path = env.find("PATH");
-    const std::string prefix = cache.bin().string() + ":";
-    if (path != env.end() && path->second.rfind(prefix, 0) == 0) path->second.erase(0, prefix.size());
-    drop_if("CCACHE_DIR", cache.ccache_dir().string());
-    env.erase("CCACHE_BASEDIR");
-    env.erase("CCACHE_MAXSIZE");
+    if (it == env.end()) continue;
+    if (var != "PATH") {
+      if (it->second == ours) env.erase(it);
+      continue;
+    }
+    const std::string prefix = plan.cache.bin().string() + ":";
+    if (it->second.rfind(prefix, 0) == 0) it->second.erase(0, prefix.size());
   }
-  if (cache.uses_gocache()) drop_if("GOCACHE", cache.go_cache().string());
   CachePlan none;
   none.notes.push_back("not used: " + why);
-  cache = std::move(none);
+  plan.cache = std::move(none);
 }
 
 }  // namespace
 
-CacheBaseline prepare_cache(PlatformPlan& plan) {
+CacheBaseline prepare_cache(const Project& project, PlatformPlan& plan) {
   CacheBaseline base;
   const CachePlan& cache = plan.cache;
   if (cache.kinds.empty() || cache.unsealed()) return base;
@@ -122,7 +119,7 @@ CacheBaseline prepare_cache(PlatformPlan& plan) {
     }
   } catch (const Error& e) {
     base.warnings.push_back(fmt::format("{}: building without the compiler cache: {}", plan.platform.str(), e.what()));
-    drop_cache(plan, e.what());
+    drop_cache(project, plan, e.what());
     return base;
   }
   base.ready = true;

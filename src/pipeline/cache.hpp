@@ -52,7 +52,7 @@ struct CacheBaseline {
 /// warning and the plan's cache is dropped from `plan` (the build runs uncached, as --no-cache).
 /// Nothing when the plan caches nothing, or an emulated plan's cache is still unsealed
 /// (emulate::prepare_build seals it: call this after).
-CacheBaseline prepare_cache(PlatformPlan& plan);
+CacheBaseline prepare_cache(const Project& project, PlatformPlan& plan);
 
 /// What the build got from the cache: ccache's counters (`ccache --print-stats`) minus those
 /// prepare_cache read, and Go's: Go's cache touches an action entry it reuses (when its mtime is an
