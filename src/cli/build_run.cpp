@@ -13,6 +13,7 @@
 #include "util/fd.hpp"
 #include "util/host.hpp"
 #include "util/interrupt.hpp"
+#include "util/parallel.hpp"
 #include "util/strings.hpp"
 #include "util/temp.hpp"
 
@@ -25,7 +26,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <future>
 
 namespace xb::cli {
 
@@ -267,15 +267,14 @@ BuildRun build_and_export(Project& project, const std::vector<Toolchain>& toolch
       // Every platform's compiler is asked its version at once (a process each, unless
       // plan_cache asked it already), not one after another.
       bool name_tools = eopts.sbom || eopts.provenance != oci::ProvenanceMode::none;
-      std::vector<std::future<std::string>> versions;
-      for (const auto& plan : plans)
-        versions.push_back(std::async(name_tools ? std::launch::async : std::launch::deferred,
-                                      [&project, &plan] { return tool_version(project, plan); }));
+      std::vector<std::string> versions(plans.size());
+      if (name_tools)
+        parallel_for(plans.size(), static_cast<int>(plans.size()), [&](std::size_t i) { versions[i] = tool_version(project, plans[i]); });
       for (std::size_t i = 0; i < plans.size(); ++i) {
         const PlatformPlan& plan = plans[i];
         eopts.sysroots[plan.platform] = runtime_sysroot(plan);
         if (!name_tools) continue;
-        eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), versions[i].get()};
+        eopts.tools[plan.platform] = oci::BuildTool{toolchain_label(plan), versions[i]};
         if (plan.strategy == Strategy::emulate) eopts.rootfs[plan.platform] = runtime_sysroot(plan);
       }
       for (const auto& plan : plans) {

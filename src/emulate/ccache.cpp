@@ -54,6 +54,8 @@ CachePlan rootfs_cache(const Project& project, const PlatformPlan& plan, const f
                             ::geteuid()));
   if (rootfs.string().find_first_of(",:\\") != std::string::npos)
     return drop(fmt::format("the rootfs path {} has ',', ':' or '\\', which an overlay mount cannot name", rootfs.string()));
+  if (project.dir.string().find(':') != std::string::npos)
+    return drop(fmt::format("the project path {} has ':', which cannot stand in the rootfs's PATH", project.dir.string()));
   std::vector<std::string> present, absent;
   for (const auto& name : c.compilers) (find_program_in_root(rootfs, name) ? present : absent).push_back(name);
   if (present.empty()) return drop(fmt::format("the rootfs {} has none of {}", rootfs.string(), join(c.compilers, ", ")));
@@ -66,8 +68,6 @@ CachePlan rootfs_cache(const Project& project, const PlatformPlan& plan, const f
                                join(acc.tools, ",")));
   else
     more.push_back("accelerate=off");
-  if (project.dir.string().find(':') != std::string::npos)
-    return drop(fmt::format("the project path {} has ':', which cannot stand in the rootfs's PATH", project.dir.string()));
   seal_cache(project, c, plan.platform.dir_name(), more);
   c.link_target = k_ccache_inside;
   c.compiler_check = "string:" + c.key;

@@ -7,6 +7,7 @@
 #include "exec/subprocess.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/parallel.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -403,10 +404,8 @@ std::vector<PlatformPlan> make_plan(const Project& project, const std::vector<To
   // The compiler caches: plan_cache asks every compiler for its version (a process each),
   // so every platform's is planned at once rather than one after another.
   std::string cache_off = options.no_cache ? "--no-cache" : project.cache.enabled ? "" : "[cache] enabled = false in " + project.file.string();
-  std::vector<std::future<CachePlan>> caches;
-  for (const PlatformPlan& plan : plans)
-    caches.push_back(std::async(std::launch::async, [&project, &plan, &cache_off] { return plan_cache(project, plan, cache_off); }));
-  for (std::size_t i = 0; i < plans.size(); ++i) plans[i].cache = caches[i].get();
+  parallel_for(plans.size(), static_cast<int>(plans.size()),
+               [&](std::size_t i) { plans[i].cache = plan_cache(project, plans[i], cache_off); });
 
   for (PlatformPlan& plan : plans) {
     for (auto& [k, v] : cache_env(project, plan.cache, plan.env)) plan.env[k] = v;
